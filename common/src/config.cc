@@ -1,0 +1,261 @@
+#include "mash/common/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <tuple>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace mash::common {
+namespace {
+
+ConfigPosition PositionFrom(const std::string& file, const toml::source_region& region) {
+  return {file, static_cast<int>(region.begin.line), static_cast<int>(region.begin.column)};
+}
+
+std::string JoinKey(const std::string& prefix, std::string_view key) {
+  if (prefix.empty()) return std::string(key);
+  if (key.empty()) return prefix;
+  return prefix + "." + std::string(key);
+}
+
+}  // namespace
+
+std::string ConfigPosition::ToString() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+struct ConfigFile::Impl {
+  std::string name;
+  std::filesystem::path base_dir;
+  toml::table root;
+};
+
+struct ConfigReader::State {
+  const ConfigFile::Impl* file = nullptr;
+  std::vector<std::pair<ConfigPosition, std::string>> errors;
+  std::set<std::string> used;  // full dotted keys that were read
+};
+
+ConfigFile::ConfigFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ConfigFile::ConfigFile(ConfigFile&&) noexcept = default;
+ConfigFile& ConfigFile::operator=(ConfigFile&&) noexcept = default;
+ConfigFile::~ConfigFile() = default;
+
+Result<ConfigFile> ConfigFile::Load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot open config file " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return Parse(text.str(), path.string(), path.parent_path().empty() ? "." : path.parent_path());
+}
+
+Result<ConfigFile> ConfigFile::Parse(std::string_view text, std::string name,
+                                     std::filesystem::path base_dir) {
+  auto impl = std::make_unique<Impl>();
+  impl->name = std::move(name);
+  impl->base_dir = std::move(base_dir);
+  try {
+    impl->root = toml::parse(text, impl->name);
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument(PositionFrom(impl->name, e.source()).ToString() + ": " +
+                           std::string(e.description()));
+  }
+  return ConfigFile(std::move(impl));
+}
+
+ConfigReader ConfigFile::Reader() const {
+  auto state = std::make_shared<ConfigReader::State>();
+  state->file = impl_.get();
+  return ConfigReader(std::move(state), &impl_->root, "");
+}
+
+ConfigReader::ConfigReader(std::shared_ptr<State> state, const void* table, std::string prefix)
+    : state_(std::move(state)), table_(table), prefix_(std::move(prefix)) {}
+
+const void* ConfigReader::Find(std::string_view key) const {
+  const auto* table = static_cast<const toml::table*>(table_);
+  return table->at_path(key).node();
+}
+
+bool ConfigReader::Has(std::string_view key) const { return Find(key) != nullptr; }
+
+ConfigPosition ConfigReader::PositionOf(std::string_view key) const {
+  const auto* node = key.empty() ? nullptr : static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) node = static_cast<const toml::table*>(table_);
+  ConfigPosition pos = PositionFrom(state_->file->name, node->source());
+  if (pos.line == 0) pos.line = pos.column = 1;  // the implicit root table has no position
+  return pos;
+}
+
+void ConfigReader::ErrorAt(std::string_view key, std::string_view message) {
+  state_->errors.emplace_back(PositionOf(key), std::string(message));
+}
+
+bool ConfigReader::HasErrors() const { return !state_->errors.empty(); }
+
+std::string ConfigReader::String(std::string_view key, std::optional<std::string> def) {
+  const std::string full = JoinKey(prefix_, key);
+  state_->used.insert(full);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) {
+    if (def) return *def;
+    ErrorAt(key, "missing required key '" + full + "'");
+    return {};
+  }
+  if (!node->is_string()) {
+    ErrorAt(key, "'" + full + "' must be a string");
+    return def.value_or("");
+  }
+  return std::string(node->as_string()->get());
+}
+
+int64_t ConfigReader::Integer(std::string_view key, std::optional<int64_t> def, int64_t min,
+                              int64_t max) {
+  const std::string full = JoinKey(prefix_, key);
+  state_->used.insert(full);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) {
+    if (def) return *def;
+    ErrorAt(key, "missing required key '" + full + "'");
+    return min;
+  }
+  if (!node->is_integer()) {
+    ErrorAt(key, "'" + full + "' must be an integer");
+    return def.value_or(min);
+  }
+  const int64_t v = node->as_integer()->get();
+  if (v < min || v > max) {
+    ErrorAt(key, "'" + full + "' must be between " + std::to_string(min) + " and " +
+                     std::to_string(max));
+    return def.value_or(min);
+  }
+  return v;
+}
+
+bool ConfigReader::Bool(std::string_view key, std::optional<bool> def) {
+  const std::string full = JoinKey(prefix_, key);
+  state_->used.insert(full);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) {
+    if (def) return *def;
+    ErrorAt(key, "missing required key '" + full + "'");
+    return false;
+  }
+  if (!node->is_boolean()) {
+    ErrorAt(key, "'" + full + "' must be true or false");
+    return def.value_or(false);
+  }
+  return node->as_boolean()->get();
+}
+
+std::vector<std::string> ConfigReader::StringArray(std::string_view key,
+                                                   std::optional<std::vector<std::string>> def) {
+  const std::string full = JoinKey(prefix_, key);
+  state_->used.insert(full);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) {
+    if (def) return *def;
+    ErrorAt(key, "missing required key '" + full + "'");
+    return {};
+  }
+  const auto* arr = node->as_array();
+  if (arr == nullptr) {
+    ErrorAt(key, "'" + full + "' must be an array of strings");
+    return def.value_or(std::vector<std::string>{});
+  }
+  std::vector<std::string> out;
+  for (const auto& item : *arr) {
+    if (!item.is_string()) {
+      state_->errors.emplace_back(PositionFrom(state_->file->name, item.source()),
+                                  "'" + full + "' must hold only strings");
+      continue;
+    }
+    out.emplace_back(item.as_string()->get());
+  }
+  return out;
+}
+
+std::filesystem::path ConfigReader::Path(std::string_view key,
+                                         std::optional<std::filesystem::path> def) {
+  std::optional<std::string> d;
+  if (def) d = def->string();
+  std::string s = String(key, d);
+  if (s.empty()) return {};
+  std::filesystem::path p(s);
+  if (p.is_relative()) p = state_->file->base_dir / p;
+  return p.lexically_normal();
+}
+
+std::optional<ConfigReader> ConfigReader::Table(std::string_view key, bool optional) {
+  const std::string full = JoinKey(prefix_, key);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) {
+    if (!optional) ErrorAt(key, "missing required table [" + full + "]");
+    return std::nullopt;
+  }
+  if (!node->is_table()) {
+    state_->used.insert(full);
+    ErrorAt(key, "'" + full + "' must be a table");
+    return std::nullopt;
+  }
+  return ConfigReader(state_, node->as_table(), full);
+}
+
+std::vector<ConfigReader> ConfigReader::TableArray(std::string_view key, bool optional) {
+  const std::string full = JoinKey(prefix_, key);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  std::vector<ConfigReader> out;
+  if (node == nullptr) {
+    if (!optional) ErrorAt(key, "missing required array of tables [[" + full + "]]");
+    return out;
+  }
+  const auto* arr = node->as_array();
+  if (arr == nullptr || !arr->is_array_of_tables()) {
+    state_->used.insert(full);
+    ErrorAt(key, "'" + full + "' must be an array of tables [[" + full + "]]");
+    return out;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    out.push_back(ConfigReader(state_, arr->get(i)->as_table(),
+                               full + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+Status ConfigReader::Finish() {
+  // Unknown keys: every leaf under this table that no getter asked for.
+  struct Walker {
+    State* state;
+    void Walk(const toml::table& t, const std::string& prefix) {
+      for (const auto& [k, v] : t) {
+        const std::string full = JoinKey(prefix, k.str());
+        if (state->used.count(full) != 0) continue;
+        if (const auto* sub = v.as_table()) {
+          Walk(*sub, full);
+        } else if (const auto* arr = v.as_array(); arr != nullptr && arr->is_array_of_tables()) {
+          for (size_t i = 0; i < arr->size(); ++i) {
+            Walk(*arr->get(i)->as_table(), full + "[" + std::to_string(i) + "]");
+          }
+        } else {
+          state->errors.emplace_back(PositionFrom(state->file->name, k.source()),
+                                     "unknown key '" + full + "'");
+        }
+      }
+    }
+  };
+  Walker{state_.get()}.Walk(*static_cast<const toml::table*>(table_), prefix_);
+  if (state_->errors.empty()) return Status::Ok();
+  std::stable_sort(state_->errors.begin(), state_->errors.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.line, a.first.column) < std::tie(b.first.line, b.first.column);
+  });
+  std::string msg;
+  for (const auto& [pos, text] : state_->errors) {
+    if (!msg.empty()) msg += "\n";
+    msg += pos.ToString() + ": " + text;
+  }
+  return InvalidArgument(msg);
+}
+
+}  // namespace mash::common
