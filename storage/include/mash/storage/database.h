@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mash/common/status.h"
 #include "mash/crypto/secure_memory.h"
@@ -29,7 +30,9 @@ class Statement {
   Statement(Statement&&) noexcept;
   Statement& operator=(Statement&&) noexcept;
 
-  // Binding indexes are 1-based, as in SQLite.
+  // Binding indexes are 1-based, as in SQLite. A failed bind (bad index, value too big) is
+  // reported by the next Step/Run (Internal or ResourceExhausted), so that the statement never
+  // runs with a parameter silently left NULL.
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view text);
   Statement& BindBlob(int index, std::span<const uint8_t> blob);
@@ -50,8 +53,10 @@ class Statement {
  private:
   friend class Database;
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  void NoteBind(int rc);
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  int bind_rc_ = 0;  // SQLITE_OK, or the first failed bind since the last Reset
 };
 
 struct DatabaseOptions {
@@ -107,7 +112,10 @@ class Database {
   std::filesystem::path file_;
 };
 
-// Maps an SQLite result code to a Status (see Statement::Step).
+// Maps an SQLite result code to a Status (see Statement::Step): FULL and NOMEM ->
+// ResourceExhausted, CONSTRAINT -> AlreadyExists, CORRUPT and NOTADB -> DataLoss, BUSY, LOCKED,
+// IOERR and CANTOPEN -> Unavailable, anything else -> Internal. The message is `what` and
+// sqlite3_errmsg, never a bound value.
 Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what);
 
 }  // namespace mash::storage
