@@ -1,0 +1,214 @@
+#include "mash/schemas/messages.h"
+
+#include "mash/schemas/validator.h"
+
+namespace mash::schemas {
+namespace {
+
+std::optional<MessageType> TypeFromName(std::string_view s) {
+  if (s == "hello") return MessageType::kHello;
+  if (s == "welcome") return MessageType::kWelcome;
+  if (s == "query") return MessageType::kQuery;
+  if (s == "answer") return MessageType::kAnswer;
+  if (s == "ping") return MessageType::kPing;
+  if (s == "error") return MessageType::kError;
+  return std::nullopt;
+}
+
+std::vector<std::string> Strings(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> out;
+  if (const auto it = j.find(key); it != j.end()) {
+    for (const auto& s : *it) out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+std::string StringOr(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() ? std::string() : it->get<std::string>();
+}
+
+}  // namespace
+
+std::string_view MessageTypeName(MessageType t) {
+  switch (t) {
+    case MessageType::kHello: return "hello";
+    case MessageType::kWelcome: return "welcome";
+    case MessageType::kQuery: return "query";
+    case MessageType::kAnswer: return "answer";
+    case MessageType::kPing: return "ping";
+    case MessageType::kError: return "error";
+  }
+  return "unknown";
+}
+
+Result<Frame> ParseFrame(std::string_view text) {
+  MASH_ASSIGN_OR_RETURN(nlohmann::json doc, ParseJson(text, kMaxFrameBytes, kMaxJsonDepth));
+  if (!doc.is_object()) return InvalidArgument("frame is not a JSON object");
+  const auto type_it = doc.find("type");
+  if (type_it == doc.end() || !type_it->is_string()) {
+    return InvalidArgument("frame has no type");
+  }
+  const auto type = TypeFromName(type_it->get_ref<const std::string&>());
+  if (!type) return InvalidArgument("frame has an unknown type");
+  MASH_RETURN_IF_ERROR(Validate(MessageTypeName(*type), doc));
+  return Frame{*type, std::move(doc)};
+}
+
+nlohmann::json Hello::ToJson() const {
+  nlohmann::json j = {{"type", "hello"}, {"v", kProtocolVersion}, {"agency", agency},
+                      {"versions", versions}, {"sign_key", sign_key}, {"enc_key", enc_key},
+                      {"software", software}};
+  if (checkpoint) j["checkpoint"] = {{"size", checkpoint->size}, {"root", checkpoint->root}};
+  return j;
+}
+
+Hello Hello::FromJson(const nlohmann::json& j) {
+  Hello h;
+  h.agency = j.at("agency").get<std::string>();
+  h.versions = j.at("versions").get<std::vector<int>>();
+  h.sign_key = j.at("sign_key").get<std::string>();
+  h.enc_key = j.at("enc_key").get<std::string>();
+  h.software = j.at("software").get<std::string>();
+  if (const auto it = j.find("checkpoint"); it != j.end()) {
+    h.checkpoint = Checkpoint{it->at("size").get<int64_t>(), it->at("root").get<std::string>()};
+  }
+  return h;
+}
+
+nlohmann::json Welcome::ToJson() const {
+  return {{"type", "welcome"}, {"v", kProtocolVersion}, {"version", version}, {"hub", hub},
+          {"sign_key", sign_key}, {"enc_key", enc_key}, {"ping_interval_s", ping_interval_s}};
+}
+
+Welcome Welcome::FromJson(const nlohmann::json& j) {
+  Welcome w;
+  w.version = j.at("version").get<int>();
+  w.hub = j.at("hub").get<std::string>();
+  w.sign_key = j.at("sign_key").get<std::string>();
+  w.enc_key = j.at("enc_key").get<std::string>();
+  w.ping_interval_s = j.at("ping_interval_s").get<int>();
+  return w;
+}
+
+nlohmann::json Ping::ToJson() const {
+  return {{"type", "ping"}, {"v", kProtocolVersion}, {"nonce", nonce}, {"reply", reply}};
+}
+
+Ping Ping::FromJson(const nlohmann::json& j) {
+  return Ping{j.at("nonce").get<std::string>(), j.at("reply").get<bool>()};
+}
+
+nlohmann::json ErrorMessage::ToJson() const {
+  nlohmann::json j = {{"type", "error"}, {"v", kProtocolVersion}, {"code", code},
+                      {"message", message}};
+  if (ref) j["ref"] = *ref;
+  return j;
+}
+
+ErrorMessage ErrorMessage::FromJson(const nlohmann::json& j) {
+  ErrorMessage e;
+  e.code = j.at("code").get<std::string>();
+  e.message = j.at("message").get<std::string>();
+  if (const auto it = j.find("ref"); it != j.end()) e.ref = it->get<std::string>();
+  return e;
+}
+
+nlohmann::json EnvelopeFrame(MessageType type, nlohmann::json envelope) {
+  return {{"type", MessageTypeName(type)}, {"v", kProtocolVersion},
+          {"envelope", std::move(envelope)}};
+}
+
+nlohmann::json Person::ToJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (!given_names.empty()) j["given_names"] = given_names;
+  if (!family_name.empty()) j["family_name"] = family_name;
+  if (!aliases.empty()) j["aliases"] = aliases;
+  if (!dob.empty()) j["dob"] = dob;
+  if (!sex.empty()) j["sex"] = sex;
+  if (!postcodes.empty()) j["postcodes"] = postcodes;
+  if (!identifiers.empty()) j["identifiers"] = identifiers;
+  return j;
+}
+
+Person Person::FromJson(const nlohmann::json& j) {
+  Person p;
+  p.given_names = StringOr(j, "given_names");
+  p.family_name = StringOr(j, "family_name");
+  p.aliases = Strings(j, "aliases");
+  p.dob = StringOr(j, "dob");
+  p.sex = StringOr(j, "sex");
+  p.postcodes = Strings(j, "postcodes");
+  if (const auto it = j.find("identifiers"); it != j.end()) {
+    p.identifiers = it->get<std::map<std::string, std::string>>();
+  }
+  return p;
+}
+
+nlohmann::json QueryBody::ToJson() const {
+  nlohmann::json j = {{"query_id", query_id}, {"level", level}, {"subject", subject.ToJson()}};
+  if (!household.empty()) {
+    j["household"] = nlohmann::json::array();
+    for (const auto& p : household) j["household"].push_back(p.ToJson());
+  }
+  if (!categories.empty()) j["categories"] = categories;
+  return j;
+}
+
+Result<QueryBody> QueryBody::Parse(std::string_view plaintext) {
+  MASH_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(plaintext, kMaxFrameBytes, kMaxJsonDepth));
+  MASH_RETURN_IF_ERROR(Validate("query-body", j));
+  QueryBody q;
+  q.query_id = j.at("query_id").get<std::string>();
+  q.level = j.at("level").get<int>();
+  q.subject = Person::FromJson(j.at("subject"));
+  if (const auto it = j.find("household"); it != j.end()) {
+    for (const auto& p : *it) q.household.push_back(Person::FromJson(p));
+  }
+  q.categories = Strings(j, "categories");
+  return q;
+}
+
+nlohmann::json CategoryAnswer::ToJson() const {
+  nlohmann::json j = {{"category", category}, {"outcome", outcome}};
+  if (!summary.empty()) j["summary"] = summary;
+  if (!reason.empty()) j["reason"] = reason;
+  if (!records.empty()) j["records"] = records;
+  if (!latest.empty()) j["latest"] = latest;
+  return j;
+}
+
+nlohmann::json AnswerBody::ToJson() const {
+  nlohmann::json cats = nlohmann::json::array();
+  for (const auto& c : categories) cats.push_back(c.ToJson());
+  nlohmann::json j = {{"query_id", query_id}, {"held", held}, {"match", match},
+                      {"categories", cats}, {"policy_version", policy_version},
+                      {"source", source}};
+  if (!matched_on.empty()) j["matched_on"] = matched_on;
+  return j;
+}
+
+Result<AnswerBody> AnswerBody::Parse(std::string_view plaintext) {
+  MASH_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(plaintext, kMaxFrameBytes, kMaxJsonDepth));
+  MASH_RETURN_IF_ERROR(Validate("answer-body", j));
+  AnswerBody a;
+  a.query_id = j.at("query_id").get<std::string>();
+  a.held = j.at("held").get<bool>();
+  a.match = j.at("match").get<std::string>();
+  a.matched_on = Strings(j, "matched_on");
+  for (const auto& c : j.at("categories")) {
+    CategoryAnswer ca;
+    ca.category = c.at("category").get<std::string>();
+    ca.outcome = c.at("outcome").get<std::string>();
+    ca.summary = StringOr(c, "summary");
+    ca.reason = StringOr(c, "reason");
+    if (const auto it = c.find("records"); it != c.end()) ca.records = *it;
+    ca.latest = StringOr(c, "latest");
+    a.categories.push_back(std::move(ca));
+  }
+  a.policy_version = j.at("policy_version").get<std::string>();
+  a.source = j.at("source").get<std::string>();
+  return a;
+}
+
+}  // namespace mash::schemas

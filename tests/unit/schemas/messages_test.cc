@@ -1,0 +1,129 @@
+#include "mash/schemas/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace mash::schemas {
+namespace {
+
+const std::string kFp = "sha256:" + std::string(64, 'a');
+
+Hello SampleHello() {
+  Hello h;
+  h.agency = "police";
+  h.sign_key = kFp;
+  h.enc_key = kFp;
+  h.software = "mash-agent/0.1.0";
+  return h;
+}
+
+TEST(MessagesTest, HelloRoundTripsThroughParseFrame) {
+  Hello h = SampleHello();
+  h.checkpoint = Checkpoint{42, std::string(64, 'b')};
+  auto frame = ParseFrame(h.ToJson().dump());
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_EQ(frame->type, MessageType::kHello);
+  const Hello back = Hello::FromJson(frame->doc);
+  EXPECT_EQ(back.agency, "police");
+  ASSERT_TRUE(back.checkpoint.has_value());
+  EXPECT_EQ(back.checkpoint->size, 42);
+}
+
+TEST(MessagesTest, WelcomePingAndErrorRoundTrip) {
+  Welcome w{1, "hub", kFp, kFp, 20};
+  auto f1 = ParseFrame(w.ToJson().dump());
+  ASSERT_TRUE(f1.ok()) << f1.status().ToString();
+  EXPECT_EQ(Welcome::FromJson(f1->doc).hub, "hub");
+
+  auto f2 = ParseFrame(Ping{"0123456789abcdef", true}.ToJson().dump());
+  ASSERT_TRUE(f2.ok()) << f2.status().ToString();
+  EXPECT_TRUE(Ping::FromJson(f2->doc).reply);
+
+  ErrorMessage e;
+  e.code = "bad_request";
+  auto f3 = ParseFrame(e.ToJson().dump());
+  ASSERT_TRUE(f3.ok()) << f3.status().ToString();
+  EXPECT_EQ(ErrorMessage::FromJson(f3->doc).message, "cannot process request");
+}
+
+TEST(MessagesTest, RejectsUnknownTypeWrongVersionAndNonObjects) {
+  EXPECT_FALSE(ParseFrame(R"({"type":"gossip","v":1})").ok());
+  nlohmann::json h = SampleHello().ToJson();
+  h["v"] = 2;
+  EXPECT_FALSE(ParseFrame(h.dump()).ok());
+  EXPECT_FALSE(ParseFrame("[1,2,3]").ok());
+  EXPECT_FALSE(ParseFrame("\"hello\"").ok());
+  EXPECT_FALSE(ParseFrame(R"({"v":1})").ok());
+  EXPECT_FALSE(ParseFrame(R"({"type":7,"v":1})").ok());
+}
+
+TEST(MessagesTest, RejectsAgencyIdsOutsideThePattern) {
+  for (const char* bad : {"Police", "p", "police/../health", "", "1police"}) {
+    Hello h = SampleHello();
+    h.agency = bad;
+    EXPECT_FALSE(ParseFrame(h.ToJson().dump()).ok()) << bad;
+  }
+}
+
+TEST(MessagesTest, RejectsFramesOverTheLimitAndDeepNesting) {
+  std::string big = R"({"type":"ping","v":1,"nonce":")" + std::string(kMaxFrameBytes, 'a') +
+                    R"(","reply":false})";
+  EXPECT_EQ(ParseFrame(big).status().code(), StatusCode::kResourceExhausted);
+  std::string deep = R"({"type":"hello","v":1,"x":)" + std::string(100, '[') +
+                     std::string(100, ']') + "}";
+  EXPECT_EQ(ParseFrame(deep).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(MessagesTest, QueryBodyRoundTripKeepsSubjectAndHousehold) {
+  QueryBody q;
+  q.query_id = std::string(32, 'c');
+  q.level = 2;
+  q.subject.given_names = "Amelia";
+  q.subject.family_name = "Jones";
+  q.subject.dob = "2015-03-09";
+  q.subject.sex = "female";
+  q.subject.identifiers["nhs_number"] = "9434765919";
+  Person mum;
+  mum.given_names = "Sarah";
+  q.household.push_back(mum);
+  q.categories = {"incidents"};
+  auto back = QueryBody::Parse(q.ToJson().dump());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->subject.identifiers.at("nhs_number"), "9434765919");
+  EXPECT_EQ(back->household.size(), 1u);
+  EXPECT_EQ(back->level, 2);
+}
+
+TEST(MessagesTest, QueryBodyRejectsBadLevelAndUnknownIdentifier) {
+  QueryBody q;
+  q.query_id = std::string(32, 'c');
+  q.level = 4;
+  EXPECT_FALSE(QueryBody::Parse(q.ToJson().dump()).ok());
+  q.level = 0;
+  q.subject.identifiers["passport"] = "123";
+  EXPECT_FALSE(QueryBody::Parse(q.ToJson().dump()).ok());
+}
+
+TEST(MessagesTest, AnswerBodyRoundTrip) {
+  AnswerBody a;
+  a.query_id = std::string(32, 'd');
+  a.held = true;
+  a.match = "confirmed";
+  a.matched_on = {"nhs_number"};
+  CategoryAnswer c;
+  c.category = "incidents";
+  c.outcome = "shared";
+  c.summary = "2 incidents";
+  c.records = nlohmann::json::array({{{"date", "2026-01-01"}, {"type", "domestic"}}});
+  a.categories.push_back(c);
+  a.policy_version = "none";
+  a.source = "fixture";
+  auto back = AnswerBody::Parse(a.ToJson().dump());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->categories.at(0).records.size(), 1u);
+  nlohmann::json bad = a.ToJson();
+  bad["match"] = "probably";
+  EXPECT_FALSE(AnswerBody::Parse(bad.dump()).ok());
+}
+
+}  // namespace
+}  // namespace mash::schemas

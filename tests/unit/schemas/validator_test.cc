@@ -1,0 +1,75 @@
+#include "mash/schemas/validator.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mash::schemas {
+namespace {
+
+TEST(ValidatorTest, EveryPublishedSchemaCompilesAndIsListed) {
+  const auto names = SchemaNames();
+  for (const char* expected : {"hello", "welcome", "query", "answer", "error", "ping", "envelope",
+                               "query-body", "answer-body"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+    EXPECT_TRUE(SchemaText(expected).has_value()) << expected;
+  }
+  // Compiling happens on first use; an empty object must fail every schema with required fields.
+  for (const auto& name : names) {
+    EXPECT_FALSE(Validate(name, nlohmann::json::object()).ok()) << name;
+  }
+}
+
+TEST(ValidatorTest, UnknownSchemaIsNotFound) {
+  EXPECT_EQ(Validate("nope", nlohmann::json::object()).code(), StatusCode::kNotFound);
+}
+
+TEST(ValidatorTest, ErrorNamesThePathButNeverTheValue) {
+  const nlohmann::json doc = {{"query_id", std::string(32, 'a')},
+                              {"level", 1},
+                              {"subject", {{"dob", "JOHN-SMITH-SECRET"}}}};
+  const Status s = Validate("query-body", doc);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/subject/dob"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("JOHN-SMITH-SECRET"), std::string::npos) << s.message();
+}
+
+TEST(ValidatorTest, RejectsAdditionalProperties) {
+  nlohmann::json ping = {{"type", "ping"}, {"v", 1}, {"nonce", "0123456789abcdef"},
+                         {"reply", false}};
+  EXPECT_TRUE(Validate("ping", ping).ok());
+  ping["extra"] = 1;
+  EXPECT_FALSE(Validate("ping", ping).ok());
+}
+
+TEST(ValidatorTest, IntegersAreNotStringsOrFloats) {
+  nlohmann::json ping = {{"type", "ping"}, {"v", "1"}, {"nonce", "0123456789abcdef"},
+                         {"reply", false}};
+  EXPECT_FALSE(Validate("ping", ping).ok());
+  ping["v"] = 1.5;
+  EXPECT_FALSE(Validate("ping", ping).ok());
+}
+
+TEST(JsonShapeTest, RejectsOversizeBeforeParsing) {
+  const std::string big(2000, ' ');
+  EXPECT_EQ(CheckJsonShape(big, 1000, 8).code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(CheckJsonShape(big, 2000, 8).ok());
+}
+
+TEST(JsonShapeTest, RejectsDeepNestingButNotBracketsInStrings) {
+  EXPECT_EQ(CheckJsonShape(std::string(9, '[') + std::string(9, ']'), 1000, 8).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckJsonShape(std::string(8, '[') + std::string(8, ']'), 1000, 8).ok());
+  EXPECT_TRUE(CheckJsonShape(R"({"a":"[[[[[[[[[[[[[[[[\"[[[["})", 1000, 2).ok());
+  EXPECT_FALSE(CheckJsonShape("]]", 1000, 8).ok());
+}
+
+TEST(JsonShapeTest, ParseJsonRejectsGarbageWithoutThrowing) {
+  EXPECT_FALSE(ParseJson("{\"a\":", 100, 4).ok());
+  EXPECT_FALSE(ParseJson("\xff\xfe", 100, 4).ok());
+  EXPECT_FALSE(ParseJson("", 100, 4).ok());
+  EXPECT_TRUE(ParseJson("{\"a\":[1,2]}", 100, 4).ok());
+}
+
+}  // namespace
+}  // namespace mash::schemas
