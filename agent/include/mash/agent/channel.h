@@ -1,0 +1,66 @@
+// The agent's one connection to the hub: it dials out (agents accept no inbound connections),
+// over WebSocket on mutual TLS 1.3, verifies the broker's certificate name and the pinned hub
+// CA, says hello, checks the welcome against the pinned broker keys, answers queries through the
+// Responder, and pings every ping interval. Any failure closes the connection and a new one is
+// tried after a jittered exponential backoff (full jitter between half and all of the current
+// delay, doubling up to the maximum, reset after a welcome).
+//
+// Thread safety: runs on one io_context thread; Start/Stop must be called on it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+
+#include "mash/agent/config.h"
+#include "mash/agent/responder.h"
+#include "mash/common/clock.h"
+
+namespace mash::agent {
+
+struct ChannelOptions {
+  BrokerUrl broker;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds ping_interval{20000};
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{60000};
+  std::chrono::milliseconds write_timeout{30000};
+  size_t max_queue = 256;
+};
+
+class Connection;
+
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  Channel(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
+          ChannelOptions options, Responder* responder, common::RandomSource& random);
+  ~Channel();
+
+  void Start();
+  void Stop();
+  bool connected() const { return connected_; }
+  int connects() const { return connects_; }  // welcomes received, for status and tests
+
+ private:
+  friend class Connection;
+  void Connect();
+  void OnConnectionClosed(bool was_welcomed);
+  void OnWelcomed();
+  std::chrono::milliseconds NextBackoff();
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  ChannelOptions options_;
+  Responder* responder_;
+  common::RandomSource& random_;
+  boost::asio::steady_timer retry_timer_;
+  std::weak_ptr<Connection> current_;
+  std::chrono::milliseconds backoff_{0};
+  bool stopped_ = true;
+  bool connected_ = false;
+  int connects_ = 0;
+};
+
+}  // namespace mash::agent

@@ -1,0 +1,58 @@
+// mash-agent configuration (agent.toml). See docs/configuration.md for every key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mash/common/log.h"
+#include "mash/common/status.h"
+
+namespace mash::agent {
+
+struct BrokerUrl {
+  std::string host;
+  uint16_t port = 443;
+  std::string path = "/agent/v1";
+};
+
+// Accepts only wss://host[:port][/path]. InvalidArgument otherwise.
+Result<BrokerUrl> ParseBrokerUrl(std::string_view url);
+
+struct AgentConfig {
+  std::string agency_id;
+  std::string agency_name;
+  std::string agency_type;
+  common::LogOptions log;
+
+  BrokerUrl broker;
+  std::string hub_id = "hub";
+  std::filesystem::path broker_sign_public_key;
+  std::filesystem::path broker_enc_public_key;
+
+  std::filesystem::path tls_ca;
+  std::vector<std::filesystem::path> tls_crls;
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  std::string ca_pin;  // sha256:<hex> of the hub root CA's public key
+
+  std::filesystem::path sign_key;
+  std::filesystem::path enc_key;
+  std::filesystem::path database;
+  std::filesystem::path database_key;
+
+  std::filesystem::path records_fixture;
+
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds ping_interval{20};
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{60000};
+  std::chrono::seconds answer_lifetime{120};
+};
+
+// InvalidArgument lists every problem as "file:line:col: message".
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+
+}  // namespace mash::agent

@@ -1,0 +1,283 @@
+#include "mash/agent/channel.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
+
+#include "mash/common/log.h"
+#include "mash/crypto/tls.h"
+
+namespace mash::agent {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+// One attempt: resolve, connect, TLS, WebSocket, hello/welcome, then the session until it ends.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<Channel> channel)
+      : channel_(std::move(channel)),
+        resolver_(net::make_strand(channel_->io_)),
+        ws_(resolver_.get_executor(), *channel_->tls_),
+        ping_timer_(ws_.get_executor()),
+        write_timer_(ws_.get_executor()) {}
+
+  void Run() {
+    const auto& b = channel_->options_.broker;
+    resolver_.async_resolve(
+        b.host, std::to_string(b.port),
+        beast::bind_front_handler(&Connection::OnResolve, shared_from_this()));
+  }
+
+  void Abort() {
+    if (done_) return;
+    done_ = true;
+    ping_timer_.cancel();
+    write_timer_.cancel();
+    resolver_.cancel();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).close();
+    channel_->OnConnectionClosed(welcomed_);
+  }
+
+ private:
+  void Fail(std::string_view step, const beast::error_code& ec) {
+    if (done_) return;
+    common::LogWarn("broker.connection_failed", {{"step", step}, {"error", ec.message()}});
+    Abort();
+  }
+
+  void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (ec) return Fail("dns", ec);
+    beast::get_lowest_layer(ws_).expires_after(channel_->options_.handshake_timeout);
+    beast::get_lowest_layer(ws_).async_connect(
+        results, beast::bind_front_handler(&Connection::OnConnect, shared_from_this()));
+  }
+
+  void OnConnect(beast::error_code ec, tcp::endpoint) {
+    if (ec) return Fail("connect", ec);
+    SSL* ssl = ws_.next_layer().native_handle();
+    if (const Status s = crypto::SetExpectedPeerName(ssl, channel_->options_.broker.host);
+        !s.ok()) {
+      common::LogError("broker.bad_name", {{"error", s.message()}});
+      return Abort();
+    }
+    beast::get_lowest_layer(ws_).expires_after(channel_->options_.handshake_timeout);
+    ws_.next_layer().async_handshake(
+        net::ssl::stream_base::client,
+        beast::bind_front_handler(&Connection::OnTlsHandshake, shared_from_this()));
+  }
+
+  void OnTlsHandshake(beast::error_code ec) {
+    if (ec) return Fail("tls", ec);
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = channel_->options_.handshake_timeout;
+    // The broker answers every ping; three intervals of silence means the link is dead.
+    t.idle_timeout = channel_->options_.ping_interval * 3;
+    t.keep_alive_pings = false;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, "mash-agent/0.1.0");
+    }));
+    ws_.read_message_max(schemas::kMaxFrameBytes);
+    const auto& b = channel_->options_.broker;
+    ws_.async_handshake(b.host + ":" + std::to_string(b.port), b.path,
+                        beast::bind_front_handler(&Connection::OnWsHandshake,
+                                                  shared_from_this()));
+  }
+
+  void OnWsHandshake(beast::error_code ec) {
+    if (ec) return Fail("websocket", ec);
+    Send(channel_->responder_->MakeHello().ToJson().dump());
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(read_buffer_,
+                   beast::bind_front_handler(&Connection::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) return Fail("read", ec);
+    const std::string text = beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    auto frame = schemas::ParseFrame(text);
+    if (!frame.ok()) {
+      common::LogWarn("broker.bad_frame", {{"error", frame.status().message()}});
+      return Abort();  // the broker is trusted to speak the protocol; anything else ends it
+    }
+    if (!welcomed_) {
+      if (frame->type != schemas::MessageType::kWelcome) {
+        if (frame->type == schemas::MessageType::kError) {
+          common::LogError("broker.refused",
+                           {{"code", schemas::ErrorMessage::FromJson(frame->doc).code}});
+        }
+        return Abort();
+      }
+      const auto welcome = schemas::Welcome::FromJson(frame->doc);
+      if (!channel_->responder_->WelcomeMatches(welcome)) {
+        common::LogError("broker.key_mismatch", {});
+        return Abort();
+      }
+      welcomed_ = true;
+      ping_interval_ = std::chrono::seconds(welcome.ping_interval_s);
+      if (channel_->options_.ping_interval < ping_interval_) {
+        ping_interval_ = channel_->options_.ping_interval;
+      }
+      channel_->OnWelcomed();
+      SchedulePing();
+    } else {
+      OnFrame(*frame);
+    }
+    if (!done_) DoRead();
+  }
+
+  void OnFrame(const schemas::Frame& frame) {
+    switch (frame.type) {
+      case schemas::MessageType::kQuery: {
+        auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
+        Result<std::string> answer =
+            env.ok() ? channel_->responder_->Answer(*env) : Result<std::string>(env.status());
+        if (answer.ok()) {
+          Send(std::move(*answer));
+        } else {
+          schemas::ErrorMessage e;
+          e.code = answer.status().code() == StatusCode::kUnavailable ? "unavailable"
+                                                                      : "bad_request";
+          Send(e.ToJson().dump());
+        }
+        return;
+      }
+      case schemas::MessageType::kPing: {
+        const auto ping = schemas::Ping::FromJson(frame.doc);
+        if (!ping.reply) Send(schemas::Ping{ping.nonce, true}.ToJson().dump());
+        return;
+      }
+      case schemas::MessageType::kError:
+        common::LogWarn("broker.reported_error",
+                        {{"code", schemas::ErrorMessage::FromJson(frame.doc).code}});
+        return;
+      default:
+        common::LogWarn("broker.unexpected_frame",
+                        {{"type", schemas::MessageTypeName(frame.type)}});
+        return;
+    }
+  }
+
+  void SchedulePing() {
+    ping_timer_.expires_after(ping_interval_);
+    ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->done_) return;
+      self->Send(schemas::Ping{self->channel_->random_.Hex(8), false}.ToJson().dump());
+      self->SchedulePing();
+    });
+  }
+
+  void Send(std::string frame) {
+    if (done_) return;
+    if (queue_.size() >= channel_->options_.max_queue) {
+      common::LogWarn("broker.queue_full", {});
+      return Abort();
+    }
+    queue_.push_back(std::move(frame));
+    if (queue_.size() == 1) DoWrite();
+  }
+
+  void DoWrite() {
+    ws_.text(true);
+    write_timer_.expires_after(channel_->options_.write_timeout);
+    write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      common::LogWarn("broker.write_stalled", {});
+      self->Abort();
+    });
+    ws_.async_write(net::buffer(queue_.front()),
+                    beast::bind_front_handler(&Connection::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    write_timer_.cancel();
+    if (ec) return Fail("write", ec);
+    queue_.pop_front();
+    if (!queue_.empty()) DoWrite();
+  }
+
+  std::shared_ptr<Channel> channel_;
+  tcp::resolver resolver_;
+  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
+  net::steady_timer ping_timer_;
+  net::steady_timer write_timer_;
+  beast::flat_buffer read_buffer_;
+  std::deque<std::string> queue_;
+  std::chrono::milliseconds ping_interval_{20000};
+  bool welcomed_ = false;
+  bool done_ = false;
+};
+
+Channel::Channel(net::io_context& io, std::shared_ptr<net::ssl::context> tls,
+                 ChannelOptions options, Responder* responder, common::RandomSource& random)
+    : io_(io),
+      tls_(std::move(tls)),
+      options_(std::move(options)),
+      responder_(responder),
+      random_(random),
+      retry_timer_(io) {}
+
+Channel::~Channel() = default;
+
+void Channel::Start() {
+  stopped_ = false;
+  backoff_ = std::chrono::milliseconds(0);
+  Connect();
+}
+
+void Channel::Stop() {
+  stopped_ = true;
+  retry_timer_.cancel();
+  if (auto c = current_.lock()) c->Abort();
+}
+
+void Channel::Connect() {
+  if (stopped_) return;
+  auto c = std::make_shared<Connection>(shared_from_this());
+  current_ = c;
+  c->Run();
+}
+
+void Channel::OnWelcomed() {
+  connected_ = true;
+  ++connects_;
+  backoff_ = std::chrono::milliseconds(0);
+  common::LogInfo("broker.connected", {{"connects", connects_}});
+}
+
+std::chrono::milliseconds Channel::NextBackoff() {
+  backoff_ = backoff_.count() == 0 ? options_.backoff_initial
+                                   : std::min(backoff_ * 2, options_.backoff_max);
+  // Full jitter over the upper half, so that agents cut off together do not return together.
+  const auto half = backoff_.count() / 2;
+  const auto jitter = static_cast<int64_t>(random_.Uniform(static_cast<uint32_t>(half + 1)));
+  return std::chrono::milliseconds(half + jitter);
+}
+
+void Channel::OnConnectionClosed(bool was_welcomed) {
+  connected_ = false;
+  if (was_welcomed) common::LogWarn("broker.disconnected", {});
+  if (stopped_) return;
+  const auto delay = NextBackoff();
+  common::LogInfo("broker.reconnect_scheduled", {{"delay_ms", delay.count()}});
+  retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Connect();
+  });
+}
+
+}  // namespace mash::agent

@@ -1,0 +1,99 @@
+#include "mash/agent/config.h"
+
+#include <charconv>
+#include <regex>
+
+#include "mash/common/config.h"
+
+namespace mash::agent {
+
+Result<BrokerUrl> ParseBrokerUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "wss://";
+  if (url.substr(0, kScheme.size()) != kScheme) {
+    return InvalidArgument("broker url must start with wss://");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  BrokerUrl out;
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) out.path = std::string(rest.substr(slash));
+  const auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    const auto port_text = authority.substr(colon + 1);
+    unsigned port = 0;
+    const auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return InvalidArgument("broker url has a bad port");
+    }
+    out.port = static_cast<uint16_t>(port);
+    authority = authority.substr(0, colon);
+  }
+  static const std::regex kHost("^[A-Za-z0-9.-]{1,253}$");
+  out.host = std::string(authority);
+  if (!std::regex_match(out.host, kHost)) return InvalidArgument("broker url has a bad host");
+  return out;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
+  MASH_ASSIGN_OR_RETURN(common::ConfigFile file, common::ConfigFile::Load(path));
+  common::ConfigReader r = file.Reader();
+  AgentConfig c;
+  c.agency_id = r.String("agency.id");
+  static const std::regex kId("^[a-z][a-z0-9-]{1,31}$");
+  if (!std::regex_match(c.agency_id, kId)) {
+    r.ErrorAt("agency.id", "agency.id must match ^[a-z][a-z0-9-]{1,31}$");
+  }
+  c.agency_name = r.String("agency.name");
+  c.agency_type = r.String("agency.type");
+  c.log.service = "mash-agent";
+  if (auto l = common::ParseLogLevel(r.String("log.level", "info"))) {
+    c.log.level = *l;
+  } else {
+    r.ErrorAt("log.level", "log.level must be debug, info, warn or error");
+  }
+  if (r.Has("log.file")) c.log.file = r.Path("log.file");
+
+  const std::string url = r.String("broker.url");
+  if (auto parsed = ParseBrokerUrl(url); parsed.ok()) {
+    c.broker = *parsed;
+  } else if (!url.empty()) {
+    r.ErrorAt("broker.url", parsed.status().message());
+  }
+  c.hub_id = r.String("broker.hub_id", "hub");
+  c.broker_sign_public_key = r.Path("broker.sign_public_key");
+  c.broker_enc_public_key = r.Path("broker.enc_public_key");
+
+  c.tls_ca = r.Path("tls.ca");
+  for (const auto& crl : r.StringArray("tls.crls")) {
+    std::filesystem::path p(crl);
+    c.tls_crls.push_back(p.is_relative() ? path.parent_path() / p : p);
+  }
+  if (c.tls_crls.empty()) r.ErrorAt("tls.crls", "tls.crls must name the CRL of every CA");
+  c.tls_cert = r.Path("tls.cert");
+  c.tls_key = r.Path("tls.key");
+  c.ca_pin = r.String("tls.ca_pin");
+  static const std::regex kPin("^sha256:[0-9a-f]{64}$");
+  if (!std::regex_match(c.ca_pin, kPin)) {
+    r.ErrorAt("tls.ca_pin", "tls.ca_pin must be sha256:<64 hex> (mashctl pki pin root-ca.pem)");
+  }
+
+  c.sign_key = r.Path("keys.sign");
+  c.enc_key = r.Path("keys.enc");
+  c.database = r.Path("storage.database");
+  c.database_key = r.Path("storage.key");
+  c.records_fixture = r.Path("records.fixture");
+
+  c.handshake_timeout =
+      std::chrono::seconds(r.Integer("connection.handshake_timeout_s", 10, 1, 300));
+  c.ping_interval = std::chrono::seconds(r.Integer("connection.ping_interval_s", 20, 1, 3600));
+  c.backoff_initial =
+      std::chrono::milliseconds(r.Integer("connection.backoff_initial_ms", 500, 10, 60000));
+  c.backoff_max =
+      std::chrono::milliseconds(r.Integer("connection.backoff_max_ms", 60000, 100, 3600000));
+  c.answer_lifetime = std::chrono::seconds(r.Integer("connection.answer_lifetime_s", 120, 10, 300));
+  MASH_RETURN_IF_ERROR(r.Finish());
+  return c;
+}
+
+}  // namespace mash::agent

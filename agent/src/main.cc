@@ -1,0 +1,89 @@
+// mash-agent: reads its configuration, builds the responder (keys, replay store, records) and the
+// channel to the hub, and runs the event loop until SIGTERM or SIGINT.
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+
+#include "mash/agent/channel.h"
+#include "mash/agent/config.h"
+#include "mash/agent/responder.h"
+#include "mash/common/clock.h"
+#include "mash/common/log.h"
+#include "mash/crypto/tls.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 2;
+
+int Run(const mash::agent::AgentConfig& config) {
+  mash::common::InitLogging(config.log);
+  mash::common::SystemClock clock;
+  mash::common::SystemRandom random;
+  mash::crypto::TlsOptions tls;
+  tls.role = mash::crypto::TlsRole::kClient;
+  tls.ca_file = config.tls_ca;
+  tls.crl_files = config.tls_crls;
+  tls.cert_chain_file = config.tls_cert;
+  tls.key_file = config.tls_key;
+  tls.ca_pin = config.ca_pin;
+  auto ctx = mash::crypto::MakeTlsContext(tls);
+  if (!ctx.ok()) {
+    mash::common::LogError("agent.start_failed", {{"error", ctx.status().ToString()}});
+    return kExitConfig;
+  }
+  auto responder = mash::agent::Responder::Create(config, clock, random);
+  if (!responder.ok()) {
+    mash::common::LogError("agent.start_failed", {{"error", responder.status().ToString()}});
+    return kExitConfig;
+  }
+  boost::asio::io_context io(1);
+  mash::agent::ChannelOptions options;
+  options.broker = config.broker;
+  options.handshake_timeout = config.handshake_timeout;
+  options.ping_interval = config.ping_interval;
+  options.backoff_initial = config.backoff_initial;
+  options.backoff_max = config.backoff_max;
+  auto channel = std::make_shared<mash::agent::Channel>(io, *ctx, options, responder->get(), random);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    mash::common::LogInfo("agent.signal", {{"signal", sig}});
+    channel->Stop();
+  });
+  mash::common::LogInfo("agent.started", {{"agency", config.agency_id}});
+  channel->Start();
+  io.run();
+  mash::common::LogInfo("agent.stopped", {{"agency", config.agency_id}});
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mash::common::InitCrypto();
+  CLI::App app{"mash-agent: answers MASH agency checks under the agency's own policy"};
+  app.require_subcommand(1);
+  std::string config_path;
+  auto* run = app.add_subcommand("run", "connect to the hub and answer checks");
+  run->add_option("--config", config_path, "agent.toml")->required();
+  auto* check = app.add_subcommand("check-config", "check agent.toml and exit");
+  check->add_option("--config", config_path, "agent.toml")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitConfig;
+  }
+  auto config = mash::agent::LoadAgentConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return kExitConfig;
+  }
+  if (*check) {
+    std::cout << config_path << ": OK (agency " << config->agency_id << ")\n";
+    return kExitOk;
+  }
+  return Run(*config);
+}

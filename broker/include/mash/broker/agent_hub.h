@@ -1,0 +1,112 @@
+// The agent hub: agents dial in over WebSocket (Beast) on mutual TLS 1.3 at /agent/v1.
+//
+// An agency is identified only by its verified client certificate (SAN URI
+// urn:mash:agency:<id>) and the key fingerprints registered for it; the hello's "agency" must
+// equal the certificate's, or the connection is refused and the mismatch logged.
+//
+// Per connection: a deadline on the TLS handshake, the HTTP upgrade and the hello; an idle
+// deadline on reads afterwards (agents ping every ping_interval_s); a stall deadline on each
+// write; one write in flight and a bounded queue (a full queue closes the session: a peer that
+// does not read is dropped, not buffered without end). Caps on connections in total and on
+// authenticated connections per agency. Frames are limited in size by the WebSocket layer before
+// anything is allocated for them, and parsed only after CheckJsonShape.
+//
+// Thread safety: the hub and its sessions run on one io_context thread (the broker's event
+// loop); public functions must be called on that thread (post to it from elsewhere).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mash/common/status.h"
+#include "mash/crypto/envelope.h"
+#include "mash/schemas/messages.h"
+
+namespace mash::broker {
+
+class AgentSession;
+
+// What the hub reports upward. Called on the hub's thread.
+class AgentEvents {
+ public:
+  virtual ~AgentEvents() = default;
+  virtual void OnAgentOnline(const std::string& agency) = 0;
+  virtual void OnAgentOffline(const std::string& agency) = 0;
+  // An answer envelope from `agency`'s authenticated connection, not yet opened. A non-OK
+  // result is reported to the agent as a generic error.
+  virtual Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) = 0;
+};
+
+struct AgentHubOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0: any free port (tests)
+  int max_connections = 256;
+  int max_connections_per_agency = 2;
+  size_t max_queue = 256;
+  size_t max_frame_bytes = schemas::kMaxFrameBytes;
+  int max_protocol_errors = 8;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds write_timeout{30000};
+  schemas::Welcome welcome;
+};
+
+// true when `sign_fp` and `enc_fp` are the fingerprints registered for `agency`.
+using KeyCheck = std::function<bool(const std::string& agency, const std::string& sign_fp,
+                                    const std::string& enc_fp)>;
+
+class AgentHub : public std::enable_shared_from_this<AgentHub> {
+ public:
+  // Binds and starts accepting. Errors: Unavailable when the address cannot be bound.
+  static Result<std::shared_ptr<AgentHub>> Start(boost::asio::io_context& io,
+                                                 std::shared_ptr<boost::asio::ssl::context> tls,
+                                                 AgentHubOptions options, KeyCheck key_check,
+                                                 AgentEvents* events);
+  ~AgentHub();
+
+  uint16_t port() const { return port_; }
+  // Stops accepting and closes every session.
+  void Stop();
+
+  // Queues a text frame to the agency's current connection. false when it is not connected or
+  // its queue is full (the session is then closed).
+  bool Send(const std::string& agency, std::string frame);
+  bool IsOnline(const std::string& agency) const;
+  std::vector<std::string> Online() const;
+  int connection_count() const { return connections_; }
+
+ private:
+  friend class AgentSession;
+  AgentHub(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
+           AgentHubOptions options, KeyCheck key_check, AgentEvents* events);
+  void DoAccept();
+
+  // Called by sessions.
+  bool Attach(const std::string& agency, const std::shared_ptr<AgentSession>& session);
+  void Detach(const std::string& agency, const AgentSession* session);
+  void SessionOpened(AgentSession* s);
+  void SessionClosed(AgentSession* s);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  boost::asio::io_context& io_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  AgentHubOptions options_;
+  KeyCheck key_check_;
+  AgentEvents* events_;
+  uint16_t port_ = 0;
+  int connections_ = 0;
+  bool stopped_ = false;
+  std::set<AgentSession*> sessions_;
+  // Attached (welcomed) sessions per agency, newest last; frames go to the newest.
+  std::map<std::string, std::vector<std::weak_ptr<AgentSession>>> attached_;
+};
+
+}  // namespace mash::broker

@@ -1,0 +1,52 @@
+// The broker's HTTPS JSON API (TLS 1.3, server authentication; staff authenticate with a
+// personal bearer token whose SHA-256 is in broker.toml). Versioned under /api/v1:
+//
+//   POST /api/v1/checks        raise a check (schemas/api/check-request.schema.json) -> 201
+//   GET  /api/v1/checks/{id}   the check with each agency's part and answer          -> 200
+//   GET  /api/v1/agencies      registered agencies and whether each is online        -> 200
+//
+// Errors are {"error": {"code": "...", "message": "..."}}; 401 never says why. Requests are
+// limited (8 KiB of headers, 64 KiB of body) and every read and write has a deadline.
+// Identifiers are never put in URLs: checks are named by random ids.
+//
+// Thread safety: runs on the broker's io thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mash/broker/checks.h"
+#include "mash/broker/config.h"
+
+namespace mash::broker {
+
+struct ApiOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;
+  std::vector<ApiToken> tokens;
+  std::chrono::milliseconds request_timeout{10000};
+  int max_connections = 256;
+};
+
+class ApiServer : public std::enable_shared_from_this<ApiServer> {
+ public:
+  static Result<std::shared_ptr<ApiServer>> Start(boost::asio::io_context& io,
+                                                  std::shared_ptr<boost::asio::ssl::context> tls,
+                                                  ApiOptions options, CheckService* checks);
+  ~ApiServer();
+  uint16_t port() const { return port_; }
+  void Stop();
+
+  // Exposed for the session type in api_server.cc.
+  struct Impl;
+
+ private:
+  ApiServer() = default;
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace mash::broker

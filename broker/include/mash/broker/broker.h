@@ -1,0 +1,49 @@
+// mash-broker assembled: TLS contexts, the courier (keys and replay store), the check service,
+// the agent hub and the API, all on one io_context.
+//
+// Thread safety: Create, Stop and the accessors run on the io_context's thread (or before it
+// runs).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+
+#include "mash/broker/agent_hub.h"
+#include "mash/broker/api_server.h"
+#include "mash/broker/checks.h"
+#include "mash/broker/config.h"
+#include "mash/broker/courier.h"
+
+namespace mash::broker {
+
+class Broker {
+ public:
+  // Loads keys and TLS material, opens the database, binds both listeners. Any failure leaves
+  // nothing listening (fail closed).
+  static Result<std::unique_ptr<Broker>> Create(boost::asio::io_context& io,
+                                                const BrokerConfig& config,
+                                                const common::Clock& clock,
+                                                common::RandomSource& random);
+  ~Broker();
+
+  uint16_t agent_port() const { return hub_->port(); }
+  uint16_t api_port() const { return api_->port(); }
+  CheckService& checks() { return *checks_; }
+  AgentHub& hub() { return *hub_; }
+  // Stops listening, closes connections and timers; io_context::run() then returns.
+  void Stop();
+
+ private:
+  explicit Broker(boost::asio::io_context& io) : sweep_timer_(io) {}
+  void ScheduleSweep();
+
+  std::unique_ptr<Courier> courier_;
+  std::unique_ptr<CheckService> checks_;
+  std::shared_ptr<AgentHub> hub_;
+  std::shared_ptr<ApiServer> api_;
+  boost::asio::steady_timer sweep_timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace mash::broker

@@ -1,0 +1,65 @@
+// mash-broker configuration (broker.toml). See docs/configuration.md for every key.
+// Thread safety: plain values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mash/common/log.h"
+#include "mash/common/status.h"
+
+namespace mash::broker {
+
+struct AgencyEntry {
+  std::string id;    // matches the certificate's urn:mash:agency:<id>
+  std::string name;  // shown to practitioners
+  std::string type;  // police | social-care | health | education | probation | housing
+  std::filesystem::path sign_public_key;
+  std::filesystem::path enc_public_key;
+};
+
+struct ApiToken {
+  std::string user;
+  std::string role;
+  std::string sha256;  // hex SHA-256 of the bearer token; the token itself is never stored
+};
+
+struct BrokerConfig {
+  std::string hub_id = "hub";
+  common::LogOptions log;
+
+  std::string agent_address = "127.0.0.1";
+  uint16_t agent_port = 8443;
+  std::string api_address = "127.0.0.1";
+  uint16_t api_port = 8444;
+
+  std::filesystem::path tls_ca;
+  std::vector<std::filesystem::path> tls_crls;
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+
+  std::filesystem::path sign_key;
+  std::filesystem::path enc_key;
+
+  std::filesystem::path database;
+  std::filesystem::path database_key;
+
+  int max_connections = 256;
+  int max_connections_per_agency = 2;
+  size_t max_queue = 256;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds query_lifetime{120};
+  int ping_interval_s = 20;
+
+  std::vector<AgencyEntry> agencies;
+  std::vector<ApiToken> api_tokens;
+};
+
+// Loads and checks `path`. InvalidArgument lists every problem as "file:line:col: message".
+Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path);
+
+}  // namespace mash::broker

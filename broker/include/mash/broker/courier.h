@@ -1,0 +1,73 @@
+// The broker's narrow door to its secrets: the hub's signing and encryption keys, the registered
+// keys of every agency, and the durable replay store. Nothing else in the broker seals or opens
+// an envelope, and sessions never see a private key or a database handle.
+//
+// Thread safety: none; used from the broker's io strand only.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "mash/broker/config.h"
+#include "mash/common/clock.h"
+#include "mash/crypto/envelope.h"
+#include "mash/crypto/keys.h"
+#include "mash/schemas/messages.h"
+#include "mash/storage/database.h"
+#include "mash/storage/replay_store.h"
+
+namespace mash::broker {
+
+struct RegisteredAgency {
+  std::string id;
+  std::string name;
+  std::string type;
+  crypto::SigningPublicKey sign;
+  crypto::EncryptionPublicKey enc;
+};
+
+class Courier {
+ public:
+  // Loads keys (refusing loose key-file permissions) and opens the SQLCipher database.
+  static Result<std::unique_ptr<Courier>> Create(const BrokerConfig& config,
+                                                 const common::Clock& clock,
+                                                 common::RandomSource& random);
+
+  const RegisteredAgency* FindAgency(const std::string& id) const;
+  const std::map<std::string, RegisteredAgency>& agencies() const { return agencies_; }
+  const std::string& hub_id() const { return hub_id_; }
+  std::string SignFingerprint() const { return sign_.Public().Fingerprint(); }
+  std::string EncFingerprint() const { return enc_.Public().Fingerprint(); }
+
+  // Seals `body` to `agency`. The caller fills the purpose fields of `header` (type, check_ref,
+  // purpose, lawful_basis, consent, urgency, policy_hash); id, sender, recipient, keys, times
+  // and sequence are set here. Errors: NotFound (unknown agency), Unavailable (storage).
+  Result<crypto::SealedEnvelope> Seal(const std::string& agency, crypto::EnvelopeHeader header,
+                                      std::string_view body, std::chrono::seconds lifetime);
+
+  // Opens an envelope that arrived on `agency`'s authenticated connection (see crypto::Open).
+  Result<crypto::OpenedEnvelope> OpenFrom(const std::string& agency,
+                                          const crypto::SealedEnvelope& envelope);
+
+  // Drops replay ids that can no longer be accepted anyway.
+  void PurgeReplayCache();
+
+ private:
+  Courier(crypto::SigningKey sign, crypto::EncryptionKey enc, const common::Clock& clock,
+          common::RandomSource& random)
+      : sign_(std::move(sign)), enc_(std::move(enc)), clock_(clock), random_(random) {}
+
+  crypto::SigningKey sign_;
+  crypto::EncryptionKey enc_;
+  const common::Clock& clock_;
+  common::RandomSource& random_;
+  std::string hub_id_;
+  std::map<std::string, RegisteredAgency> agencies_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<storage::SqlReplayStore> replay_;
+  std::unique_ptr<storage::SequenceCounter> sequence_;
+};
+
+}  // namespace mash::broker

@@ -1,0 +1,409 @@
+#include "mash/broker/agent_hub.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
+
+#include "mash/common/log.h"
+#include "mash/crypto/tls.h"
+
+namespace mash::broker {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+inline constexpr const char* kAgentPath = "/agent/v1";
+inline constexpr size_t kUpgradeHeaderLimit = 8 * 1024;
+
+struct AgentHub::Impl {
+  explicit Impl(net::io_context& io) : acceptor(io) {}
+  tcp::acceptor acceptor;
+};
+
+// One authenticated agent connection. Kept alive by its pending operations.
+class AgentSession : public std::enable_shared_from_this<AgentSession> {
+ public:
+  AgentSession(tcp::socket&& socket, net::ssl::context& tls, std::shared_ptr<AgentHub> hub)
+      : ws_(std::move(socket), tls),
+        hub_(std::move(hub)),
+        hello_timer_(ws_.get_executor()),
+        write_timer_(ws_.get_executor()) {
+    beast::error_code ec;
+    const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    hub_->SessionOpened(this);
+  }
+
+  ~AgentSession() {
+    if (attached_) hub_->Detach(agency_, this);
+    hub_->SessionClosed(this);
+  }
+
+  void Run() {
+    beast::get_lowest_layer(ws_).expires_after(hub_->options_.handshake_timeout);
+    ws_.next_layer().async_handshake(
+        net::ssl::stream_base::server,
+        beast::bind_front_handler(&AgentSession::OnTlsHandshake, shared_from_this()));
+  }
+
+  // Queues a frame; false (and the session closes) when the queue is full.
+  bool Send(std::string frame) {
+    if (closing_) return false;
+    if (queue_.size() >= hub_->options_.max_queue) {
+      common::LogWarn("agent.queue_full", {{"agency", agency_}});
+      Abort();
+      return false;
+    }
+    queue_.push_back(std::move(frame));
+    if (queue_.size() == 1) DoWrite();
+    return true;
+  }
+
+  // Closes the connection at once, cancelling everything in flight.
+  void Abort() {
+    closing_ = true;
+    hello_timer_.cancel();
+    write_timer_.cancel();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  const std::string& agency() const { return agency_; }
+
+ private:
+  void Fail(std::string_view event, const nlohmann::json& fields) {
+    nlohmann::json f = fields;
+    f["peer"] = peer_;
+    if (!agency_.empty()) f["agency"] = agency_;
+    common::LogWarn(event, f);
+  }
+
+  void OnTlsHandshake(beast::error_code ec) {
+    if (ec) {
+      // Bad, revoked, expired or missing client certificates end here.
+      return Fail("agent.tls_failed", {{"error", ec.message()}});
+    }
+    auto agency = crypto::PeerAgencyId(ws_.next_layer().native_handle());
+    if (!agency.ok()) {
+      Fail("agent.identity_missing", {{"error", agency.status().message()}});
+      return Abort();
+    }
+    agency_ = *agency;
+    parser_.emplace();
+    parser_->header_limit(kUpgradeHeaderLimit);
+    parser_->body_limit(0);
+    http::async_read(ws_.next_layer(), buffer_, *parser_,
+                     beast::bind_front_handler(&AgentSession::OnUpgradeRequest,
+                                               shared_from_this()));
+  }
+
+  void OnUpgradeRequest(beast::error_code ec, size_t) {
+    if (ec) return Fail("agent.upgrade_failed", {{"error", ec.message()}});
+    const auto& req = parser_->get();
+    if (!websocket::is_upgrade(req) || req.target() != kAgentPath) {
+      Fail("agent.bad_upgrade", {});
+      return Abort();
+    }
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = hub_->options_.handshake_timeout;
+    t.idle_timeout = hub_->options_.idle_timeout;
+    t.keep_alive_pings = false;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "mash-broker"); }));
+    ws_.read_message_max(hub_->options_.max_frame_bytes);
+    ws_.async_accept(req, beast::bind_front_handler(&AgentSession::OnAccept, shared_from_this()));
+  }
+
+  void OnAccept(beast::error_code ec) {
+    if (ec) return Fail("agent.ws_accept_failed", {{"error", ec.message()}});
+    parser_.reset();
+    // The hello must arrive within the handshake deadline.
+    hello_timer_.expires_after(hub_->options_.handshake_timeout);
+    hello_timer_.async_wait([self = shared_from_this()](beast::error_code tec) {
+      if (tec || self->welcomed_) return;
+      self->Fail("agent.hello_timeout", {});
+      self->Abort();
+    });
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(read_buffer_,
+                   beast::bind_front_handler(&AgentSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) {
+      if (ec == websocket::error::closed || ec == net::error::operation_aborted) return;
+      // Covers oversize frames (message_too_big), idle timeouts and broken connections.
+      return Fail("agent.read_failed", {{"error", ec.message()}});
+    }
+    const std::string text = beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    if (!ws_.got_text()) {
+      ProtocolError("binary frame");
+    } else {
+      auto frame = schemas::ParseFrame(text);
+      if (!frame.ok()) {
+        ProtocolError(frame.status().message());
+      } else if (!welcomed_) {
+        OnHello(*frame);
+      } else {
+        OnFrame(*frame);
+      }
+    }
+    if (!closing_) DoRead();
+  }
+
+  void ProtocolError(const std::string& why) {
+    Fail("agent.bad_frame", {{"error", why}});
+    SendError("bad_request");
+    if (++protocol_errors_ > hub_->options_.max_protocol_errors || !welcomed_) CloseAfterWrites();
+  }
+
+  void OnHello(const schemas::Frame& frame) {
+    if (frame.type != schemas::MessageType::kHello) return ProtocolError("expected hello");
+    const schemas::Hello hello = schemas::Hello::FromJson(frame.doc);
+    if (hello.agency != agency_) {
+      // The certificate says who this is; a payload claiming otherwise is refused and recorded.
+      Fail("agent.identity_mismatch", {{"claimed", hello.agency}});
+      SendError("unauthorised");
+      return CloseAfterWrites();
+    }
+    if (!hub_->key_check_(agency_, hello.sign_key, hello.enc_key)) {
+      Fail("agent.key_mismatch", {});
+      SendError("unauthorised");
+      return CloseAfterWrites();
+    }
+    if (std::find(hello.versions.begin(), hello.versions.end(), schemas::kProtocolVersion) ==
+        hello.versions.end()) {
+      Fail("agent.version_unsupported", {});
+      SendError("version");
+      return CloseAfterWrites();
+    }
+    if (!hub_->Attach(agency_, shared_from_this())) {
+      Fail("agent.too_many_connections", {});
+      SendError("too_many");
+      return CloseAfterWrites();
+    }
+    attached_ = true;
+    welcomed_ = true;
+    hello_timer_.cancel();
+    Send(hub_->options_.welcome.ToJson().dump());
+    common::LogInfo("agent.connected", {{"agency", agency_}, {"peer", peer_}});
+    hub_->events_->OnAgentOnline(agency_);
+  }
+
+  void OnFrame(const schemas::Frame& frame) {
+    switch (frame.type) {
+      case schemas::MessageType::kPing: {
+        const auto ping = schemas::Ping::FromJson(frame.doc);
+        if (!ping.reply) Send(schemas::Ping{ping.nonce, true}.ToJson().dump());
+        return;
+      }
+      case schemas::MessageType::kAnswer: {
+        auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
+        if (!env.ok()) return ProtocolError(env.status().message());
+        const Status s = hub_->events_->OnAnswer(agency_, *env);
+        if (!s.ok()) SendError(s.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request");
+        return;
+      }
+      case schemas::MessageType::kError: {
+        const auto err = schemas::ErrorMessage::FromJson(frame.doc);
+        common::LogWarn("agent.reported_error", {{"agency", agency_}, {"code", err.code}});
+        return;
+      }
+      default:
+        return ProtocolError("unexpected message type");
+    }
+  }
+
+  void SendError(const std::string& code) {
+    schemas::ErrorMessage e;
+    e.code = code;
+    Send(e.ToJson().dump());
+  }
+
+  void CloseAfterWrites() {
+    close_after_writes_ = true;
+    if (queue_.empty()) DoClose();
+  }
+
+  void DoClose() {
+    if (closing_) return;
+    closing_ = true;
+    hello_timer_.cancel();
+    ws_.async_close(websocket::close_code::policy_error,
+                    [self = shared_from_this()](beast::error_code) { self->Abort(); });
+  }
+
+  void DoWrite() {
+    ws_.text(true);
+    write_timer_.expires_after(hub_->options_.write_timeout);
+    write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->Fail("agent.write_stalled", {});
+      self->Abort();
+    });
+    ws_.async_write(net::buffer(queue_.front()),
+                    beast::bind_front_handler(&AgentSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    write_timer_.cancel();
+    if (ec) {
+      if (ec != net::error::operation_aborted) Fail("agent.write_failed", {{"error", ec.message()}});
+      return Abort();
+    }
+    queue_.pop_front();
+    if (!queue_.empty()) return DoWrite();
+    if (close_after_writes_) DoClose();
+  }
+
+  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
+  std::shared_ptr<AgentHub> hub_;
+  net::steady_timer hello_timer_;
+  net::steady_timer write_timer_;
+  beast::flat_buffer buffer_;
+  beast::flat_buffer read_buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::deque<std::string> queue_;
+  std::string agency_;
+  std::string peer_;
+  int protocol_errors_ = 0;
+  bool welcomed_ = false;
+  bool attached_ = false;
+  bool closing_ = false;
+  bool close_after_writes_ = false;
+};
+
+AgentHub::AgentHub(net::io_context& io, std::shared_ptr<net::ssl::context> tls,
+                   AgentHubOptions options, KeyCheck key_check, AgentEvents* events)
+    : impl_(std::make_unique<Impl>(io)),
+      io_(io),
+      tls_(std::move(tls)),
+      options_(std::move(options)),
+      key_check_(std::move(key_check)),
+      events_(events) {}
+
+AgentHub::~AgentHub() = default;
+
+Result<std::shared_ptr<AgentHub>> AgentHub::Start(net::io_context& io,
+                                                  std::shared_ptr<net::ssl::context> tls,
+                                                  AgentHubOptions options, KeyCheck key_check,
+                                                  AgentEvents* events) {
+  std::shared_ptr<AgentHub> hub(
+      new AgentHub(io, std::move(tls), std::move(options), std::move(key_check), events));
+  beast::error_code ec;
+  const auto address = net::ip::make_address(hub->options_.address, ec);
+  if (ec) return InvalidArgument("bad listen address");
+  tcp::endpoint ep(address, hub->options_.port);
+  auto& acc = hub->impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Unavailable("cannot listen for agents: " + ec.message());
+  hub->port_ = acc.local_endpoint().port();
+  hub->DoAccept();
+  return hub;
+}
+
+void AgentHub::DoAccept() {
+  impl_->acceptor.async_accept(
+      net::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec == net::error::operation_aborted || self->stopped_) return;
+          common::LogWarn("agent.accept_failed", {{"error", ec.message()}});
+        } else if (self->connections_ >= self->options_.max_connections) {
+          common::LogWarn("agent.connection_cap", {{"limit", self->options_.max_connections}});
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<AgentSession>(std::move(socket), *self->tls_, self)->Run();
+        }
+        if (!self->stopped_) self->DoAccept();
+      });
+}
+
+void AgentHub::Stop() {
+  stopped_ = true;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+  // Sessions hold the hub alive; copy first, Abort() lets them unwind.
+  const std::vector<AgentSession*> open(sessions_.begin(), sessions_.end());
+  for (auto* s : open) s->Abort();
+}
+
+bool AgentHub::Send(const std::string& agency, std::string frame) {
+  const auto it = attached_.find(agency);
+  if (it == attached_.end()) return false;
+  for (auto rit = it->second.rbegin(); rit != it->second.rend(); ++rit) {
+    if (auto s = rit->lock()) return s->Send(std::move(frame));
+  }
+  return false;
+}
+
+bool AgentHub::IsOnline(const std::string& agency) const {
+  const auto it = attached_.find(agency);
+  if (it == attached_.end()) return false;
+  for (const auto& w : it->second) {
+    if (!w.expired()) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> AgentHub::Online() const {
+  std::vector<std::string> out;
+  for (const auto& [agency, _] : attached_) {
+    if (IsOnline(agency)) out.push_back(agency);
+  }
+  return out;
+}
+
+bool AgentHub::Attach(const std::string& agency, const std::shared_ptr<AgentSession>& session) {
+  auto& list = attached_[agency];
+  std::erase_if(list, [](const auto& w) { return w.expired(); });
+  if (static_cast<int>(list.size()) >= options_.max_connections_per_agency) return false;
+  list.push_back(session);
+  return true;
+}
+
+void AgentHub::Detach(const std::string& agency, const AgentSession* session) {
+  const auto it = attached_.find(agency);
+  if (it == attached_.end()) return;
+  // Called from the session's destructor: its weak_ptr has already expired.
+  std::erase_if(it->second, [&](const auto& w) {
+    auto s = w.lock();
+    return !s || s.get() == session;
+  });
+  if (it->second.empty()) {
+    attached_.erase(it);
+    common::LogInfo("agent.disconnected", {{"agency", agency}});
+    if (!stopped_) events_->OnAgentOffline(agency);
+  }
+}
+
+void AgentHub::SessionOpened(AgentSession* s) {
+  sessions_.insert(s);
+  ++connections_;
+}
+
+void AgentHub::SessionClosed(AgentSession* s) {
+  sessions_.erase(s);
+  --connections_;
+}
+
+}  // namespace mash::broker

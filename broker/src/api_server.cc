@@ -1,0 +1,273 @@
+#include "mash/broker/api_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
+#include <regex>
+#include <set>
+
+#include "mash/common/log.h"
+#include "mash/crypto/keys.h"
+#include "mash/crypto/secure_memory.h"
+#include "mash/schemas/validator.h"
+
+namespace mash::broker {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+inline constexpr size_t kHeaderLimit = 8 * 1024;
+inline constexpr size_t kBodyLimit = 64 * 1024;
+inline constexpr int kMaxRequestsPerConnection = 1000;
+
+struct ApiServer::Impl {
+  Impl(net::io_context& io_ctx, std::shared_ptr<net::ssl::context> ctx, ApiOptions opts,
+       CheckService* svc)
+      : io(io_ctx), acceptor(io_ctx), tls(std::move(ctx)), options(std::move(opts)), checks(svc) {}
+  net::io_context& io;
+  tcp::acceptor acceptor;
+  std::shared_ptr<net::ssl::context> tls;
+  ApiOptions options;
+  CheckService* checks;
+  int connections = 0;
+  bool stopped = false;
+  std::set<void*> sessions;  // ApiSession*, for Stop()
+  std::function<void(void*)> abort_session;
+
+  // The user a bearer token belongs to, or nullopt. Compares hashes in constant time and looks
+  // at every entry, so timing says nothing about which entry matched.
+  std::optional<ApiToken> Authenticate(std::string_view authorization) const {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authorization.substr(0, kBearer.size()) != kBearer) return std::nullopt;
+    const auto token = authorization.substr(kBearer.size());
+    if (token.empty() || token.size() > 256) return std::nullopt;
+    const auto digest = crypto::Sha256(common::AsBytes(token));
+    const std::string hex = common::HexEncode(digest);
+    std::optional<ApiToken> found;
+    for (const auto& t : options.tokens) {
+      if (crypto::ConstantTimeEqual(common::AsBytes(hex), common::AsBytes(t.sha256))) found = t;
+    }
+    return found;
+  }
+};
+
+namespace {
+
+http::response<http::string_body> JsonResponse(http::status status, const nlohmann::json& body,
+                                               unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{status, version};
+  res.set(http::field::server, "mash-broker");
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.keep_alive(keep_alive);
+  res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.prepare_payload();
+  return res;
+}
+
+nlohmann::json ErrorBody(std::string_view code, std::string_view message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+class ApiSession : public std::enable_shared_from_this<ApiSession> {
+ public:
+  ApiSession(tcp::socket&& socket, ApiServer::Impl* server)
+      : stream_(std::move(socket), *server->tls), server_(server) {
+    ++server_->connections;
+    server_->sessions.insert(this);
+  }
+  ~ApiSession() {
+    --server_->connections;
+    server_->sessions.erase(this);
+  }
+
+  void Run() {
+    beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
+    stream_.async_handshake(net::ssl::stream_base::server,
+                            beast::bind_front_handler(&ApiSession::OnHandshake,
+                                                      shared_from_this()));
+  }
+
+  void Abort() {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
+ private:
+  void OnHandshake(beast::error_code ec) {
+    if (ec) return common::LogDebug("api.tls_failed", {{"error", ec.message()}});
+    DoRead();
+  }
+
+  void DoRead() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(kBodyLimit);
+    beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&ApiSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) return DoShutdown();
+    if (ec == http::error::body_limit) {
+      return Write(JsonResponse(http::status::payload_too_large,
+                                ErrorBody("too_large", "request body too large"), 11, false));
+    }
+    if (ec) return;  // timeouts and broken connections: nothing to answer
+    Write(Handle(parser_->release()));
+  }
+
+  http::response<http::string_body> Handle(const http::request<http::string_body>& req) {
+    const unsigned v = req.version();
+    const bool ka = req.keep_alive() && ++requests_ < kMaxRequestsPerConnection;
+    const auto user = server_->Authenticate(req[http::field::authorization]);
+    if (!user) {
+      common::LogWarn("api.unauthenticated", {{"target_kind", TargetKind(req.target())}});
+      auto res = JsonResponse(http::status::unauthorized,
+                              ErrorBody("unauthenticated", "authentication required"), v, ka);
+      res.set(http::field::www_authenticate, "Bearer");
+      return res;
+    }
+    const std::string_view target = req.target();
+    static const std::regex kCheckPath("^/api/v1/checks/([0-9a-f]{32})$");
+    std::cmatch m;
+    if (target == "/api/v1/checks") {
+      if (req.method() != http::verb::post) return MethodNotAllowed(v, ka);
+      if (req[http::field::content_type].substr(0, 16) != "application/json") {
+        return JsonResponse(http::status::unsupported_media_type,
+                            ErrorBody("bad_request", "send application/json"), v, ka);
+      }
+      auto body = schemas::ParseJson(req.body(), kBodyLimit, 16);
+      if (!body.ok()) {
+        return JsonResponse(http::status::bad_request,
+                            ErrorBody("bad_request", body.status().message()), v, ka);
+      }
+      auto request = RaiseRequest::FromJson(*body);
+      if (!request.ok()) {
+        return JsonResponse(http::status::bad_request,
+                            ErrorBody("invalid", request.status().message()), v, ka);
+      }
+      auto id = server_->checks->Raise(*request, user->user);
+      if (!id.ok()) {
+        const bool client = id.status().code() == StatusCode::kInvalidArgument;
+        return JsonResponse(client ? http::status::bad_request : http::status::service_unavailable,
+                            ErrorBody(client ? "invalid" : "unavailable",
+                                      client ? id.status().message() : "cannot raise check now"),
+                            v, ka);
+      }
+      auto shown = server_->checks->Show(*id);
+      return JsonResponse(http::status::created, shown.ok() ? *shown : nlohmann::json{{"id", *id}},
+                          v, ka);
+    }
+    if (std::regex_match(target.begin(), target.end(), m, kCheckPath)) {
+      if (req.method() != http::verb::get) return MethodNotAllowed(v, ka);
+      auto shown = server_->checks->Show(m[1].str());
+      if (!shown.ok()) {
+        return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such check"), v,
+                            ka);
+      }
+      return JsonResponse(http::status::ok, *shown, v, ka);
+    }
+    if (target == "/api/v1/agencies") {
+      if (req.method() != http::verb::get) return MethodNotAllowed(v, ka);
+      return JsonResponse(http::status::ok, {{"agencies", server_->checks->Agencies()}}, v, ka);
+    }
+    return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v,
+                        ka);
+  }
+
+  static std::string_view TargetKind(std::string_view target) {
+    // Logged instead of the target itself, which is the caller's to choose.
+    if (target.starts_with("/api/v1/checks")) return "checks";
+    if (target.starts_with("/api/v1/agencies")) return "agencies";
+    return "other";
+  }
+
+  static http::response<http::string_body> MethodNotAllowed(unsigned v, bool ka) {
+    return JsonResponse(http::status::method_not_allowed,
+                        ErrorBody("method_not_allowed", "method not allowed"), v, ka);
+  }
+
+  void Write(http::response<http::string_body> res) {
+    response_.emplace(std::move(res));
+    beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&ApiSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    if (ec) return;
+    const bool keep = response_->keep_alive();
+    response_.reset();
+    if (!keep) return DoShutdown();
+    DoRead();
+  }
+
+  void DoShutdown() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  ApiServer::Impl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  int requests_ = 0;
+};
+
+void DoAccept(ApiServer::Impl* impl, std::shared_ptr<ApiServer> keep) {
+  impl->acceptor.async_accept(
+      net::make_strand(impl->io), [impl, keep](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (impl->stopped || ec == net::error::operation_aborted) return;
+        } else if (impl->connections >= impl->options.max_connections) {
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<ApiSession>(std::move(socket), impl)->Run();
+        }
+        if (!impl->stopped) DoAccept(impl, keep);
+      });
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ApiServer>> ApiServer::Start(net::io_context& io,
+                                                    std::shared_ptr<net::ssl::context> tls,
+                                                    ApiOptions options, CheckService* checks) {
+  std::shared_ptr<ApiServer> server(new ApiServer());
+  server->impl_ = std::make_unique<Impl>(io, std::move(tls), std::move(options), checks);
+  auto& impl = *server->impl_;
+  beast::error_code ec;
+  const auto address = net::ip::make_address(impl.options.address, ec);
+  if (ec) return InvalidArgument("bad API listen address");
+  const tcp::endpoint ep(address, impl.options.port);
+  impl.acceptor.open(ep.protocol(), ec);
+  if (!ec) impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl.acceptor.bind(ep, ec);
+  if (!ec) impl.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Unavailable("cannot listen for the API: " + ec.message());
+  server->port_ = impl.acceptor.local_endpoint().port();
+  DoAccept(server->impl_.get(), server);
+  return server;
+}
+
+ApiServer::~ApiServer() = default;
+
+void ApiServer::Stop() {
+  impl_->stopped = true;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+  const std::vector<void*> open(impl_->sessions.begin(), impl_->sessions.end());
+  for (void* s : open) static_cast<ApiSession*>(s)->Abort();
+}
+
+}  // namespace mash::broker

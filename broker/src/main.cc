@@ -1,0 +1,71 @@
+// mash-broker: reads its configuration, builds the broker and runs the event loop until
+// SIGTERM or SIGINT. Everything else lives in the mash::broker library.
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+
+#include "mash/broker/broker.h"
+#include "mash/common/clock.h"
+#include "mash/common/log.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 2;
+constexpr int kExitUnavailable = 3;
+
+int Run(const std::string& config_path) {
+  auto config = mash::broker::LoadBrokerConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return kExitConfig;
+  }
+  mash::common::InitLogging(config->log);
+  boost::asio::io_context io(1);
+  mash::common::SystemClock clock;
+  mash::common::SystemRandom random;
+  auto broker = mash::broker::Broker::Create(io, *config, clock, random);
+  if (!broker.ok()) {
+    mash::common::LogError("broker.start_failed", {{"error", broker.status().ToString()}});
+    return broker.status().code() == mash::StatusCode::kUnavailable ? kExitUnavailable
+                                                                     : kExitConfig;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    mash::common::LogInfo("broker.signal", {{"signal", sig}});
+    (*broker)->Stop();
+  });
+  io.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mash::common::InitCrypto();
+  CLI::App app{"mash-broker: the MASH Exchange hub broker"};
+  app.require_subcommand(1);
+  std::string config_path;
+  auto* run = app.add_subcommand("run", "run the broker");
+  run->add_option("--config", config_path, "broker.toml")->required();
+  auto* check = app.add_subcommand("check-config", "check broker.toml and exit");
+  check->add_option("--config", config_path, "broker.toml")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitConfig;
+  }
+  if (*check) {
+    auto config = mash::broker::LoadBrokerConfig(config_path);
+    if (!config.ok()) {
+      std::cerr << config.status().message() << "\n";
+      return kExitConfig;
+    }
+    std::cout << config_path << ": OK (" << config->agencies.size() << " agencies)\n";
+    return kExitOk;
+  }
+  return Run(config_path);
+}

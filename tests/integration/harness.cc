@@ -1,0 +1,276 @@
+#include "harness.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+
+#include "mash/crypto/keys.h"
+#include "mash/crypto/tls.h"
+#include "mash/schemas/messages.h"
+
+namespace mash::testing {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+struct TestHub::RunningAgent {
+  net::io_context io;
+  std::unique_ptr<agent::Responder> responder;
+  std::shared_ptr<agent::Channel> channel;
+  std::thread thread;
+};
+
+TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune) {
+  common::InitCrypto();
+  pki_ = TestPki::Create(kAgencies);
+  if (!pki_) throw std::runtime_error("test PKI could not be made");
+  const auto keys = dir_ / "keys";
+  std::filesystem::create_directories(keys);
+  if (!crypto::GenerateKeyPairFiles(keys, "hub").ok()) throw std::runtime_error("hub keys");
+  auto write_db_key = [](const std::filesystem::path& p) {
+    auto k = crypto::GenerateSymmetricKey();
+    if (!crypto::WriteKeyFile(p, crypto::KeyKind::kDatabaseKey, k.span()).ok()) {
+      throw std::runtime_error("db key");
+    }
+  };
+  write_db_key(keys / "hub.db.key");
+  config_.hub_id = "hub";
+  config_.agent_port = 0;
+  config_.api_port = 0;
+  config_.tls_ca = pki_->root_ca();
+  config_.tls_crls = pki_->crls();
+  config_.tls_cert = pki_->broker_chain();
+  config_.tls_key = pki_->broker_key();
+  config_.sign_key = keys / "hub.sign.key";
+  config_.enc_key = keys / "hub.enc.key";
+  config_.database = dir_ / "hub.db";
+  config_.database_key = keys / "hub.db.key";
+  config_.handshake_timeout = std::chrono::seconds(2);
+  config_.idle_timeout = std::chrono::seconds(10);
+  for (const auto& a : kAgencies) {
+    if (!crypto::GenerateKeyPairFiles(keys, a).ok()) throw std::runtime_error("agency keys");
+    write_db_key(keys / (a + ".db.key"));
+    config_.agencies.push_back({a, a, a, keys / (a + ".sign.pub"), keys / (a + ".enc.pub")});
+  }
+  if (tune) tune(config_);
+  StartBroker();
+}
+
+TestHub::~TestHub() {
+  StopAgents();
+  StopBroker();
+}
+
+void TestHub::StartBroker() {
+  io_.restart();
+  auto b = broker::Broker::Create(io_, config_, clock_, random_);
+  if (!b.ok()) throw std::runtime_error("broker: " + b.status().ToString());
+  broker_ = std::move(*b);
+  agent_port_ = broker_->agent_port();
+  // Later restarts come back on the same ports, as a restarted daemon would.
+  config_.agent_port = agent_port_;
+  config_.api_port = broker_->api_port();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void TestHub::StopBroker() {
+  if (!broker_) return;
+  net::post(io_, [this] { broker_->Stop(); });
+  thread_.join();
+  broker_.reset();
+}
+
+agent::AgentConfig TestHub::AgentConfigFor(const std::string& agency,
+                                           const std::filesystem::path& fixture) const {
+  const auto keys = dir_ / "keys";
+  agent::AgentConfig c;
+  c.agency_id = agency;
+  c.agency_name = agency;
+  c.agency_type = agency;
+  c.broker = {"localhost", agent_port_, "/agent/v1"};
+  c.hub_id = "hub";
+  c.broker_sign_public_key = keys / "hub.sign.pub";
+  c.broker_enc_public_key = keys / "hub.enc.pub";
+  c.tls_ca = pki_->root_ca();
+  c.tls_crls = pki_->crls();
+  c.tls_cert = pki_->agency_chain(agency);
+  c.tls_key = pki_->agency_key(agency);
+  c.ca_pin = pki_->ca_pin();
+  c.sign_key = keys / (agency + ".sign.key");
+  c.enc_key = keys / (agency + ".enc.key");
+  c.database = dir_ / (agency + ".db");
+  c.database_key = keys / (agency + ".db.key");
+  c.records_fixture = fixture;
+  c.backoff_initial = std::chrono::milliseconds(50);
+  c.backoff_max = std::chrono::milliseconds(400);
+  return c;
+}
+
+void TestHub::StartAgent(const std::string& agency, const std::filesystem::path& fixture) {
+  const agent::AgentConfig c = AgentConfigFor(agency, fixture);
+  auto ra = std::make_unique<RunningAgent>();
+  auto responder = agent::Responder::Create(c, clock_, random_);
+  if (!responder.ok()) throw std::runtime_error("responder: " + responder.status().ToString());
+  ra->responder = std::move(*responder);
+  crypto::TlsOptions tls = pki_->ClientOptions(agency);
+  auto ctx = crypto::MakeTlsContext(tls);
+  if (!ctx.ok()) throw std::runtime_error("agent tls: " + ctx.status().ToString());
+  agent::ChannelOptions opts;
+  opts.broker = c.broker;
+  opts.backoff_initial = c.backoff_initial;
+  opts.backoff_max = c.backoff_max;
+  ra->channel = std::make_shared<agent::Channel>(ra->io, *ctx, opts, ra->responder.get(), random_);
+  auto* raw = ra.get();
+  net::post(ra->io, [raw] { raw->channel->Start(); });
+  ra->thread = std::thread([raw] { raw->io.run(); });
+  agents_.push_back(std::move(ra));
+}
+
+void TestHub::StopAgents() {
+  for (auto& a : agents_) {
+    auto* raw = a.get();
+    net::post(a->io, [raw] { raw->channel->Stop(); });
+    a->thread.join();
+  }
+  agents_.clear();
+}
+
+bool TestHub::WaitOnline(const std::string& agency, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (OnIo(io_, [&] { return broker_->hub().IsOnline(agency); })) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+RawClient::RawClient(const crypto::TlsOptions& tls, uint16_t port) : port_(port) {
+  auto ctx = crypto::MakeTlsContext(tls);
+  if (!ctx.ok()) throw std::runtime_error("raw client tls: " + ctx.status().ToString());
+  ctx_ = *ctx;
+  ws_ = std::make_unique<Ws>(io_, *ctx_);
+}
+
+namespace {
+
+// Runs the io_context until `done` or the timeout; true when done.
+bool RunUntil(net::io_context& io, const bool& done, std::chrono::milliseconds timeout) {
+  io.restart();
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done && std::chrono::steady_clock::now() < until) {
+    io.run_for(std::chrono::milliseconds(10));
+    if (io.stopped()) io.restart();
+  }
+  return done;
+}
+
+}  // namespace
+
+bool RawClient::ConnectTcpOnly() {
+  beast::error_code ec;
+  beast::get_lowest_layer(*ws_).socket().connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), ec);
+  return !ec;
+}
+
+bool RawClient::Connect(const std::string& path) {
+  if (!ConnectTcpOnly()) return false;
+  SSL* ssl = ws_->next_layer().native_handle();
+  if (!crypto::SetExpectedPeerName(ssl, "localhost").ok()) return false;
+  bool done = false;
+  beast::error_code result;
+  ws_->next_layer().async_handshake(net::ssl::stream_base::client, [&](beast::error_code ec) {
+    result = ec;
+    done = true;
+  });
+  if (!RunUntil(io_, done, std::chrono::seconds(5)) || result) return false;
+  done = false;
+  ws_->async_handshake("localhost", path, [&](beast::error_code ec) {
+    result = ec;
+    done = true;
+  });
+  return RunUntil(io_, done, std::chrono::seconds(5)) && !result;
+}
+
+bool RawClient::SendText(const std::string& text) {
+  ws_->text(true);
+  bool done = false;
+  beast::error_code result;
+  ws_->async_write(net::buffer(text), [&](beast::error_code ec, size_t) {
+    result = ec;
+    done = true;
+  });
+  return RunUntil(io_, done, std::chrono::seconds(5)) && !result;
+}
+
+bool RawClient::SendBinary(const std::string& data) {
+  ws_->binary(true);
+  bool done = false;
+  beast::error_code result;
+  ws_->async_write(net::buffer(data), [&](beast::error_code ec, size_t) {
+    result = ec;
+    done = true;
+  });
+  return RunUntil(io_, done, std::chrono::seconds(5)) && !result;
+}
+
+bool RawClient::SendRaw(const std::string& bytes) {
+  bool done = false;
+  beast::error_code result;
+  net::async_write(ws_->next_layer(), net::buffer(bytes), [&](beast::error_code ec, size_t) {
+    result = ec;
+    done = true;
+  });
+  return RunUntil(io_, done, std::chrono::seconds(5)) && !result;
+}
+
+std::optional<std::string> RawClient::Read(std::chrono::milliseconds timeout, bool* timed_out) {
+  beast::flat_buffer buf;
+  bool done = false;
+  beast::error_code result;
+  ws_->async_read(buf, [&](beast::error_code ec, size_t) {
+    result = ec;
+    done = true;
+  });
+  const bool finished = RunUntil(io_, done, timeout);
+  if (timed_out) *timed_out = !finished;
+  if (!finished) {
+    // Abandon the read: close the socket so the handler runs and nothing dangles.
+    beast::error_code ec;
+    beast::get_lowest_layer(*ws_).socket().close(ec);
+    RunUntil(io_, done, std::chrono::seconds(5));
+    return std::nullopt;
+  }
+  if (result) return std::nullopt;
+  return beast::buffers_to_string(buf.data());
+}
+
+bool RawClient::WaitClosed(std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    bool timed_out = false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    auto msg = Read(left, &timed_out);
+    if (timed_out) return false;
+    if (!msg) return true;
+  }
+  return false;
+}
+
+std::string RawClient::Hello(const std::string& agency, const std::filesystem::path& keys_dir,
+                             const std::string& keys_of) {
+  const std::string who = keys_of.empty() ? agency : keys_of;
+  auto sign = crypto::LoadSigningPublicKey(keys_dir / (who + ".sign.pub"));
+  auto enc = crypto::LoadEncryptionPublicKey(keys_dir / (who + ".enc.pub"));
+  schemas::Hello h;
+  h.agency = agency;
+  h.sign_key = sign.ok() ? sign->Fingerprint() : "";
+  h.enc_key = enc.ok() ? enc->Fingerprint() : "";
+  h.software = "raw-test-client";
+  return h.ToJson().dump();
+}
+
+}  // namespace mash::testing

@@ -1,0 +1,109 @@
+// In-process hub for integration tests: a real broker (TLS, SQLCipher, keys) on its own
+// io_context thread bound to 127.0.0.1:0, real agents on theirs, and raw clients that can
+// misbehave. Everything is made in a temporary folder and removed afterwards.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mash/agent/channel.h"
+#include "mash/agent/config.h"
+#include "mash/agent/responder.h"
+#include "mash/broker/broker.h"
+#include "mash/common/clock.h"
+#include "support/temp_dir.h"
+#include "support/test_pki.h"
+
+namespace mash::testing {
+
+inline const std::vector<std::string> kAgencies = {"police",    "social-care", "health",
+                                                   "education", "probation",   "housing"};
+
+// Runs `fn` on `io`'s thread and returns its result.
+template <typename Fn>
+auto OnIo(boost::asio::io_context& io, Fn fn) -> decltype(fn()) {
+  std::packaged_task<decltype(fn())()> task(std::move(fn));
+  auto fut = task.get_future();
+  boost::asio::post(io, [&task] { task(); });
+  return fut.get();
+}
+
+class TestHub {
+ public:
+  // Makes the PKI and keys, and starts a broker. `tune` may adjust the config first.
+  explicit TestHub(std::function<void(broker::BrokerConfig&)> tune = {});
+  ~TestHub();
+
+  broker::BrokerConfig& config() { return config_; }
+  TestPki& pki() { return *pki_; }
+  const TempDir& dir() const { return dir_; }
+  uint16_t agent_port() const { return agent_port_; }
+  boost::asio::io_context& io() { return io_; }
+  broker::Broker& broker() { return *broker_; }
+
+  // Starts a real agent for `agency` (keys made by the constructor) answering from `fixture`.
+  void StartAgent(const std::string& agency, const std::filesystem::path& fixture);
+  void StopAgents();
+  // Waits until `agency` is online at the hub (or the timeout passes).
+  bool WaitOnline(const std::string& agency, std::chrono::milliseconds timeout);
+  // Stops the broker; StartBroker() brings a new one up on the same ports and database.
+  void StopBroker();
+  void StartBroker();
+
+  agent::AgentConfig AgentConfigFor(const std::string& agency,
+                                    const std::filesystem::path& fixture) const;
+
+ private:
+  struct RunningAgent;
+  TempDir dir_{"mash-hub"};
+  std::unique_ptr<TestPki> pki_;
+  broker::BrokerConfig config_;
+  common::SystemClock clock_;
+  common::SystemRandom random_;
+  boost::asio::io_context io_;
+  std::unique_ptr<broker::Broker> broker_;
+  std::thread thread_;
+  uint16_t agent_port_ = 0;
+  std::vector<std::unique_ptr<RunningAgent>> agents_;
+};
+
+// A hand-driven agent-side connection, for the cases a real agent never produces.
+class RawClient {
+ public:
+  using Ws = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+  RawClient(const crypto::TlsOptions& tls, uint16_t port);
+
+  // TCP + TLS + WebSocket upgrade. false on any failure.
+  bool Connect(const std::string& path = "/agent/v1");
+  // TCP only (for stalls).
+  bool ConnectTcpOnly();
+  bool SendText(const std::string& text);
+  bool SendBinary(const std::string& data);
+  // Writes raw bytes under the WebSocket layer (hand-made frame headers).
+  bool SendRaw(const std::string& bytes);
+  // Reads one message; nullopt when the connection ended or `timeout` passed (timed_out set).
+  std::optional<std::string> Read(std::chrono::milliseconds timeout, bool* timed_out = nullptr);
+  // Reads until the connection ends; true if it ended within `timeout`.
+  bool WaitClosed(std::chrono::milliseconds timeout);
+  // A hello for `agency` with the fingerprints of the keys in `keys_dir`.
+  static std::string Hello(const std::string& agency, const std::filesystem::path& keys_dir,
+                           const std::string& keys_of = "");
+
+ private:
+  boost::asio::io_context io_;
+  std::shared_ptr<boost::asio::ssl::context> ctx_;
+  std::unique_ptr<Ws> ws_;
+  uint16_t port_;
+};
+
+}  // namespace mash::testing
