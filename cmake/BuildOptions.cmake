@@ -21,3 +21,8 @@ if(MASH_SANITIZE)
     -fsanitize=${MASH_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(mash_build_options INTERFACE -fsanitize=${MASH_SANITIZE})
 endif()
+
+# Fuzz builds: every library gets coverage instrumentation so libFuzzer can steer into it.
+if(MASH_BUILD_FUZZERS)
+  target_compile_options(mash_build_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

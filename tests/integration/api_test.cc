@@ -1,0 +1,195 @@
+// The broker's HTTPS JSON API: authentication, validation of every field family, and errors that
+// say what is wrong with the request without echoing it.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/http.hpp>
+
+#include "harness.h"
+#include "mash/crypto/keys.h"
+#include "mash/crypto/tls.h"
+
+namespace mash::testing {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace std::chrono_literals;
+
+constexpr const char* kToken = "4f1c0e7d2b9a8c6e5d4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hub_ = std::make_unique<TestHub>([](broker::BrokerConfig& c) {
+      const auto digest = crypto::Sha256(common::AsBytes(kToken));
+      c.api_tokens.push_back({"pat.practitioner", "practitioner", common::HexEncode(digest)});
+    });
+    port_ = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
+    crypto::TlsOptions tls;
+    tls.role = crypto::TlsRole::kClient;
+    tls.ca_file = hub_->pki().root_ca();
+    tls.crl_files = hub_->pki().crls();
+    auto ctx = crypto::MakeTlsContext(tls);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+    ctx_ = *ctx;
+  }
+
+  Reply Call(http::verb verb, const std::string& target, const std::string& body = "",
+             const std::string& token = kToken,
+             const std::string& content_type = "application/json") {
+    net::io_context io;
+    beast::ssl_stream<beast::tcp_stream> stream(io, *ctx_);
+    EXPECT_TRUE(crypto::SetExpectedPeerName(stream.native_handle(), "localhost").ok());
+    beast::get_lowest_layer(stream).connect(
+        net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
+    stream.handshake(net::ssl::stream_base::client);
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "localhost");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) {
+      req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+    }
+    // The broker may answer (413) and stop reading before a large body is written: a write
+    // error is expected then, and the answer is still there to read.
+    beast::error_code ec;
+    http::write(stream, req, ec);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res, ec);
+    Reply r;
+    if (ec) {
+      ADD_FAILURE() << "no response: " << ec.message();
+      return r;
+    }
+    r.status = res.result_int();
+    r.body = nlohmann::json::parse(res.body(), nullptr, false);
+    stream.shutdown(ec);
+    return r;
+  }
+
+  static nlohmann::json ValidRequest() {
+    return {{"subject",
+             {{"given_names", "Amelia"},
+              {"family_name", "Jones"},
+              {"dob", "2015-03-09"},
+              {"identifiers", {{"nhs_number", "9434765919"}}}}},
+            {"purpose", "child-protection-s47"},
+            {"lawful_basis", "uk-gdpr-6-1-e"},
+            {"consent", {{"state", "given"}, {"evidence_ref", "consent form CF-1042"}}},
+            {"urgency", "amber"},
+            {"agencies", {"police", "health"}}};
+  }
+
+  std::unique_ptr<TestHub> hub_;
+  std::shared_ptr<net::ssl::context> ctx_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ApiTest, RequestsWithoutAValidTokenAreRefusedAlike) {
+  for (const std::string& token : {std::string(), std::string("wrong"), std::string(kToken) + "x"}) {
+    const Reply r = Call(http::verb::get, "/api/v1/agencies", "", token);
+    EXPECT_EQ(r.status, 401) << token;
+    EXPECT_EQ(r.body["error"]["message"], "authentication required");
+  }
+}
+
+TEST_F(ApiTest, RaiseShowAndListAgencies) {
+  const Reply raised = Call(http::verb::post, "/api/v1/checks", ValidRequest().dump());
+  ASSERT_EQ(raised.status, 201) << raised.body.dump();
+  const std::string id = raised.body["id"];
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_EQ(raised.body["raised_by"], "pat.practitioner");
+  EXPECT_EQ(raised.body["consent"], "given");
+  const Reply shown = Call(http::verb::get, "/api/v1/checks/" + id);
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_EQ(shown.body["agencies"].size(), 2u);
+  // Nobody is connected: both parts wait for their agents.
+  for (const auto& p : shown.body["agencies"]) EXPECT_EQ(p["state"], "waiting_for_agent");
+  const Reply agencies = Call(http::verb::get, "/api/v1/agencies");
+  ASSERT_EQ(agencies.status, 200);
+  EXPECT_EQ(agencies.body["agencies"].size(), kAgencies.size());
+}
+
+TEST_F(ApiTest, UnknownCheckAndUnknownPathAreNotFound) {
+  EXPECT_EQ(Call(http::verb::get, "/api/v1/checks/" + std::string(32, 'a')).status, 404);
+  EXPECT_EQ(Call(http::verb::get, "/api/v1/checks/not-an-id").status, 404);
+  EXPECT_EQ(Call(http::verb::get, "/api/v2/checks").status, 404);
+  EXPECT_EQ(Call(http::verb::delete_, "/api/v1/checks").status, 405);
+}
+
+TEST_F(ApiTest, EveryFieldIsValidated) {
+  struct Case {
+    const char* what;
+    std::function<void(nlohmann::json&)> change;
+    const char* pointer;
+  };
+  const std::vector<Case> cases = {
+      {"no subject", [](auto& j) { j.erase("subject"); }, "/"},
+      {"bad dob", [](auto& j) { j["subject"]["dob"] = "09/03/2015"; }, "/subject/dob"},
+      {"bad sex", [](auto& j) { j["subject"]["sex"] = "x"; }, "/subject/sex"},
+      {"unknown identifier", [](auto& j) { j["subject"]["identifiers"]["passport"] = "1"; },
+       "/subject/identifiers"},
+      {"bad purpose", [](auto& j) { j["purpose"] = "Child Protection!"; }, "/purpose"},
+      {"bad lawful basis", [](auto& j) { j["lawful_basis"] = ""; }, "/lawful_basis"},
+      {"bad consent state", [](auto& j) { j["consent"]["state"] = "maybe"; }, "/consent/state"},
+      {"consent without evidence", [](auto& j) { j["consent"].erase("evidence_ref"); },
+       "/consent/evidence_ref"},
+      {"no consent, no ground",
+       [](auto& j) {
+         j["consent"] = {{"state", "not_sought"}, {"justification", "a long enough reason"}};
+       },
+       "/consent/override_ground"},
+      {"override without justification",
+       [](auto& j) {
+         j["consent"] = {{"state", "not_sought"}, {"override_ground", "serious_crime"}};
+       },
+       "/consent/justification"},
+      {"unknown ground",
+       [](auto& j) {
+         j["consent"] = {{"state", "refused"},
+                         {"override_ground", "because"},
+                         {"justification", "a long enough reason"}};
+       },
+       "/consent/override_ground"},
+      {"bad urgency", [](auto& j) { j["urgency"] = "purple"; }, "/urgency"},
+      {"bad level", [](auto& j) { j["level"] = 4; }, "/level"},
+      {"no agencies", [](auto& j) { j["agencies"] = nlohmann::json::array(); }, "/agencies"},
+      {"duplicate agencies", [](auto& j) { j["agencies"] = {"police", "police"}; }, "/agencies"},
+      {"unregistered agency", [](auto& j) { j["agencies"] = {"martians"}; }, "/agencies"},
+      {"unknown field", [](auto& j) { j["priority"] = 1; }, "/"},
+      {"nothing to match on", [](auto& j) { j["subject"] = {{"given_names", "A"}}; }, "/subject"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json body = ValidRequest();
+    c.change(body);
+    const Reply r = Call(http::verb::post, "/api/v1/checks", body.dump());
+    EXPECT_EQ(r.status, 400) << c.what;
+    const std::string message = r.body["error"]["message"];
+    EXPECT_NE(message.find(c.pointer), std::string::npos) << c.what << ": " << message;
+    EXPECT_EQ(message.find("Amelia"), std::string::npos) << c.what;
+  }
+}
+
+TEST_F(ApiTest, MalformedBodiesAreRefused) {
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", "{\"subject\":").status, 400);
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", ValidRequest().dump(), kToken,
+                 "text/plain")
+                .status,
+            415);
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", std::string(70 * 1024, ' ')).status, 413);
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", deep).status, 400);
+}
+
+}  // namespace
+}  // namespace mash::testing
