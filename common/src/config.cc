@@ -82,7 +82,13 @@ const void* ConfigReader::Find(std::string_view key) const {
 bool ConfigReader::Has(std::string_view key) const { return Find(key) != nullptr; }
 
 ConfigPosition ConfigReader::PositionOf(std::string_view key) const {
-  const auto* node = key.empty() ? nullptr : static_cast<const toml::node*>(Find(key));
+  const toml::node* node = nullptr;
+  // A missing key is reported where it belongs: at its nearest table that does exist.
+  for (std::string_view k = key; !k.empty() && node == nullptr;) {
+    node = static_cast<const toml::node*>(Find(k));
+    const auto dot = k.rfind('.');
+    k = dot == std::string_view::npos ? std::string_view() : k.substr(0, dot);
+  }
   if (node == nullptr) node = static_cast<const toml::table*>(table_);
   ConfigPosition pos = PositionFrom(state_->file->name, node->source());
   if (pos.line == 0) pos.line = pos.column = 1;  // the implicit root table has no position

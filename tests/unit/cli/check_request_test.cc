@@ -1,0 +1,244 @@
+#include "mash/cli/check_request.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "mash/cli/api_client.h"
+#include "mash/schemas/validator.h"
+
+namespace mash::cli {
+namespace {
+
+using nlohmann::json;
+
+RaiseFlags GoodFlags() {
+  RaiseFlags f;
+  f.nhs_number = "9434765919";
+  f.given_names = "Alex";
+  f.family_name = "Smith";
+  f.dob = "2015-03-14";
+  f.sex = "male";
+  f.postcodes = {"SW1A 1AA", "LS1 4AP"};
+  f.purpose = "child_protection_s47";
+  f.lawful_basis = "uk_gdpr_6_1_e";
+  f.consent = "not_sought";
+  f.override_ground = "child_significant_harm";
+  f.justification = "Seeking consent would place the child at increased risk.";
+  f.urgency = "red";
+  f.level = 2;
+  f.agencies = {"police", "health"};
+  f.categories = {"involvement"};
+  return f;
+}
+
+TEST(BuildRaiseRequestTest, RequestFromFlagsValidatesAgainstTheSchema) {
+  auto body = BuildRaiseRequest(GoodFlags());
+  ASSERT_TRUE(body.ok()) << body.status().message();
+  EXPECT_TRUE(schemas::Validate("check-request", *body).ok());
+  EXPECT_EQ((*body)["subject"]["identifiers"]["nhs_number"], "9434765919");
+  EXPECT_EQ((*body)["subject"]["family_name"], "Smith");
+  EXPECT_EQ((*body)["subject"]["dob"], "2015-03-14");
+  EXPECT_EQ((*body)["subject"]["postcodes"], json({"SW1A 1AA", "LS1 4AP"}));
+  EXPECT_EQ((*body)["consent"]["state"], "not_sought");
+  EXPECT_EQ((*body)["consent"]["override_ground"], "child_significant_harm");
+  EXPECT_EQ((*body)["urgency"], "red");
+  EXPECT_EQ((*body)["level"], 2);
+  EXPECT_EQ((*body)["agencies"], json({"police", "health"}));
+  EXPECT_EQ((*body)["categories"], json({"involvement"}));
+}
+
+TEST(BuildRaiseRequestTest, OmitsWhatWasNotGiven) {
+  RaiseFlags f;
+  f.pnc_id = "99/123456X";
+  f.purpose = "early_help";
+  f.lawful_basis = "uk_gdpr_6_1_e";
+  f.consent = "given";
+  f.evidence_ref = "CASE-1/consent-form";
+  f.urgency = "green";
+  f.agencies = {"education"};
+  auto body = BuildRaiseRequest(f);
+  ASSERT_TRUE(body.ok()) << body.status().message();
+  EXPECT_FALSE(body->contains("level"));
+  EXPECT_FALSE(body->contains("categories"));
+  EXPECT_EQ((*body)["subject"], json({{"identifiers", {{"pnc_id", "99/123456X"}}}}));
+  EXPECT_EQ((*body)["consent"],
+            json({{"state", "given"}, {"evidence_ref", "CASE-1/consent-form"}}));
+}
+
+TEST(BuildRaiseRequestTest, ConsentGivenNeedsEvidenceAndNoOverride) {
+  RaiseFlags f = GoodFlags();
+  f.consent = "given";
+  f.override_ground.clear();
+  f.justification.clear();
+  auto body = BuildRaiseRequest(f);
+  ASSERT_FALSE(body.ok());
+  EXPECT_NE(body.status().message().find("/consent/evidence_ref"), std::string::npos);
+
+  f.evidence_ref = "form 12";
+  f.override_ground = "serious_crime";
+  body = BuildRaiseRequest(f);
+  ASSERT_FALSE(body.ok());
+  EXPECT_NE(body.status().message().find("/consent/override_ground"), std::string::npos);
+}
+
+TEST(BuildRaiseRequestTest, NoConsentNeedsGroundAndJustification) {
+  RaiseFlags f = GoodFlags();
+  f.override_ground.clear();
+  EXPECT_NE(BuildRaiseRequest(f).status().message().find("/consent/override_ground"),
+            std::string::npos);
+  f = GoodFlags();
+  f.justification.clear();
+  EXPECT_NE(BuildRaiseRequest(f).status().message().find("/consent/justification"),
+            std::string::npos);
+  f = GoodFlags();
+  f.justification = "too short";  // the schema wants at least 10 characters
+  EXPECT_FALSE(BuildRaiseRequest(f).ok());
+}
+
+TEST(BuildRaiseRequestTest, SubjectNeedsAnIdentifierOrFamilyNameAndDob) {
+  RaiseFlags f = GoodFlags();
+  f.nhs_number.clear();
+  EXPECT_TRUE(BuildRaiseRequest(f).ok());  // family name and dob remain
+  f.dob.clear();
+  auto body = BuildRaiseRequest(f);
+  ASSERT_FALSE(body.ok());
+  EXPECT_NE(body.status().message().find("/subject"), std::string::npos);
+}
+
+TEST(BuildRaiseRequestTest, RefusesBadValuesWithoutEchoingThem) {
+  RaiseFlags f = GoodFlags();
+  f.dob = "14/03/2015";
+  auto body = BuildRaiseRequest(f);
+  ASSERT_FALSE(body.ok());
+  EXPECT_NE(body.status().message().find("/subject/dob"), std::string::npos);
+  EXPECT_EQ(body.status().message().find("14/03/2015"), std::string::npos);
+
+  f.dob = "2015-02-30";  // the right shape, not a date
+  body = BuildRaiseRequest(f);
+  ASSERT_FALSE(body.ok());
+  EXPECT_NE(body.status().message().find("/subject/dob"), std::string::npos);
+
+  f = GoodFlags();
+  f.urgency = "purple";
+  EXPECT_FALSE(BuildRaiseRequest(f).ok());
+  f = GoodFlags();
+  f.agencies = {"Police!"};
+  EXPECT_FALSE(BuildRaiseRequest(f).ok());
+  f = GoodFlags();
+  f.level = 4;
+  EXPECT_FALSE(BuildRaiseRequest(f).ok());
+}
+
+TEST(CheckRaiseRequestTest, ChecksHouseholdDates) {
+  json body = *BuildRaiseRequest(GoodFlags());
+  body["household"] = json::array({{{"family_name", "Smith"}, {"dob", "1990-13-01"}}});
+  const Status s = CheckRaiseRequest(body);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/household/0/dob"), std::string::npos);
+  body["household"][0]["dob"] = "1990-12-01";
+  EXPECT_TRUE(CheckRaiseRequest(body).ok());
+}
+
+TEST(CheckIdTest, OnlyThirtyTwoLowerHex) {
+  EXPECT_TRUE(IsCheckId("0123456789abcdef0123456789abcdef"));
+  EXPECT_FALSE(IsCheckId("0123456789ABCDEF0123456789abcdef"));
+  EXPECT_FALSE(IsCheckId("0123456789abcdef0123456789abcde"));
+  EXPECT_FALSE(IsCheckId("../../api/v1/agencies"));
+  EXPECT_FALSE(IsCheckId(""));
+}
+
+json SampleCheck() {
+  return json::parse(R"({
+    "id": "0123456789abcdef0123456789abcdef", "state": "partially_answered",
+    "purpose": "child_protection_s47", "urgency": "red", "level": 1,
+    "agencies": [
+      {"agency": "health", "name": "NHS Trust", "state": "answered", "elapsed_ms": 812,
+       "answer": {"held": true, "match": "confirmed", "matched_on": ["nhs_number", "dob"],
+                  "categories": [
+                    {"category": "involvement", "outcome": "shared", "summary": "Known to\u001b[31m GP"},
+                    {"category": "sexual_health", "outcome": "withheld", "reason": "never shared"}]}},
+      {"agency": "police", "name": "Police", "state": "sent"},
+      {"agency": "housing", "name": "Housing", "state": "no_answer"}
+    ]})");
+}
+
+TEST(PrintCheckTest, ShowsEveryPartAndCategory) {
+  std::ostringstream out;
+  PrintCheck(SampleCheck(), out);
+  const std::string text = out.str();
+  for (const char* expected :
+       {"0123456789abcdef0123456789abcdef", "partially_answered", "child_protection_s47", "red",
+        "agency health (NHS Trust)", "elapsed_ms  812", "held        yes", "match       confirmed",
+        "matched_on  nhs_number, dob", "involvement: shared", "sexual_health: withheld",
+        "reason: never shared", "agency police (Police)", "state       sent", "no_answer"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  // An escape sequence from the broker never reaches the terminal.
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_NE(text.find("Known to?[31m GP"), std::string::npos);
+}
+
+TEST(PrintCheckTest, SurvivesMistypedFields) {
+  std::ostringstream out;
+  PrintCheck(json::parse(
+                 R"({"id": 5, "agencies": [3, {"answer": "x"}, {"answer": {"categories": [1]}}]})"),
+             out);
+  PrintCheck(json::array(), out);
+  EXPECT_NE(out.str().find("check    -"), std::string::npos);
+}
+
+TEST(SettledTest, OpenPartsAreWaitingOrSent) {
+  json check = SampleCheck();
+  EXPECT_FALSE(IsSettled(check));
+  check["agencies"][1]["state"] = "answered";
+  EXPECT_TRUE(IsSettled(check));
+  EXPECT_EQ(UnansweredParts(check), 1);
+  check["agencies"][1]["state"] = "waiting_for_agent";
+  EXPECT_FALSE(IsSettled(check));
+  EXPECT_TRUE(IsSettled(json::object()));
+}
+
+TEST(PrintAgenciesTest, TableWithOnlineStatus) {
+  std::ostringstream out;
+  PrintAgencies(json::parse(R"({"agencies": [
+      {"id": "police", "name": "Police", "type": "police", "online": true},
+      {"id": "health", "name": "NHS Trust", "type": "health", "online": false}]})"),
+                out);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("ID"), std::string::npos);
+  EXPECT_NE(text.find("police  Police     police  online"), std::string::npos) << text;
+  EXPECT_NE(text.find("health  NHS Trust  health  offline"), std::string::npos) << text;
+  std::ostringstream empty;
+  PrintAgencies(json::object(), empty);
+  EXPECT_EQ(empty.str(), "no agencies registered\n");
+}
+
+TEST(ParseBrokerUrlTest, AcceptsHttpsHostAndPort) {
+  auto a = ParseBrokerUrl("https://hub.example.org:8443");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "hub.example.org");
+  EXPECT_EQ(a->port, "8443");
+  a = ParseBrokerUrl("https://127.0.0.1:9000/");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  a = ParseBrokerUrl("https://[::1]:9000");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_EQ(a->port, "9000");
+  a = ParseBrokerUrl("https://hub");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->port, "443");
+}
+
+TEST(ParseBrokerUrlTest, RefusesEverythingElse) {
+  for (const char* bad :
+       {"http://hub:80", "hub:8443", "https://", "https://hub:0", "https://hub:65536",
+        "https://hub:", "https://hub:84x3", "https://user@hub:1", "https://hub:1/api",
+        "https://hub:1?x", "https://[::1", "https://[]:1", "https://hub name:1"}) {
+    EXPECT_FALSE(ParseBrokerUrl(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace mash::cli

@@ -1,0 +1,509 @@
+#include "mash/cli/mashctl.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <deque>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "mash/cli/secrets.h"
+#include "mash/crypto/keys.h"
+#include "mash/schemas/validator.h"
+#include "support/temp_dir.h"
+#include "support/test_pki.h"
+
+namespace mash::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kId[] = "0123456789abcdef0123456789abcdef";
+
+// A broker in memory: answers each request with the next queued reply and records requests.
+struct FakeBroker {
+  struct Request {
+    std::string method;
+    std::string target;
+    json body;
+  };
+  std::vector<Request> requests;
+  std::deque<Result<HttpReply>> replies;
+  std::optional<ClientOptions> options;  // what the client was made with
+  int clients_made = 0;
+
+  void Queue(int status, json body) { replies.push_back(HttpReply{status, std::move(body)}); }
+  void QueueError(Status s) { replies.push_back(std::move(s)); }
+
+  Result<HttpReply> Next() {
+    if (replies.empty()) return Unavailable("fake broker has no reply queued");
+    auto r = std::move(replies.front());
+    replies.pop_front();
+    return r;
+  }
+};
+
+class FakeClient final : public ApiClient {
+ public:
+  explicit FakeClient(FakeBroker* broker) : broker_(broker) {}
+  Result<HttpReply> Get(std::string_view target) override {
+    broker_->requests.push_back({"GET", std::string(target), nullptr});
+    return broker_->Next();
+  }
+  Result<HttpReply> Post(std::string_view target, const json& body) override {
+    broker_->requests.push_back({"POST", std::string(target), body});
+    return broker_->Next();
+  }
+
+ private:
+  FakeBroker* broker_;
+};
+
+json Part(const std::string& agency, const std::string& state) {
+  json p = {{"agency", agency}, {"name", agency}, {"state", state}};
+  if (state == "answered") {
+    p["elapsed_ms"] = 120;
+    p["answer"] = {
+        {"held", true},
+        {"match", "confirmed"},
+        {"matched_on", {"nhs_number"}},
+        {"categories",
+         {{{"category", "involvement"}, {"outcome", "shared"}, {"summary", "open case"}}}}};
+  }
+  return p;
+}
+
+json Check(std::vector<std::pair<std::string, std::string>> parts) {
+  json agencies = json::array();
+  for (const auto& [a, s] : parts) agencies.push_back(Part(a, s));
+  return {{"id", kId},
+          {"state", "dispatched"},
+          {"purpose", "child_protection_s47"},
+          {"urgency", "red"},
+          {"agencies", agencies}};
+}
+
+class MashctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    token_path_ = dir_ / "token";
+    std::ofstream(token_path_) << "tok-123\n";
+    ::chmod(token_path_.c_str(), 0600);
+    vars_ = {{"MASH_BROKER", "https://hub.test:8443"},
+             {"MASH_CA", "/etc/mash/root-ca.pem"},
+             {"MASH_CRLS", "/etc/mash/root.crl.pem:/etc/mash/issuing.crl.pem"},
+             {"MASH_TOKEN_FILE", token_path_.string()}};
+  }
+
+  Environment Env() {
+    Environment env;
+    env.getenv = [this](const std::string& name) -> std::optional<std::string> {
+      const auto it = vars_.find(name);
+      if (it == vars_.end()) return std::nullopt;
+      return it->second;
+    };
+    env.make_client = [this](ClientOptions options) -> Result<std::unique_ptr<ApiClient>> {
+      ++broker_.clients_made;
+      broker_.options = std::move(options);
+      return std::unique_ptr<ApiClient>(new FakeClient(&broker_));
+    };
+    env.sleep = [this](std::chrono::milliseconds) { ++sleeps_; };
+    env.poll_interval = std::chrono::milliseconds(1);
+    return env;
+  }
+
+  int Run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    return RunMashctl(args, out_, err_, Env());
+  }
+
+  static std::vector<std::string> RaiseArgs() {
+    return {"check",          "raise",
+            "--nhs-number",   "9434765919",
+            "--family-name",  "Smith",
+            "--dob",          "2015-03-14",
+            "--postcode",     "SW1A 1AA",
+            "--postcode",     "LS1 4AP",
+            "--purpose",      "child_protection_s47",
+            "--lawful-basis", "uk_gdpr_6_1_e",
+            "--consent",      "given",
+            "--evidence-ref", "consent form 12",
+            "--urgency",      "amber",
+            "--level",        "1",
+            "--agency",       "police",
+            "--agency",       "health,education",
+            "--category",     "involvement"};
+  }
+
+  // `args` without any occurrence of `flag` and its value.
+  static std::vector<std::string> Without(const std::vector<std::string>& args,
+                                          const std::string& flag) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == flag) {
+        ++i;
+      } else {
+        out.push_back(args[i]);
+      }
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::filesystem::path token_path_;
+  std::map<std::string, std::string> vars_;
+  FakeBroker broker_;
+  int sleeps_ = 0;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(MashctlTest, HelpDescribesEveryCommand) {
+  EXPECT_EQ(Run({"--help"}), kExitOk);
+  for (const char* word : {"check", "agency", "pki", "MASH_BROKER", "Exit codes"}) {
+    EXPECT_NE(out_.str().find(word), std::string::npos) << word;
+  }
+  const std::vector<std::vector<std::string>> subs = {
+      {"check", "raise"}, {"check", "show"}, {"agency", "list"}, {"pki", "keygen"},
+      {"pki", "secret"},  {"pki", "token"},  {"pki", "pin"}};
+  for (auto args : subs) {
+    args.push_back("--help");
+    EXPECT_EQ(Run(args), kExitOk) << args[1];
+    EXPECT_GT(out_.str().size(), 100u) << args[1];
+  }
+  EXPECT_NE(out_.str().find("sha256"), std::string::npos);
+}
+
+TEST_F(MashctlTest, NoCommandIsAUsageError) {
+  EXPECT_EQ(Run({}), kExitUsage);
+  EXPECT_EQ(Run({"check"}), kExitUsage);
+  EXPECT_EQ(Run({"frobnicate"}), kExitUsage);
+}
+
+TEST_F(MashctlTest, RaiseSendsTheRequestBuiltFromFlagsAndPrintsTheId) {
+  broker_.Queue(201, Check({{"police", "sent"}}));
+  ASSERT_EQ(Run(RaiseArgs()), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(), std::string(kId) + "\n");
+  EXPECT_EQ(err_.str(), "");
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  const auto& req = broker_.requests[0];
+  EXPECT_EQ(req.method, "POST");
+  EXPECT_EQ(req.target, "/api/v1/checks");
+  EXPECT_TRUE(schemas::Validate("check-request", req.body).ok());
+  EXPECT_EQ(req.body["agencies"], json({"police", "health", "education"}));
+  EXPECT_EQ(req.body["subject"]["postcodes"], json({"SW1A 1AA", "LS1 4AP"}));
+  EXPECT_EQ(req.body["consent"]["evidence_ref"], "consent form 12");
+  EXPECT_EQ(req.body["level"], 1);
+
+  // Connection settings came from the environment.
+  ASSERT_TRUE(broker_.options.has_value());
+  EXPECT_EQ(broker_.options->broker.host, "hub.test");
+  EXPECT_EQ(broker_.options->broker.port, "8443");
+  EXPECT_EQ(broker_.options->ca_file, "/etc/mash/root-ca.pem");
+  ASSERT_EQ(broker_.options->crl_files.size(), 2u);
+  EXPECT_EQ(broker_.options->crl_files[1], "/etc/mash/issuing.crl.pem");
+  EXPECT_EQ(broker_.options->token, "tok-123");
+}
+
+TEST_F(MashctlTest, FlagsOverrideTheEnvironment) {
+  auto other_token = dir_ / "other";
+  std::ofstream(other_token) << "tok-456";
+  ::chmod(other_token.c_str(), 0600);
+  broker_.Queue(200, {{"agencies", json::array()}});
+  ASSERT_EQ(Run({"agency", "list", "--broker", "https://127.0.0.1:9443", "--ca", "ca.pem", "--crl",
+                 "a.pem", "--crl", "b.pem", "--token-file", other_token.string()}),
+            kExitOk)
+      << err_.str();
+  EXPECT_EQ(broker_.options->broker.host, "127.0.0.1");
+  EXPECT_EQ(broker_.options->ca_file, "ca.pem");
+  EXPECT_EQ(broker_.options->crl_files, (std::vector<std::filesystem::path>{"a.pem", "b.pem"}));
+  EXPECT_EQ(broker_.options->token, "tok-456");
+}
+
+TEST_F(MashctlTest, RaiseJsonPrintsOnlyTheBrokersJson) {
+  const json created = Check({{"police", "sent"}});
+  broker_.Queue(201, created);
+  auto args = RaiseArgs();
+  args.push_back("--json");
+  ASSERT_EQ(Run(args), kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), created);
+}
+
+TEST_F(MashctlTest, ConsentGivenWithoutEvidenceIsRefusedLocally) {
+  EXPECT_EQ(Run(Without(RaiseArgs(), "--evidence-ref")), kExitUsage);
+  EXPECT_NE(err_.str().find("evidence_ref"), std::string::npos) << err_.str();
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(broker_.clients_made, 0);  // nothing was sent, no connection was made
+}
+
+TEST_F(MashctlTest, UnknownUrgencyIsRefused) {
+  auto args = Without(RaiseArgs(), "--urgency");
+  args.insert(args.end(), {"--urgency", "purple"});
+  EXPECT_EQ(Run(args), kExitUsage);
+  EXPECT_NE(err_.str().find("--urgency"), std::string::npos);
+  EXPECT_EQ(broker_.clients_made, 0);
+}
+
+TEST_F(MashctlTest, OtherLocalRefusals) {
+  const std::vector<std::vector<std::string>> cases = {
+      Without(RaiseArgs(), "--agency"),
+      Without(RaiseArgs(), "--purpose"),
+      [] {
+        auto a = Without(Without(RaiseArgs(), "--evidence-ref"), "--consent");
+        a.insert(a.end(), {"--consent", "refused"});  // needs a ground and a justification
+        return a;
+      }(),
+      [] {
+        auto a = Without(RaiseArgs(), "--level");
+        a.insert(a.end(), {"--level", "4"});
+        return a;
+      }(),
+      [] {
+        auto a = Without(RaiseArgs(), "--dob");
+        a.insert(a.end(), {"--dob", "2015-02-30"});
+        return a;
+      }(),
+      [] {
+        auto a = RaiseArgs();
+        a.insert(a.end(), {"--sex", "x"});
+        return a;
+      }(),
+      [] {
+        auto a = RaiseArgs();
+        a.insert(a.end(), {"--consent", "given"});  // given twice
+        return a;
+      }(),
+  };
+  for (const auto& args : cases) {
+    EXPECT_EQ(Run(args), kExitUsage) << err_.str();
+  }
+  EXPECT_EQ(broker_.clients_made, 0);
+}
+
+TEST_F(MashctlTest, RaiseFromFile) {
+  const json body = {{"subject", {{"family_name", "Smith"}, {"dob", "2015-03-14"}}},
+                     {"household", {{{"given_names", "Sam"}}}},
+                     {"purpose", "early_help"},
+                     {"lawful_basis", "uk_gdpr_6_1_e"},
+                     {"consent", {{"state", "given"}, {"evidence_ref", "ref-1"}}},
+                     {"urgency", "green"},
+                     {"agencies", {"police"}}};
+  const auto path = dir_ / "request.json";
+  std::ofstream(path) << body.dump();
+  broker_.Queue(201, Check({{"police", "sent"}}));
+  ASSERT_EQ(Run({"check", "raise", "--from-file", path.string()}), kExitOk) << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].body, body);
+
+  // Mixed with request flags, not valid, not JSON, missing: all refused before any connection.
+  EXPECT_EQ(Run({"check", "raise", "--from-file", path.string(), "--urgency", "red"}), kExitUsage);
+  std::ofstream(dir_ / "bad.json") << R"({"purpose": "early_help"})";
+  EXPECT_EQ(Run({"check", "raise", "--from-file", (dir_ / "bad.json").string()}), kExitUsage);
+  std::ofstream(dir_ / "garbage.json") << "{not json";
+  EXPECT_EQ(Run({"check", "raise", "--from-file", (dir_ / "garbage.json").string()}), kExitUsage);
+  EXPECT_EQ(Run({"check", "raise", "--from-file", (dir_ / "none.json").string()}), kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 1);
+}
+
+TEST_F(MashctlTest, RaiseWaitPollsUntilEveryAgencyHasAnswered) {
+  broker_.Queue(201, Check({{"police", "waiting_for_agent"}, {"health", "sent"}}));
+  broker_.Queue(200, Check({{"police", "sent"}, {"health", "answered"}}));
+  broker_.Queue(200, Check({{"police", "answered"}, {"health", "answered"}}));
+  auto args = RaiseArgs();
+  args.insert(args.end(), {"--wait", "30"});
+  ASSERT_EQ(Run(args), kExitOk) << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 3u);
+  EXPECT_EQ(broker_.requests[1].method, "GET");
+  EXPECT_EQ(broker_.requests[1].target, std::string("/api/v1/checks/") + kId);
+  EXPECT_EQ(sleeps_, 2);
+  const std::string text = out_.str();
+  EXPECT_NE(text.find("agency police"), std::string::npos) << text;
+  EXPECT_NE(text.find("involvement: shared"), std::string::npos) << text;
+  EXPECT_NE(text.find("summary: open case"), std::string::npos) << text;
+}
+
+TEST_F(MashctlTest, WaitThatRunsOutIsACheckFailure) {
+  broker_.Queue(200, Check({{"police", "sent"}}));
+  ASSERT_EQ(Run({"check", "show", kId, "--wait", "0", "--json"}), kExitCheckFailed);
+  EXPECT_EQ(json::parse(out_.str())["id"], kId);  // still the check, as JSON only
+  EXPECT_NE(err_.str().find("waiting"), std::string::npos) << err_.str();
+}
+
+TEST_F(MashctlTest, PartsWithoutAnAnswerAreACheckFailureAfterWait) {
+  broker_.Queue(200, Check({{"police", "answered"}, {"health", "no_answer"}}));
+  EXPECT_EQ(Run({"check", "show", kId, "--wait", "5"}), kExitCheckFailed);
+  // Without --wait the same check is simply shown.
+  broker_.Queue(200, Check({{"police", "answered"}, {"health", "no_answer"}}));
+  EXPECT_EQ(Run({"check", "show", kId}), kExitOk);
+  EXPECT_NE(out_.str().find("no_answer"), std::string::npos);
+}
+
+TEST_F(MashctlTest, ShowRefusesAMalformedIdBeforeConnecting) {
+  EXPECT_EQ(Run({"check", "show", "../agencies"}), kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+}
+
+TEST_F(MashctlTest, BrokerRepliesMapToExitCodes) {
+  const json err_body = {{"error", {{"code", "not_found"}, {"message", "no such check"}}}};
+  broker_.Queue(404, err_body);
+  EXPECT_EQ(Run({"check", "show", kId}), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("404 not_found: no such check"), std::string::npos) << err_.str();
+
+  broker_.Queue(400, {{"error", {{"code", "invalid"}, {"message", "/agencies: not registered"}}}});
+  EXPECT_EQ(Run(RaiseArgs()), kExitCheckFailed);
+
+  broker_.Queue(401, {{"error", {{"code", "unauthenticated"}, {"message", "x"}}}});
+  EXPECT_EQ(Run({"agency", "list"}), kExitUsage);
+
+  broker_.Queue(503, {{"error", {{"code", "unavailable"}, {"message", "x"}}}});
+  EXPECT_EQ(Run({"agency", "list"}), kExitConnection);
+
+  broker_.QueueError(Unavailable("cannot connect to hub.test:8443: Connection refused"));
+  EXPECT_EQ(Run({"agency", "list"}), kExitConnection);
+  EXPECT_NE(err_.str().find("Connection refused"), std::string::npos);
+
+  broker_.Queue(201, {{"id", "not-an-id"}});
+  EXPECT_EQ(Run(RaiseArgs()), kExitConnection);
+}
+
+TEST_F(MashctlTest, AgencyListPrintsATableOrJson) {
+  const json reply = {
+      {"agencies", {{{"id", "police"}, {"name", "Police"}, {"type", "police"}, {"online", true}}}}};
+  broker_.Queue(200, reply);
+  ASSERT_EQ(Run({"agency", "list"}), kExitOk);
+  EXPECT_NE(out_.str().find("online"), std::string::npos);
+  EXPECT_EQ(broker_.requests.back().target, "/api/v1/agencies");
+  broker_.Queue(200, reply);
+  ASSERT_EQ(Run({"agency", "list", "--json"}), kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), reply);
+}
+
+TEST_F(MashctlTest, LooseTokenFileIsRefusedWithoutSendingIt) {
+  ::chmod(token_path_.c_str(), 0644);
+  EXPECT_EQ(Run({"agency", "list"}), kExitUsage);
+  EXPECT_NE(err_.str().find("chmod 600"), std::string::npos) << err_.str();
+  EXPECT_EQ(err_.str().find("tok-123"), std::string::npos);
+  EXPECT_EQ(broker_.clients_made, 0);
+}
+
+TEST_F(MashctlTest, MissingConnectionSettingsAreUsageErrors) {
+  for (const char* var : {"MASH_BROKER", "MASH_CA", "MASH_CRLS", "MASH_TOKEN_FILE"}) {
+    SetUp();
+    vars_.erase(var);
+    EXPECT_EQ(Run({"agency", "list"}), kExitUsage) << var;
+    EXPECT_NE(err_.str().find(var), std::string::npos) << err_.str();
+  }
+  SetUp();
+  vars_["MASH_BROKER"] = "http://hub:80";
+  EXPECT_EQ(Run({"agency", "list"}), kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+}
+
+TEST_F(MashctlTest, PkiTokenWritesAPrivateFileAndPrintsOnlyItsHash) {
+  const auto path = dir_ / "alice.token";
+  ASSERT_EQ(Run({"pki", "token", "--out", path.string()}), kExitOk) << err_.str();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto token = ReadTokenFile(path);
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(out_.str(), TokenSha256(*token) + "\n");
+  EXPECT_EQ(out_.str().find(*token), std::string::npos);
+
+  EXPECT_EQ(Run({"pki", "token", "--out", path.string()}), kExitUsage);
+  EXPECT_NE(err_.str().find("--force"), std::string::npos);
+  EXPECT_EQ(*ReadTokenFile(path), *token);
+  EXPECT_EQ(Run({"pki", "token", "--out", path.string(), "--force"}), kExitOk);
+  EXPECT_NE(*ReadTokenFile(path), *token);
+}
+
+TEST_F(MashctlTest, PkiKeygenMakesFourFilesWithTheRightModes) {
+  const auto keys = dir_ / "keys";
+  ASSERT_EQ(Run({"pki", "keygen", "--dir", keys.string(), "--name", "police"}), kExitOk)
+      << err_.str();
+  auto mode = [](const std::filesystem::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 0777;
+  };
+  EXPECT_EQ(mode(keys), 0700u);
+  EXPECT_EQ(mode(keys / "police.sign.key"), 0600u);
+  EXPECT_EQ(mode(keys / "police.enc.key"), 0600u);
+  for (const char* pub : {"police.sign.pub", "police.enc.pub"}) {
+    EXPECT_EQ(mode(keys / pub) & 0600, 0600u) << pub;
+    EXPECT_EQ(mode(keys / pub) & 022, 0u) << pub;  // nobody else may write a public key
+  }
+  EXPECT_TRUE(crypto::LoadSigningKey(keys / "police.sign.key").ok());
+  EXPECT_TRUE(crypto::LoadEncryptionPublicKey(keys / "police.enc.pub").ok());
+  EXPECT_NE(out_.str().find("police.sign.key"), std::string::npos);
+
+  EXPECT_EQ(Run({"pki", "keygen", "--dir", keys.string(), "--name", "police"}), kExitUsage);
+  EXPECT_EQ(Run({"pki", "keygen", "--dir", keys.string(), "--name", "police", "--force"}), kExitOk);
+  EXPECT_EQ(Run({"pki", "keygen", "--dir", keys.string(), "--name", "../evil"}), kExitUsage);
+  EXPECT_EQ(Run({"pki", "keygen", "--dir", keys.string()}), kExitUsage);
+}
+
+TEST_F(MashctlTest, PkiSecretWritesAPrivateKeyFileOfTheRightKind) {
+  const auto db = dir_ / "db.key";
+  ASSERT_EQ(Run({"pki", "secret", "--kind", "database", "--out", db.string()}), kExitOk)
+      << err_.str();
+  struct stat st {};
+  ASSERT_EQ(::stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto key = crypto::ReadKeyFile(db, crypto::KeyKind::kDatabaseKey);
+  ASSERT_TRUE(key.ok()) << key.status().message();
+  EXPECT_EQ(key->size(), 32u);
+  EXPECT_FALSE(crypto::ReadKeyFile(db, crypto::KeyKind::kPseudonymKey).ok());
+
+  const auto ps = dir_ / "pseudonym.key";
+  ASSERT_EQ(Run({"pki", "secret", "--kind", "pseudonym", "--out", ps.string()}), kExitOk);
+  EXPECT_TRUE(crypto::ReadKeyFile(ps, crypto::KeyKind::kPseudonymKey).ok());
+  EXPECT_EQ(Run({"pki", "secret", "--kind", "pseudonym", "--out", ps.string()}), kExitUsage);
+  EXPECT_EQ(Run({"pki", "secret", "--kind", "tls", "--out", (dir_ / "x").string()}), kExitUsage);
+}
+
+TEST_F(MashctlTest, PkiPinPrintsTheSpkiPin) {
+  auto pki = testing::TestPki::Create({"police"});
+  ASSERT_EQ(Run({"pki", "pin", pki->root_ca().string()}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(), pki->ca_pin() + "\n");
+  EXPECT_EQ(Run({"pki", "pin", (dir_ / "none.pem").string()}), kExitUsage);
+}
+
+// The real client, without a broker: configuration errors are exit 2, a refused connection is
+// exit 3.
+TEST(HttpsClientTest, ConfigurationAndConnectionFailures) {
+  auto pki = testing::TestPki::Create({"police"});
+  testing::TempDir dir;
+  const auto token = dir / "token";
+  std::ofstream(token) << "tok";
+  ::chmod(token.c_str(), 0600);
+  const auto crls = pki->crls();
+  std::vector<std::string> base = {"agency",       "list",        "--ca", pki->root_ca().string(),
+                                   "--token-file", token.string()};
+  for (const auto& c : crls) base.insert(base.end(), {"--crl", c.string()});
+  Environment env = DefaultEnvironment();
+  env.getenv = [](const std::string&) { return std::nullopt; };
+
+  // Port 1 on loopback: nothing listens there.
+  std::ostringstream out, err;
+  auto args = base;
+  args.insert(args.end(), {"--broker", "https://127.0.0.1:1"});
+  EXPECT_EQ(RunMashctl(args, out, err, env), kExitConnection) << err.str();
+  EXPECT_NE(err.str().find("cannot connect"), std::string::npos) << err.str();
+  EXPECT_EQ(err.str().find("tok"), std::string::npos);
+
+  // A CA file that does not exist.
+  args = {"agency",       "list",
+          "--broker",     "https://127.0.0.1:1",
+          "--ca",         (dir / "none.pem").string(),
+          "--crl",        crls[0].string(),
+          "--token-file", token.string()};
+  err.str("");
+  EXPECT_EQ(RunMashctl(args, out, err, env), kExitUsage) << err.str();
+  EXPECT_NE(err.str().find("not found"), std::string::npos) << err.str();
+}
+
+}  // namespace
+}  // namespace mash::cli
