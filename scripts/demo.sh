@@ -168,7 +168,7 @@ export MASH_CRLS="$work/pki/root.crl.pem:$work/pki/issuing.crl.pem"
 export MASH_TOKEN_FILE="$work/keys/practitioner.token"
 online=0
 for _ in $(seq 1 150); do
-  online=$("$mashctl" agency list --json 2>/dev/null | grep -o '"online":true' | wc -l || true)
+  online=$("$mashctl" agency list --json 2>/dev/null | grep -oE '"online": ?true' | wc -l || true)
   [ "$online" -ge "${#agencies[@]}" ] && break
   sleep 0.1
 done
