@@ -150,10 +150,14 @@ int FollowCheck(const Context& ctx, ApiClient& client, const std::string& id, js
   if (wait_seconds) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait_seconds);
     const std::string target = std::string(kChecksPath) + "/" + id;
+    // Answers usually arrive within milliseconds: poll quickly at first, then back off to the
+    // configured interval so a long wait does not hammer the broker.
+    auto interval = std::min(ctx.env.poll_interval, std::chrono::milliseconds(50));
     while (!IsSettled(check) && std::chrono::steady_clock::now() < deadline) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      if (ctx.env.sleep) ctx.env.sleep(std::min(ctx.env.poll_interval, left));
+      if (ctx.env.sleep) ctx.env.sleep(std::min(interval, left));
+      interval = std::min(interval * 2, ctx.env.poll_interval);
       auto reply = client.Get(target);
       if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
       if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "check show");
