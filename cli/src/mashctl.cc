@@ -1,5 +1,7 @@
 #include "mash/cli/mashctl.h"
 
+#include "command_group.h"
+
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -488,6 +490,9 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
       "pin", "print the sha256:... pin of the public key of the first certificate in a PEM file");
   pki.pin->add_option("cert", pki.cert, "certificate file, PEM")->required();
 
+  auto groups = MakeCommandGroups();
+  for (auto& g : groups) g->Register(app);
+
   // CLI11 wants argv; it skips argv[0].
   std::vector<const char*> argv;
   argv.push_back("mashctl");
@@ -506,6 +511,9 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   if (pki.secret->parsed()) return RunSecret(ctx, pki);
   if (pki.token->parsed()) return RunToken(ctx, pki);
   if (pki.pin->parsed()) return RunPin(ctx, pki);
+  for (auto& g : groups) {
+    if (auto rc = g->RunIfChosen(ctx.out, ctx.err)) return *rc;
+  }
   return ctx.Fail(kExitUsage, "no command given (see mashctl --help)");
 }
 
