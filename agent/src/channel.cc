@@ -26,9 +26,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
         resolver_(net::make_strand(channel_->io_)),
         ws_(resolver_.get_executor(), *channel_->tls_),
         ping_timer_(ws_.get_executor()),
-        write_timer_(ws_.get_executor()) {}
+        write_timer_(ws_.get_executor()),
+        setup_timer_(ws_.get_executor()) {}
 
   void Run() {
+    // One deadline from the name lookup to the welcome, besides each step's own: a broker that
+    // accepts and then says nothing (or a resolver that hangs) cannot hold the agent.
+    setup_timer_.expires_after(channel_->options_.handshake_timeout * 3);
+    setup_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->welcomed_ || self->done_) return;
+      common::LogWarn("broker.connection_failed", {{"step", "setup deadline"}});
+      self->Abort();
+    });
     const auto& b = channel_->options_.broker;
     resolver_.async_resolve(
         b.host, std::to_string(b.port),
@@ -40,6 +49,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     done_ = true;
     ping_timer_.cancel();
     write_timer_.cancel();
+    setup_timer_.cancel();
     resolver_.cancel();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -128,6 +138,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return Abort();
       }
       welcomed_ = true;
+      setup_timer_.cancel();
       ping_interval_ = std::chrono::seconds(welcome.ping_interval_s);
       if (channel_->options_.ping_interval < ping_interval_) {
         ping_interval_ = channel_->options_.ping_interval;
@@ -215,6 +226,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
   net::steady_timer ping_timer_;
   net::steady_timer write_timer_;
+  net::steady_timer setup_timer_;
   beast::flat_buffer read_buffer_;
   std::deque<std::string> queue_;
   std::chrono::milliseconds ping_interval_{20000};

@@ -115,11 +115,18 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   const std::string plaintext = answer.ToJson().dump();
   MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope sealed,
                         crypto::Seal(h, common::AsBytes(plaintext), sign_, broker_enc_, random_));
+  std::string frame =
+      schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
+  if (frame.size() > schemas::kMaxFrameBytes) {
+    // The broker would close the connection for it; say so here instead.
+    common::LogError("query.answer_too_large", {{"check", h.check_ref}, {"bytes", frame.size()}});
+    return ResourceExhausted("answer larger than a frame");
+  }
   common::LogInfo("query.answered", {{"check", h.check_ref},
                                      {"held", answer.held},
                                      {"categories", answer.categories.size()},
                                      {"level", body->level}});
-  return schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
+  return frame;
 }
 
 }  // namespace mash::agent

@@ -39,11 +39,15 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
         write_timer_(ws_.get_executor()) {
     beast::error_code ec;
     const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-    hub_->SessionOpened(this);
+    if (!ec) {
+      address_ = ep.address().to_string();
+      peer_ = address_ + ":" + std::to_string(ep.port());
+    }
+    hub_->SessionOpened(this, address_);
   }
 
   ~AgentSession() {
+    FailQueue();
     if (attached_) hub_->Detach(agency_, this);
     hub_->SessionClosed(this);
   }
@@ -56,20 +60,21 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   // Queues a frame; false (and the session closes) when the queue is full.
-  bool Send(std::string frame) {
+  bool Send(std::string frame, AgentHub::Delivery delivered = {}) {
     if (closing_) return false;
     if (queue_.size() >= hub_->options_.max_queue) {
       common::LogWarn("agent.queue_full", {{"agency", agency_}});
       Abort();
       return false;
     }
-    queue_.push_back(std::move(frame));
+    queue_.push_back({std::move(frame), std::move(delivered)});
     if (queue_.size() == 1) DoWrite();
     return true;
   }
 
   // Closes the connection at once, cancelling everything in flight.
   void Abort() {
+    FailQueue();
     closing_ = true;
     hello_timer_.cancel();
     write_timer_.cancel();
@@ -81,6 +86,18 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   const std::string& agency() const { return agency_; }
 
  private:
+  // Tells the sender of every frame still queued that it was not written. The write in flight
+  // (the front) is reported by OnWrite instead. Posted, so that no caller is re-entered.
+  void FailQueue() {
+    const size_t keep = write_in_flight_ ? 1 : 0;
+    while (queue_.size() > keep) {
+      if (auto done = std::move(queue_.back().delivered)) {
+        net::post(hub_->io_, [done = std::move(done)] { done(false); });
+      }
+      queue_.pop_back();
+    }
+  }
+
   void Fail(std::string_view event, const nlohmann::json& fields) {
     nlohmann::json f = fields;
     f["peer"] = peer_;
@@ -145,6 +162,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   void OnRead(beast::error_code ec, size_t) {
+    if (closing_) return;  // a frame that raced with Abort() is not acted on
     if (ec) {
       if (ec == websocket::error::closed || ec == net::error::operation_aborted) return;
       // Covers oversize frames (message_too_big), idle timeouts and broken connections.
@@ -200,6 +218,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     }
     attached_ = true;
     welcomed_ = true;
+    hub_->SessionWelcomed(this);
     hello_timer_.cancel();
     Send(hub_->options_.welcome.ToJson().dump());
     common::LogInfo("agent.connected", {{"agency", agency_}, {"peer", peer_}});
@@ -250,6 +269,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   void DoWrite() {
+    write_in_flight_ = true;
     ws_.text(true);
     write_timer_.expires_after(hub_->options_.write_timeout);
     write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -257,17 +277,20 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
       self->Fail("agent.write_stalled", {});
       self->Abort();
     });
-    ws_.async_write(net::buffer(queue_.front()),
+    ws_.async_write(net::buffer(queue_.front().frame),
                     beast::bind_front_handler(&AgentSession::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, size_t) {
     write_timer_.cancel();
+    write_in_flight_ = false;
+    auto done = std::move(queue_.front().delivered);
+    queue_.pop_front();
+    if (done) net::post(hub_->io_, [done = std::move(done), ok = !ec] { done(ok); });
     if (ec) {
       if (ec != net::error::operation_aborted) Fail("agent.write_failed", {{"error", ec.message()}});
       return Abort();
     }
-    queue_.pop_front();
     if (!queue_.empty()) return DoWrite();
     if (close_after_writes_) DoClose();
   }
@@ -279,9 +302,15 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   beast::flat_buffer buffer_;
   beast::flat_buffer read_buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
-  std::deque<std::string> queue_;
+  struct Outgoing {
+    std::string frame;
+    AgentHub::Delivery delivered;
+  };
+  std::deque<Outgoing> queue_;
   std::string agency_;
+  std::string address_;
   std::string peer_;
+  bool write_in_flight_ = false;
   int protocol_errors_ = 0;
   bool welcomed_ = false;
   bool attached_ = false;
@@ -327,8 +356,8 @@ void AgentHub::DoAccept() {
         if (ec) {
           if (ec == net::error::operation_aborted || self->stopped_) return;
           common::LogWarn("agent.accept_failed", {{"error", ec.message()}});
-        } else if (self->connections_ >= self->options_.max_connections) {
-          common::LogWarn("agent.connection_cap", {{"limit", self->options_.max_connections}});
+        } else if (beast::error_code aec;
+                   !self->AdmitNewConnection(socket.remote_endpoint(aec).address().to_string())) {
           beast::error_code ignored;
           socket.close(ignored);
         } else {
@@ -347,13 +376,31 @@ void AgentHub::Stop() {
   for (auto* s : open) s->Abort();
 }
 
-bool AgentHub::Send(const std::string& agency, std::string frame) {
+bool AgentHub::Send(const std::string& agency, std::string frame, Delivery delivered) {
   const auto it = attached_.find(agency);
   if (it == attached_.end()) return false;
   for (auto rit = it->second.rbegin(); rit != it->second.rend(); ++rit) {
-    if (auto s = rit->lock()) return s->Send(std::move(frame));
+    if (auto s = rit->lock()) return s->Send(std::move(frame), std::move(delivered));
   }
   return false;
+}
+
+bool AgentHub::AdmitNewConnection(const std::string& address) const {
+  if (connections_ >= options_.max_connections) {
+    common::LogWarn("agent.connection_cap", {{"limit", options_.max_connections}});
+    return false;
+  }
+  if (static_cast<int>(pending_.size()) >= options_.max_pending) {
+    common::LogWarn("agent.pending_cap", {{"limit", options_.max_pending}});
+    return false;
+  }
+  const auto it = pending_by_address_.find(address);
+  if (it != pending_by_address_.end() && it->second >= options_.max_pending_per_address) {
+    common::LogWarn("agent.pending_cap_per_address",
+                    {{"limit", options_.max_pending_per_address}});
+    return false;
+  }
+  return true;
 }
 
 bool AgentHub::IsOnline(const std::string& agency) const {
@@ -396,12 +443,22 @@ void AgentHub::Detach(const std::string& agency, const AgentSession* session) {
   }
 }
 
-void AgentHub::SessionOpened(AgentSession* s) {
+void AgentHub::SessionOpened(AgentSession* s, const std::string& address) {
   sessions_.insert(s);
   ++connections_;
+  pending_.emplace(s, address);
+  ++pending_by_address_[address];
+}
+
+void AgentHub::SessionWelcomed(AgentSession* s) {
+  const auto it = pending_.find(s);
+  if (it == pending_.end()) return;
+  if (--pending_by_address_[it->second] == 0) pending_by_address_.erase(it->second);
+  pending_.erase(it);
 }
 
 void AgentHub::SessionClosed(AgentSession* s) {
+  SessionWelcomed(s);  // no longer pending either way
   sessions_.erase(s);
   --connections_;
 }

@@ -37,7 +37,6 @@ struct ApiServer::Impl {
   int connections = 0;
   bool stopped = false;
   std::set<void*> sessions;  // ApiSession*, for Stop()
-  std::function<void(void*)> abort_session;
 
   // The user a bearer token belongs to, or nullopt. Compares hashes in constant time and looks
   // at every entry, so timing says nothing about which entry matched.

@@ -1,5 +1,7 @@
 #include "mash/broker/broker.h"
 
+#include <algorithm>
+
 #include "mash/common/log.h"
 #include "mash/crypto/tls.h"
 
@@ -23,13 +25,17 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(auto api_ctx, crypto::MakeTlsContext(api_tls));
 
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
-  b->checks_ =
-      std::make_unique<CheckService>(*b->courier_, clock, random, config.query_lifetime);
+  // Half the connection's queue for queries leaves room for pings and errors.
+  const int max_in_flight = std::clamp(static_cast<int>(config.max_queue / 2), 1, 64);
+  b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, config.query_lifetime,
+                                              max_in_flight);
 
   AgentHubOptions hub_options;
   hub_options.address = config.agent_address;
   hub_options.port = config.agent_port;
   hub_options.max_connections = config.max_connections;
+  hub_options.max_pending = config.max_pending;
+  hub_options.max_pending_per_address = config.max_pending_per_address;
   hub_options.max_connections_per_agency = config.max_connections_per_agency;
   hub_options.max_queue = config.max_queue;
   hub_options.handshake_timeout = config.handshake_timeout;

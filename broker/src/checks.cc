@@ -63,12 +63,18 @@ std::string RaiseRequest::ConsentTag() const {
 }
 
 CheckService::CheckService(Courier& courier, const common::Clock& clock,
-                           common::RandomSource& random, std::chrono::seconds query_lifetime)
-    : courier_(courier), clock_(clock), random_(random), query_lifetime_(query_lifetime) {}
+                           common::RandomSource& random, std::chrono::seconds query_lifetime,
+                           int max_in_flight)
+    : courier_(courier),
+      clock_(clock),
+      random_(random),
+      query_lifetime_(query_lifetime),
+      max_in_flight_(std::max(1, max_in_flight)) {}
 
 std::string_view CheckService::StateName(PartState s) {
   switch (s) {
     case PartState::kQueued: return "waiting_for_agent";
+    case PartState::kSending:
     case PartState::kSent: return "sent";
     case PartState::kAnswered: return "answered";
     case PartState::kExpired: return "no_answer";
@@ -82,7 +88,10 @@ std::string CheckService::OverallState(const Check& check) {
   size_t open = 0;
   for (const auto& [_, p] : check.parts) {
     if (p.state == PartState::kAnswered) ++answered;
-    if (p.state == PartState::kQueued || p.state == PartState::kSent) ++open;
+    if (p.state == PartState::kQueued || p.state == PartState::kSending ||
+        p.state == PartState::kSent) {
+      ++open;
+    }
   }
   if (answered == check.parts.size()) return "answered";
   if (open > 0) return "dispatched";
@@ -96,6 +105,11 @@ Result<std::string> CheckService::Raise(const RaiseRequest& request,
       return InvalidArgument("/agencies: '" + a + "' is not a registered agency");
     }
   }
+  DropOldChecks();
+  if (checks_.size() >= kMaxChecks) {
+    common::LogWarn("check.capacity", {{"limit", kMaxChecks}});
+    return ResourceExhausted("too many open checks");
+  }
   Check check;
   check.id = random_.Hex(16);
   check.request = request;
@@ -103,22 +117,51 @@ Result<std::string> CheckService::Raise(const RaiseRequest& request,
   check.raised_at = clock_.Now();
   check.expires_at = check.raised_at + query_lifetime_;
   for (const auto& a : request.agencies) check.parts[a].agency = a;
-  auto [it, inserted] = checks_.emplace(check.id, std::move(check));
-  Check& stored = it->second;
-  common::LogInfo("check.raised", {{"check", stored.id},
+  const std::string id = check.id;
+  checks_.emplace(id, std::move(check));
+  common::LogInfo("check.raised", {{"check", id},
                                    {"purpose", request.purpose},
                                    {"urgency", request.urgency},
                                    {"agencies", request.agencies.size()}});
-  for (auto& [agency, part] : stored.parts) Dispatch(stored, part);
-  return stored.id;
+  for (const auto& a : request.agencies) {
+    waiting_[a].push_back(id);
+    DispatchWaiting(a);
+  }
+  return id;
 }
 
-void CheckService::Dispatch(Check& check, Part& part) {
-  if (part.state != PartState::kQueued) return;
-  if (!hub_ || !hub_->IsOnline(part.agency)) return;  // goes out when the agent connects
-  if (clock_.Now() >= check.expires_at) return;
+void CheckService::DispatchWaiting(const std::string& agency) {
+  auto& queue = waiting_[agency];
+  while (!queue.empty() && in_flight_[agency] < max_in_flight_ && hub_ &&
+         hub_->IsOnline(agency)) {
+    const std::string id = queue.front();
+    const auto it = checks_.find(id);
+    Part* part = nullptr;
+    if (it != checks_.end()) {
+      const auto pit = it->second.parts.find(agency);
+      if (pit != it->second.parts.end() && pit->second.state == PartState::kQueued) {
+        part = &pit->second;
+      }
+    }
+    if (part == nullptr) {  // answered, expired or dropped since it was queued
+      queue.pop_front();
+      continue;
+    }
+    if (!Dispatch(it->second, *part)) return;  // stays first in line for the next connection
+    queue.pop_front();
+  }
+}
+
+bool CheckService::Dispatch(Check& check, Part& part) {
+  if (clock_.Now() >= check.expires_at) {
+    part.state = PartState::kExpired;
+    return true;
+  }
   schemas::QueryBody body;
-  body.query_id = random_.Hex(16);
+  // A query sent again after a lost connection keeps its id, so that an answer to either
+  // copy matches; the envelope around it is always new.
+  if (part.query_id.empty()) part.query_id = random_.Hex(16);
+  body.query_id = part.query_id;
   body.level = check.request.level;
   body.subject = check.request.subject;
   body.household = check.request.household;
@@ -141,18 +184,50 @@ void CheckService::Dispatch(Check& check, Part& part) {
     common::LogError("query.seal_failed",
                      {{"check", check.id}, {"agency", part.agency},
                       {"error", sealed.status().ToString()}});
-    return;
+    return true;
   }
   const std::string frame =
       schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->ToJson()).dump();
-  if (!hub_->Send(part.agency, frame)) {
+  const bool handed = hub_->Send(
+      part.agency, frame, [this, id = check.id, agency = part.agency](bool written) {
+        OnDelivered(id, agency, written);
+      });
+  if (!handed) {
     common::LogWarn("query.send_failed", {{"check", check.id}, {"agency", part.agency}});
-    return;  // stays queued; retried when the agent reconnects
+    return false;  // stays queued; retried when the agent reconnects
   }
-  part.state = PartState::kSent;
-  part.query_id = body.query_id;
+  part.state = PartState::kSending;
   part.sent_at = clock_.Now();
+  ++in_flight_[part.agency];
   common::LogInfo("query.sent", {{"check", check.id}, {"agency", part.agency}});
+  return true;
+}
+
+void CheckService::OnDelivered(const std::string& check_id, const std::string& agency,
+                               bool written) {
+  --in_flight_[agency];
+  const auto it = checks_.find(check_id);
+  if (it != checks_.end()) {
+    const auto pit = it->second.parts.find(agency);
+    if (pit != it->second.parts.end() && pit->second.state == PartState::kSending) {
+      if (written) {
+        pit->second.state = PartState::kSent;
+      } else {
+        // The connection closed before the query left: it goes out again, first in line.
+        pit->second.state = PartState::kQueued;
+        waiting_[agency].push_front(check_id);
+        common::LogWarn("query.requeued", {{"check", check_id}, {"agency", agency}});
+      }
+    }
+  }
+  DispatchWaiting(agency);
+}
+
+void CheckService::DropOldChecks() {
+  const auto now = clock_.Now();
+  std::erase_if(checks_, [&](const auto& entry) {
+    return entry.second.expires_at + kKeepFinished < now;
+  });
 }
 
 Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) {
@@ -171,7 +246,10 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   }
   Check& check = check_it->second;
   const auto part_it = check.parts.find(agency);
-  if (part_it == check.parts.end() || part_it->second.state != PartState::kSent ||
+  // The answer may overtake the socket's acknowledgement of the query (kSending).
+  if (part_it == check.parts.end() ||
+      (part_it->second.state != PartState::kSent &&
+       part_it->second.state != PartState::kSending) ||
       part_it->second.query_id != body->query_id) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
     return InvalidArgument("answer does not match a query");
@@ -188,12 +266,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   return Status::Ok();
 }
 
-void CheckService::OnAgentOnline(const std::string& agency) {
-  for (auto& [_, check] : checks_) {
-    const auto it = check.parts.find(agency);
-    if (it != check.parts.end()) Dispatch(check, it->second);
-  }
-}
+void CheckService::OnAgentOnline(const std::string& agency) { DispatchWaiting(agency); }
 
 void CheckService::OnAgentOffline(const std::string&) {
   // Queries already sent stay "sent": the agent may still answer after it reconnects, within
@@ -205,12 +278,14 @@ void CheckService::Sweep() {
   for (auto& [_, check] : checks_) {
     if (now < check.expires_at) continue;
     for (auto& [agency, part] : check.parts) {
-      if (part.state == PartState::kQueued || part.state == PartState::kSent) {
+      if (part.state == PartState::kQueued || part.state == PartState::kSending ||
+          part.state == PartState::kSent) {
         part.state = PartState::kExpired;
         common::LogWarn("query.expired", {{"check", check.id}, {"agency", agency}});
       }
     }
   }
+  DropOldChecks();
   courier_.PurgeReplayCache();
 }
 
@@ -224,7 +299,7 @@ Result<nlohmann::json> CheckService::Show(const std::string& id) const {
     nlohmann::json j = {{"agency", agency},
                         {"name", reg ? reg->name : agency},
                         {"state", StateName(p.state)}};
-    if (p.state != PartState::kQueued) j["sent_at"] = common::FormatRfc3339(p.sent_at);
+    if (p.sent_at != common::TimePoint{}) j["sent_at"] = common::FormatRfc3339(p.sent_at);
     if (p.answer) {
       j["answered_at"] = common::FormatRfc3339(p.answered_at);
       j["elapsed_ms"] = Millis(p.answered_at) - Millis(p.sent_at);

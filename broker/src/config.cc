@@ -33,12 +33,20 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.agent_address = r.String("agents.listen_address", "127.0.0.1");
   c.agent_port = static_cast<uint16_t>(r.Integer("agents.listen_port", 8443, 0, 65535));
   c.max_connections = static_cast<int>(r.Integer("agents.max_connections", 256, 1, 100000));
+  c.max_pending = static_cast<int>(r.Integer("agents.max_pending", 64, 1, 100000));
+  c.max_pending_per_address =
+      static_cast<int>(r.Integer("agents.max_pending_per_address", 16, 1, 100000));
   c.max_connections_per_agency =
       static_cast<int>(r.Integer("agents.max_connections_per_agency", 2, 1, 16));
   c.max_queue = static_cast<size_t>(r.Integer("agents.max_queue", 256, 1, 100000));
   c.handshake_timeout = std::chrono::seconds(r.Integer("agents.handshake_timeout_s", 10, 1, 300));
   c.idle_timeout = std::chrono::seconds(r.Integer("agents.idle_timeout_s", 60, 1, 3600));
   c.ping_interval_s = static_cast<int>(r.Integer("agents.ping_interval_s", 20, 1, 3600));
+  if (c.idle_timeout.count() < 2 * c.ping_interval_s) {
+    // Agents ping at this interval; a shorter idle deadline would cut every one of them.
+    r.ErrorAt("agents.idle_timeout_s",
+              "agents.idle_timeout_s must be at least twice agents.ping_interval_s");
+  }
   c.query_lifetime = std::chrono::seconds(r.Integer("checks.query_lifetime_s", 120, 10, 300));
 
   c.api_address = r.String("api.listen_address", "127.0.0.1");

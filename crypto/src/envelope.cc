@@ -346,6 +346,8 @@ Result<OpenedEnvelope> Open(const SealedEnvelope& envelope, const OpenExpectatio
       replay.CheckAndRecord(h.sender, h.id, h.sequence, SatAdd(h.expires_at, kMaxClockSkewSeconds));
   if (!seen.ok()) {
     if (seen.code() == StatusCode::kAlreadyExists) return Reject("replayed");
+    // A value the guard cannot store (a sequence above INT64_MAX) is the sender's fault.
+    if (seen.code() == StatusCode::kInvalidArgument) return Reject("malformed envelope");
     // Without a working replay cache nothing may be accepted: the caller must refuse.
     return Unavailable("replay guard unavailable");
   }

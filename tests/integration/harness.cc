@@ -108,13 +108,15 @@ agent::AgentConfig TestHub::AgentConfigFor(const std::string& agency,
   return c;
 }
 
-void TestHub::StartAgent(const std::string& agency, const std::filesystem::path& fixture) {
-  const agent::AgentConfig c = AgentConfigFor(agency, fixture);
+void TestHub::StartAgent(const std::string& agency, const std::filesystem::path& fixture,
+                         std::function<void(agent::AgentConfig&, crypto::TlsOptions&)> tune) {
+  agent::AgentConfig c = AgentConfigFor(agency, fixture);
+  crypto::TlsOptions tls = pki_->ClientOptions(agency);
+  if (tune) tune(c, tls);
   auto ra = std::make_unique<RunningAgent>();
   auto responder = agent::Responder::Create(c, clock_, random_);
   if (!responder.ok()) throw std::runtime_error("responder: " + responder.status().ToString());
   ra->responder = std::move(*responder);
-  crypto::TlsOptions tls = pki_->ClientOptions(agency);
   auto ctx = crypto::MakeTlsContext(tls);
   if (!ctx.ok()) throw std::runtime_error("agent tls: " + ctx.status().ToString());
   agent::ChannelOptions opts;

@@ -52,7 +52,9 @@ class TestHub {
   broker::Broker& broker() { return *broker_; }
 
   // Starts a real agent for `agency` (keys made by the constructor) answering from `fixture`.
-  void StartAgent(const std::string& agency, const std::filesystem::path& fixture);
+  // `tune` may change the agent's config and TLS options first (wrong pins, wrong keys).
+  void StartAgent(const std::string& agency, const std::filesystem::path& fixture,
+                  std::function<void(agent::AgentConfig&, crypto::TlsOptions&)> tune = {});
   void StopAgents();
   // Waits until `agency` is online at the hub (or the timeout passes).
   bool WaitOnline(const std::string& agency, std::chrono::milliseconds timeout);

@@ -115,6 +115,51 @@ TEST(HubTest, QueryWaitsForAnOfflineAgencyAndGoesOutWhenItConnects) {
   EXPECT_EQ(check["state"], "answered") << check.dump();
 }
 
+TEST(HubTest, BacklogLargerThanTheConnectionQueueIsAllAnswered) {
+  TestHub hub([](broker::BrokerConfig& c) { c.max_queue = 8; });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    auto id = OnIo(hub.io(), [&] {
+      return hub.broker().checks().Raise(SampleRequest({"police"}), "t");
+    });
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  // Sixty queries wait for an agency whose connection queue holds eight frames.
+  hub.StartAgent("police", Fixture("police"));
+  for (const auto& id : ids) {
+    EXPECT_EQ(WaitForAnswers(hub, id, 20s)["state"], "answered") << id;
+  }
+}
+
+TEST(HubTest, AgentRefusesABrokerWithKeysOtherThanThePinnedOnes) {
+  TestHub hub;
+  hub.StartAgent("police", Fixture("police"), [&](agent::AgentConfig& c, crypto::TlsOptions&) {
+    c.broker_sign_public_key = hub.dir() / "keys" / "health.sign.pub";
+  });
+  // The agent hangs up on the welcome, so it never answers a query.
+  auto id = OnIo(hub.io(), [&] {
+    return hub.broker().checks().Raise(SampleRequest({"police"}), "t");
+  });
+  ASSERT_TRUE(id.ok());
+  std::this_thread::sleep_for(2s);
+  auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Show(*id); });
+  EXPECT_NE(Part(shown, "police")["state"], "answered");
+  // With the right keys the same agent is served.
+  hub.StopAgents();
+  hub.StartAgent("police", Fixture("police"));
+  EXPECT_EQ(WaitForAnswers(hub, *id, 10s)["state"], "answered");
+}
+
+TEST(HubTest, AgentRefusesABrokerOutsideItsCaPin) {
+  TestHub hub;
+  hub.StartAgent("police", Fixture("police"), [](agent::AgentConfig&, crypto::TlsOptions& tls) {
+    tls.ca_pin = "sha256:" + std::string(64, '0');
+  });
+  // The pin fails the TLS handshake: the agent never even says hello.
+  EXPECT_FALSE(hub.WaitOnline("police", 2s));
+}
+
 TEST(HubTest, AgentReconnectsAfterTheBrokerRestarts) {
   TestHub hub;
   hub.StartAgent("police", Fixture("police"));
@@ -331,6 +376,21 @@ TEST(HubTest, ConnectionsPerAgencyAreCapped) {
     }
   }
   EXPECT_TRUE(clients.back()->WaitClosed(5s));
+}
+
+TEST(HubTest, ConnectionsNotYetWelcomedAreCappedPerAddress) {
+  TestHub hub([](broker::BrokerConfig& c) { c.max_pending_per_address = 2; });
+  RawClient a(hub.pki().ClientOptions("police"), hub.agent_port());
+  RawClient b(hub.pki().ClientOptions("health"), hub.agent_port());
+  ASSERT_TRUE(a.Connect());
+  ASSERT_TRUE(b.Connect());
+  RawClient c(hub.pki().ClientOptions("education"), hub.agent_port());
+  EXPECT_FALSE(c.Connect());
+  // Once one of them is welcomed, its slot is free for the next.
+  ASSERT_TRUE(a.SendText(RawClient::Hello("police", hub.dir() / "keys")));
+  ASSERT_TRUE(a.Read(5s).has_value());
+  RawClient d(hub.pki().ClientOptions("education"), hub.agent_port());
+  EXPECT_TRUE(d.Connect());
 }
 
 TEST(HubTest, TotalConnectionsAreCapped) {

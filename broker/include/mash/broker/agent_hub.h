@@ -7,12 +7,14 @@
 // Per connection: a deadline on the TLS handshake, the HTTP upgrade and the hello; an idle
 // deadline on reads afterwards (agents ping every ping_interval_s); a stall deadline on each
 // write; one write in flight and a bounded queue (a full queue closes the session: a peer that
-// does not read is dropped, not buffered without end). Caps on connections in total and on
-// authenticated connections per agency. Frames are limited in size by the WebSocket layer before
+// does not read is dropped, not buffered without end). Caps on connections in total, on
+// connections not yet welcomed (in total and per source address, so that peers without a
+// certificate cannot take every slot), and on authenticated connections per agency. Frames are limited in size by the WebSocket layer before
 // anything is allocated for them, and parsed only after CheckJsonShape.
 //
 // Thread safety: the hub and its sessions run on one io_context thread (the broker's event
 // loop); public functions must be called on that thread (post to it from elsewhere).
+// Lifetime: `events` must outlive every handler the hub has queued, i.e. until io.run() returns.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -47,7 +49,9 @@ class AgentEvents {
 struct AgentHubOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0: any free port (tests)
-  int max_connections = 256;
+  int max_connections = 256;          // sessions in total, authenticated or not
+  int max_pending = 64;               // sessions not yet welcomed (TLS, upgrade, hello)
+  int max_pending_per_address = 16;   // of those, from one source address
   int max_connections_per_agency = 2;
   size_t max_queue = 256;
   size_t max_frame_bytes = schemas::kMaxFrameBytes;
@@ -75,9 +79,13 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   // Stops accepting and closes every session.
   void Stop();
 
+  // Called once per frame sent with Send: true when it was written to the connection, false when
+  // the connection closed first (the frame may then be sent again on a new connection).
+  using Delivery = std::function<void(bool written)>;
+
   // Queues a text frame to the agency's current connection. false when it is not connected or
-  // its queue is full (the session is then closed).
-  bool Send(const std::string& agency, std::string frame);
+  // its queue is full (the session is then closed); `delivered` is not called then.
+  bool Send(const std::string& agency, std::string frame, Delivery delivered = {});
   bool IsOnline(const std::string& agency) const;
   std::vector<std::string> Online() const;
   int connection_count() const { return connections_; }
@@ -91,8 +99,10 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   // Called by sessions.
   bool Attach(const std::string& agency, const std::shared_ptr<AgentSession>& session);
   void Detach(const std::string& agency, const AgentSession* session);
-  void SessionOpened(AgentSession* s);
+  void SessionOpened(AgentSession* s, const std::string& address);
+  void SessionWelcomed(AgentSession* s);
   void SessionClosed(AgentSession* s);
+  bool AdmitNewConnection(const std::string& address) const;
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -105,6 +115,10 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   int connections_ = 0;
   bool stopped_ = false;
   std::set<AgentSession*> sessions_;
+  // Sessions not yet welcomed, with their source address: an unauthenticated peer can hold
+  // only these slots, never the ones agencies need once they are in.
+  std::map<AgentSession*, std::string> pending_;
+  std::map<std::string, int> pending_by_address_;
   // Attached (welcomed) sessions per agency, newest last; frames go to the newest.
   std::map<std::string, std::vector<std::weak_ptr<AgentSession>>> attached_;
 };

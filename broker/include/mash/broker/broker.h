@@ -3,6 +3,9 @@
 //
 // Thread safety: Create, Stop and the accessors run on the io_context's thread (or before it
 // runs).
+// Lifetime: handlers queued on the io_context refer to the broker's parts without owning them,
+// so a Broker is destroyed only after io.run() has returned (Stop() first, then let run() drain:
+// main.cc and the test harness do exactly this).
 #pragma once
 
 #include <boost/asio/io_context.hpp>

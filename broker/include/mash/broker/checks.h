@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -48,8 +49,16 @@ struct RaiseRequest {
 
 class CheckService final : public AgentEvents {
  public:
+  // Checks kept in memory (until the workflow issue stores them): the oldest finished ones are
+  // dropped first, and raising is refused when every slot holds an open check.
+  static constexpr size_t kMaxChecks = 10000;
+  static constexpr std::chrono::hours kKeepFinished{24};
+
+  // `max_in_flight`: queries handed to one agency's connection and not yet written; the rest wait
+  // in order, so that a backlog never overflows the connection's queue (keep it below the
+  // hub's max_queue).
   CheckService(Courier& courier, const common::Clock& clock, common::RandomSource& random,
-               std::chrono::seconds query_lifetime);
+               std::chrono::seconds query_lifetime, int max_in_flight);
 
   void AttachHub(std::shared_ptr<AgentHub> hub) { hub_ = std::move(hub); }
 
@@ -69,12 +78,13 @@ class CheckService final : public AgentEvents {
   Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) override;
 
  private:
-  enum class PartState { kQueued, kSent, kAnswered, kExpired, kFailed };
+  // kSending: handed to the connection, not yet written; kSent: written to the socket.
+  enum class PartState { kQueued, kSending, kSent, kAnswered, kExpired, kFailed };
   struct Part {
     std::string agency;
     PartState state = PartState::kQueued;
     std::string query_id;
-    common::TimePoint sent_at{};
+    common::TimePoint sent_at{};  // when the query was handed to the connection
     common::TimePoint answered_at{};
     std::optional<schemas::AnswerBody> answer;
   };
@@ -87,7 +97,12 @@ class CheckService final : public AgentEvents {
     std::map<std::string, Part> parts;
   };
 
-  void Dispatch(Check& check, Part& part);
+  // Sends waiting queries to `agency` while it is online and under its in-flight cap.
+  void DispatchWaiting(const std::string& agency);
+  // Seals and hands one query to the hub; false when it could not be handed over.
+  bool Dispatch(Check& check, Part& part);
+  void OnDelivered(const std::string& check_id, const std::string& agency, bool written);
+  void DropOldChecks();
   static std::string_view StateName(PartState s);
   static std::string OverallState(const Check& check);
 
@@ -95,8 +110,11 @@ class CheckService final : public AgentEvents {
   const common::Clock& clock_;
   common::RandomSource& random_;
   std::chrono::seconds query_lifetime_;
+  int max_in_flight_;
   std::shared_ptr<AgentHub> hub_;
   std::map<std::string, Check> checks_;
+  std::map<std::string, std::deque<std::string>> waiting_;  // agency -> check ids, oldest first
+  std::map<std::string, int> in_flight_;                    // agency -> parts kSending
 };
 
 }  // namespace mash::broker

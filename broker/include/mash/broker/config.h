@@ -48,6 +48,8 @@ struct BrokerConfig {
   std::filesystem::path database_key;
 
   int max_connections = 256;
+  int max_pending = 64;
+  int max_pending_per_address = 16;
   int max_connections_per_agency = 2;
   size_t max_queue = 256;
   std::chrono::seconds handshake_timeout{10};
