@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/beast/http.hpp>
 
 #include "mash/crypto/keys.h"
 #include "mash/crypto/tls.h"
@@ -146,6 +147,47 @@ bool TestHub::WaitOnline(const std::string& agency, std::chrono::milliseconds ti
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+HttpReply HttpsCall(const TestPki& pki, uint16_t port, const std::string& method,
+                    const std::string& target, const std::string& body, const std::string& token,
+                    const std::string& content_type) {
+  namespace http = beast::http;
+  crypto::TlsOptions tls;
+  tls.role = crypto::TlsRole::kClient;
+  tls.ca_file = pki.root_ca();
+  tls.crl_files = pki.crls();
+  auto ctx = crypto::MakeTlsContext(tls);
+  if (!ctx.ok()) throw std::runtime_error("api client tls: " + ctx.status().ToString());
+  net::io_context io;
+  beast::ssl_stream<beast::tcp_stream> stream(io, **ctx);
+  if (!crypto::SetExpectedPeerName(stream.native_handle(), "localhost").ok()) {
+    throw std::runtime_error("api client name");
+  }
+  beast::get_lowest_layer(stream).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  stream.handshake(net::ssl::stream_base::client);
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "localhost");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, content_type);
+    req.body() = body;
+    req.prepare_payload();
+  }
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res, ec);
+  HttpReply r;
+  if (ec) {
+    ADD_FAILURE() << "no response: " << ec.message();
+    return r;
+  }
+  r.status = res.result_int();
+  r.body = nlohmann::json::parse(res.body(), nullptr, false);
+  stream.shutdown(ec);
+  return r;
 }
 
 RawClient::RawClient(const crypto::TlsOptions& tls, uint16_t port) : port_(port) {

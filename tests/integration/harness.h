@@ -79,6 +79,19 @@ class TestHub {
   std::vector<std::unique_ptr<RunningAgent>> agents_;
 };
 
+struct HttpReply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+// One HTTPS request to the broker's API on 127.0.0.1:`port`, verifying the hub CA and the name
+// "localhost". `token` empty sends no Authorization header. A broker that answers before reading
+// the whole body (413) is handled: the write error is ignored and the answer read.
+HttpReply HttpsCall(const TestPki& pki, uint16_t port, const std::string& method,
+                    const std::string& target, const std::string& body = "",
+                    const std::string& token = "",
+                    const std::string& content_type = "application/json");
+
 // A hand-driven agent-side connection, for the cases a real agent never produces.
 class RawClient {
  public:

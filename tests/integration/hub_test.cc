@@ -407,15 +407,40 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
   auto sink_stream = std::make_shared<std::ostringstream>();
   common::InitLogging({"test", common::LogLevel::kDebug, false, std::nullopt});
   common::AddLogSink(std::make_shared<spdlog::sinks::ostream_sink_mt>(*sink_stream));
+  const std::string token(64, 'f');
   {
-    TestHub hub;
+    TestHub hub([&](broker::BrokerConfig& c) {
+      c.api_tokens.push_back({"pat", "practitioner",
+                              common::HexEncode(crypto::Sha256(common::AsBytes(token)))});
+    });
     for (const auto& a : kAgencies) hub.StartAgent(a, Fixture(a));
     for (const auto& a : kAgencies) ASSERT_TRUE(hub.WaitOnline(a, 10s));
-    auto id = OnIo(hub.io(), [&] {
-      return hub.broker().checks().Raise(SampleRequest(kAgencies), "test.practitioner");
-    });
-    ASSERT_TRUE(id.ok());
-    ASSERT_EQ(WaitForAnswers(hub, *id, 15s)["state"], "answered");
+    // Raised through the API with a bearer token, so the token passes through the broker too.
+    nlohmann::json request = {
+        {"subject",
+         {{"given_names", "Amelia"},
+          {"family_name", "Jones"},
+          {"dob", "2015-03-09"},
+          {"postcodes", {"LS6 2AB"}},
+          {"identifiers", {{"nhs_number", "943 476 5919"}, {"upn", "H801200001001"}}}}},
+        {"purpose", "child-protection-s47"},
+        {"lawful_basis", "uk-gdpr-6-1-e"},
+        {"consent",
+         {{"state", "not_sought"},
+          {"override_ground", "child_significant_harm"},
+          {"justification", "Seeking consent would place the child at increased risk."}}},
+        {"urgency", "red"},
+        {"level", 3},
+        {"agencies", kAgencies}};
+    const uint16_t api_port = OnIo(hub.io(), [&] { return hub.broker().api_port(); });
+    const HttpReply raised =
+        HttpsCall(hub.pki(), api_port, "POST", "/api/v1/checks", request.dump(), token);
+    ASSERT_EQ(raised.status, 201) << raised.body.dump();
+    const std::string id = raised.body["id"];
+    ASSERT_EQ(WaitForAnswers(hub, id, 15s)["state"], "answered");
+    EXPECT_EQ(HttpsCall(hub.pki(), api_port, "GET", "/api/v1/checks/" + id, "", token).status,
+              200);
+    EXPECT_EQ(HttpsCall(hub.pki(), api_port, "GET", "/api/v1/checks/" + id, "", "bad").status, 401);
     // A refused hello and garbage, so the failure paths log too.
     RawClient client(hub.pki().ClientOptions("police"), hub.agent_port());
     ASSERT_TRUE(client.Connect());
@@ -423,9 +448,10 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
     client.WaitClosed(5s);
 
     // Every secret the processes held, in every encoding a careless log line might use.
-    std::vector<std::string> forbidden = {"Amelia", "Jones", "2015-03-09", "9434765919",
-                                          "943 476 5919", "H801200001001", "LS6 2AB",
-                                          "Seeking consent"};
+    std::vector<std::string> forbidden = {"Amelia",        "Jones",         "2015-03-09",
+                                          "9434765919",    "943 476 5919",  "H801200001001",
+                                          "LS6 2AB",       "Seeking consent", token,
+                                          "domestic incident"};
     const auto keys = hub.dir() / "keys";
     for (const auto& entry : std::filesystem::directory_iterator(keys)) {
       if (entry.path().extension() != ".key") continue;
