@@ -39,9 +39,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       self->Abort();
     });
     const auto& b = channel_->options_.broker;
-    resolver_.async_resolve(
-        b.host, std::to_string(b.port),
-        beast::bind_front_handler(&Connection::OnResolve, shared_from_this()));
+    resolver_.async_resolve(b.host, std::to_string(b.port),
+                            beast::bind_front_handler(&Connection::OnResolve, shared_from_this()));
   }
 
   void Abort() {
@@ -100,8 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ws_.read_message_max(schemas::kMaxFrameBytes);
     const auto& b = channel_->options_.broker;
     ws_.async_handshake(b.host + ":" + std::to_string(b.port), b.path,
-                        beast::bind_front_handler(&Connection::OnWsHandshake,
-                                                  shared_from_this()));
+                        beast::bind_front_handler(&Connection::OnWsHandshake, shared_from_this()));
   }
 
   void OnWsHandshake(beast::error_code ec) {
@@ -161,8 +159,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
           Send(std::move(*answer));
         } else {
           schemas::ErrorMessage e;
-          e.code = answer.status().code() == StatusCode::kUnavailable ? "unavailable"
-                                                                      : "bad_request";
+          e.code =
+              answer.status().code() == StatusCode::kUnavailable ? "unavailable" : "bad_request";
           Send(e.ToJson().dump());
         }
         return;

@@ -21,7 +21,8 @@ Result<BrokerUrl> ParseBrokerUrl(std::string_view url) {
   if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
     const auto port_text = authority.substr(colon + 1);
     unsigned port = 0;
-    const auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    const auto [p, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 ||
         port > 65535) {
       return InvalidArgument("broker url has a bad port");

@@ -45,7 +45,8 @@ int Run(const mash::agent::AgentConfig& config) {
   options.ping_interval = config.ping_interval;
   options.backoff_initial = config.backoff_initial;
   options.backoff_max = config.backoff_max;
-  auto channel = std::make_shared<mash::agent::Channel>(io, *ctx, options, responder->get(), random);
+  auto channel =
+      std::make_shared<mash::agent::Channel>(io, *ctx, options, responder->get(), random);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;

@@ -27,8 +27,7 @@ Result<std::unique_ptr<Responder>> Responder::Create(const AgentConfig& config,
                         crypto::LoadEncryptionPublicKey(config.broker_enc_public_key));
   MASH_ASSIGN_OR_RETURN(r->db_, storage::Database::Open({config.database, config.database_key}));
   MASH_ASSIGN_OR_RETURN(r->replay_, storage::SqlReplayStore::Create(r->db_.get()));
-  MASH_ASSIGN_OR_RETURN(r->sequence_,
-                        storage::SequenceCounter::Create(r->db_.get(), "agent-out"));
+  MASH_ASSIGN_OR_RETURN(r->sequence_, storage::SequenceCounter::Create(r->db_.get(), "agent-out"));
   MASH_ASSIGN_OR_RETURN(FixtureRecords records, FixtureRecords::Load(config.records_fixture));
   r->records_ = std::make_unique<FixtureRecords>(std::move(records));
   return r;
@@ -62,9 +61,8 @@ schemas::AnswerBody Responder::BuildAnswer(const schemas::QueryBody& query) cons
   a.match = "confirmed";
   if (query.level == 0) return a;  // discovery: held / not held, nothing more
   for (const auto& [name, cat] : rec->categories) {
-    if (!query.categories.empty() &&
-        std::find(query.categories.begin(), query.categories.end(), name) ==
-            query.categories.end()) {
+    if (!query.categories.empty() && std::find(query.categories.begin(), query.categories.end(),
+                                               name) == query.categories.end()) {
       continue;
     }
     schemas::CategoryAnswer c;
@@ -115,8 +113,7 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   const std::string plaintext = answer.ToJson().dump();
   MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope sealed,
                         crypto::Seal(h, common::AsBytes(plaintext), sign_, broker_enc_, random_));
-  std::string frame =
-      schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
+  std::string frame = schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
   if (frame.size() > schemas::kMaxFrameBytes) {
     // The broker would close the connection for it; say so here instead.
     common::LogError("query.answer_too_large", {{"check", h.check_ref}, {"bytes", frame.size()}});

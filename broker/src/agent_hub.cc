@@ -119,9 +119,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     parser_.emplace();
     parser_->header_limit(kUpgradeHeaderLimit);
     parser_->body_limit(0);
-    http::async_read(ws_.next_layer(), buffer_, *parser_,
-                     beast::bind_front_handler(&AgentSession::OnUpgradeRequest,
-                                               shared_from_this()));
+    http::async_read(
+        ws_.next_layer(), buffer_, *parser_,
+        beast::bind_front_handler(&AgentSession::OnUpgradeRequest, shared_from_this()));
   }
 
   void OnUpgradeRequest(beast::error_code ec, size_t) {
@@ -236,7 +236,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
         if (!env.ok()) return ProtocolError(env.status().message());
         const Status s = hub_->events_->OnAnswer(agency_, *env);
-        if (!s.ok()) SendError(s.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request");
+        if (!s.ok())
+          SendError(s.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request");
         return;
       }
       case schemas::MessageType::kError: {
@@ -288,7 +289,8 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     queue_.pop_front();
     if (done) net::post(hub_->io_, [done = std::move(done), ok = !ec] { done(ok); });
     if (ec) {
-      if (ec != net::error::operation_aborted) Fail("agent.write_failed", {{"error", ec.message()}});
+      if (ec != net::error::operation_aborted)
+        Fail("agent.write_failed", {{"error", ec.message()}});
       return Abort();
     }
     if (!queue_.empty()) return DoWrite();
@@ -396,8 +398,7 @@ bool AgentHub::AdmitNewConnection(const std::string& address) const {
   }
   const auto it = pending_by_address_.find(address);
   if (it != pending_by_address_.end() && it->second >= options_.max_pending_per_address) {
-    common::LogWarn("agent.pending_cap_per_address",
-                    {{"limit", options_.max_pending_per_address}});
+    common::LogWarn("agent.pending_cap_per_address", {{"limit", options_.max_pending_per_address}});
     return false;
   }
   return true;

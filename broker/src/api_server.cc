@@ -88,9 +88,9 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
 
   void Run() {
     beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
-    stream_.async_handshake(net::ssl::stream_base::server,
-                            beast::bind_front_handler(&ApiSession::OnHandshake,
-                                                      shared_from_this()));
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        beast::bind_front_handler(&ApiSession::OnHandshake, shared_from_this()));
   }
 
   void Abort() {
@@ -178,8 +178,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       if (req.method() != http::verb::get) return MethodNotAllowed(v, ka);
       return JsonResponse(http::status::ok, {{"agencies", server_->checks->Agencies()}}, v, ka);
     }
-    return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v,
-                        ka);
+    return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka);
   }
 
   static std::string_view TargetKind(std::string_view target) {
@@ -223,18 +222,18 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
 };
 
 void DoAccept(ApiServer::Impl* impl, std::shared_ptr<ApiServer> keep) {
-  impl->acceptor.async_accept(
-      net::make_strand(impl->io), [impl, keep](beast::error_code ec, tcp::socket socket) {
-        if (ec) {
-          if (impl->stopped || ec == net::error::operation_aborted) return;
-        } else if (impl->connections >= impl->options.max_connections) {
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<ApiSession>(std::move(socket), impl)->Run();
-        }
-        if (!impl->stopped) DoAccept(impl, keep);
-      });
+  impl->acceptor.async_accept(net::make_strand(impl->io),
+                              [impl, keep](beast::error_code ec, tcp::socket socket) {
+                                if (ec) {
+                                  if (impl->stopped || ec == net::error::operation_aborted) return;
+                                } else if (impl->connections >= impl->options.max_connections) {
+                                  beast::error_code ignored;
+                                  socket.close(ignored);
+                                } else {
+                                  std::make_shared<ApiSession>(std::move(socket), impl)->Run();
+                                }
+                                if (!impl->stopped) DoAccept(impl, keep);
+                              });
 }
 
 }  // namespace

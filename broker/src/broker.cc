@@ -40,18 +40,17 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   hub_options.max_queue = config.max_queue;
   hub_options.handshake_timeout = config.handshake_timeout;
   hub_options.idle_timeout = config.idle_timeout;
-  hub_options.welcome = schemas::Welcome{schemas::kProtocolVersion, config.hub_id,
-                                         b->courier_->SignFingerprint(),
-                                         b->courier_->EncFingerprint(), config.ping_interval_s};
+  hub_options.welcome =
+      schemas::Welcome{schemas::kProtocolVersion, config.hub_id, b->courier_->SignFingerprint(),
+                       b->courier_->EncFingerprint(), config.ping_interval_s};
   Courier* courier = b->courier_.get();
   auto key_check = [courier](const std::string& agency, const std::string& sign_fp,
                              const std::string& enc_fp) {
     const RegisteredAgency* reg = courier->FindAgency(agency);
-    return reg != nullptr && reg->sign.Fingerprint() == sign_fp &&
-           reg->enc.Fingerprint() == enc_fp;
+    return reg != nullptr && reg->sign.Fingerprint() == sign_fp && reg->enc.Fingerprint() == enc_fp;
   };
-  MASH_ASSIGN_OR_RETURN(b->hub_, AgentHub::Start(io, std::move(agent_ctx), hub_options,
-                                                 key_check, b->checks_.get()));
+  MASH_ASSIGN_OR_RETURN(
+      b->hub_, AgentHub::Start(io, std::move(agent_ctx), hub_options, key_check, b->checks_.get()));
   b->checks_->AttachHub(b->hub_);
 
   ApiOptions api_options;

@@ -48,8 +48,7 @@ Result<RaiseRequest> RaiseRequest::FromJson(const nlohmann::json& body) {
       return InvalidArgument("/consent/justification: an override needs a justification");
     }
   }
-  if (r.subject.identifiers.empty() &&
-      (r.subject.family_name.empty() || r.subject.dob.empty())) {
+  if (r.subject.identifiers.empty() && (r.subject.family_name.empty() || r.subject.dob.empty())) {
     return InvalidArgument(
         "/subject: give an identifier (NHS number, PNC id, UPN, NI number) or a family name and "
         "date of birth");
@@ -73,12 +72,17 @@ CheckService::CheckService(Courier& courier, const common::Clock& clock,
 
 std::string_view CheckService::StateName(PartState s) {
   switch (s) {
-    case PartState::kQueued: return "waiting_for_agent";
+    case PartState::kQueued:
+      return "waiting_for_agent";
     case PartState::kSending:
-    case PartState::kSent: return "sent";
-    case PartState::kAnswered: return "answered";
-    case PartState::kExpired: return "no_answer";
-    case PartState::kFailed: return "failed";
+    case PartState::kSent:
+      return "sent";
+    case PartState::kAnswered:
+      return "answered";
+    case PartState::kExpired:
+      return "no_answer";
+    case PartState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -98,8 +102,7 @@ std::string CheckService::OverallState(const Check& check) {
   return answered > 0 ? "partially_answered" : "expired";
 }
 
-Result<std::string> CheckService::Raise(const RaiseRequest& request,
-                                        const std::string& raised_by) {
+Result<std::string> CheckService::Raise(const RaiseRequest& request, const std::string& raised_by) {
   for (const auto& a : request.agencies) {
     if (courier_.FindAgency(a) == nullptr) {
       return InvalidArgument("/agencies: '" + a + "' is not a registered agency");
@@ -132,8 +135,7 @@ Result<std::string> CheckService::Raise(const RaiseRequest& request,
 
 void CheckService::DispatchWaiting(const std::string& agency) {
   auto& queue = waiting_[agency];
-  while (!queue.empty() && in_flight_[agency] < max_in_flight_ && hub_ &&
-         hub_->IsOnline(agency)) {
+  while (!queue.empty() && in_flight_[agency] < max_in_flight_ && hub_ && hub_->IsOnline(agency)) {
     const std::string id = queue.front();
     const auto it = checks_.find(id);
     Part* part = nullptr;
@@ -181,15 +183,15 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   auto sealed = courier_.Seal(part.agency, header, body.ToJson().dump(), lifetime);
   if (!sealed.ok()) {
     part.state = PartState::kFailed;
-    common::LogError("query.seal_failed",
-                     {{"check", check.id}, {"agency", part.agency},
-                      {"error", sealed.status().ToString()}});
+    common::LogError(
+        "query.seal_failed",
+        {{"check", check.id}, {"agency", part.agency}, {"error", sealed.status().ToString()}});
     return true;
   }
   const std::string frame =
       schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->ToJson()).dump();
-  const bool handed = hub_->Send(
-      part.agency, frame, [this, id = check.id, agency = part.agency](bool written) {
+  const bool handed =
+      hub_->Send(part.agency, frame, [this, id = check.id, agency = part.agency](bool written) {
         OnDelivered(id, agency, written);
       });
   if (!handed) {
@@ -225,16 +227,14 @@ void CheckService::OnDelivered(const std::string& check_id, const std::string& a
 
 void CheckService::DropOldChecks() {
   const auto now = clock_.Now();
-  std::erase_if(checks_, [&](const auto& entry) {
-    return entry.second.expires_at + kKeepFinished < now;
-  });
+  std::erase_if(checks_,
+                [&](const auto& entry) { return entry.second.expires_at + kKeepFinished < now; });
 }
 
 Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) {
   auto opened = courier_.OpenFrom(agency, envelope);
   if (!opened.ok()) {
-    common::LogWarn("answer.rejected",
-                    {{"agency", agency}, {"reason", opened.status().message()}});
+    common::LogWarn("answer.rejected", {{"agency", agency}, {"reason", opened.status().message()}});
     return opened.status();
   }
   const auto& header = opened->header;
@@ -248,8 +248,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   const auto part_it = check.parts.find(agency);
   // The answer may overtake the socket's acknowledgement of the query (kSending).
   if (part_it == check.parts.end() ||
-      (part_it->second.state != PartState::kSent &&
-       part_it->second.state != PartState::kSending) ||
+      (part_it->second.state != PartState::kSent && part_it->second.state != PartState::kSending) ||
       part_it->second.query_id != body->query_id) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
     return InvalidArgument("answer does not match a query");
@@ -296,9 +295,8 @@ Result<nlohmann::json> CheckService::Show(const std::string& id) const {
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& [agency, p] : check.parts) {
     const RegisteredAgency* reg = courier_.FindAgency(agency);
-    nlohmann::json j = {{"agency", agency},
-                        {"name", reg ? reg->name : agency},
-                        {"state", StateName(p.state)}};
+    nlohmann::json j = {
+        {"agency", agency}, {"name", reg ? reg->name : agency}, {"state", StateName(p.state)}};
     if (p.sent_at != common::TimePoint{}) j["sent_at"] = common::FormatRfc3339(p.sent_at);
     if (p.answer) {
       j["answered_at"] = common::FormatRfc3339(p.answered_at);

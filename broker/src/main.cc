@@ -29,7 +29,7 @@ int Run(const std::string& config_path) {
   if (!broker.ok()) {
     mash::common::LogError("broker.start_failed", {{"error", broker.status().ToString()}});
     return broker.status().code() == mash::StatusCode::kUnavailable ? kExitUnavailable
-                                                                     : kExitConfig;
+                                                                    : kExitConfig;
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {

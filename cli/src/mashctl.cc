@@ -1,7 +1,5 @@
 #include "mash/cli/mashctl.h"
 
-#include "command_group.h"
-
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "command_group.h"
 #include "mash/cli/check_request.h"
 #include "mash/cli/secrets.h"
 #include "mash/common/clock.h"

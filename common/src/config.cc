@@ -1,11 +1,12 @@
 #include "mash/common/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
-#include <tuple>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
+#include <tuple>
 
 namespace mash::common {
 namespace {
@@ -224,8 +225,8 @@ std::vector<ConfigReader> ConfigReader::TableArray(std::string_view key, bool op
     return out;
   }
   for (size_t i = 0; i < arr->size(); ++i) {
-    out.push_back(ConfigReader(state_, arr->get(i)->as_table(),
-                               full + "[" + std::to_string(i) + "]"));
+    out.push_back(
+        ConfigReader(state_, arr->get(i)->as_table(), full + "[" + std::to_string(i) + "]"));
   }
   return out;
 }

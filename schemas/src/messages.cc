@@ -32,12 +32,18 @@ std::string StringOr(const nlohmann::json& j, const char* key) {
 
 std::string_view MessageTypeName(MessageType t) {
   switch (t) {
-    case MessageType::kHello: return "hello";
-    case MessageType::kWelcome: return "welcome";
-    case MessageType::kQuery: return "query";
-    case MessageType::kAnswer: return "answer";
-    case MessageType::kPing: return "ping";
-    case MessageType::kError: return "error";
+    case MessageType::kHello:
+      return "hello";
+    case MessageType::kWelcome:
+      return "welcome";
+    case MessageType::kQuery:
+      return "query";
+    case MessageType::kAnswer:
+      return "answer";
+    case MessageType::kPing:
+      return "ping";
+    case MessageType::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -56,8 +62,8 @@ Result<Frame> ParseFrame(std::string_view text) {
 }
 
 nlohmann::json Hello::ToJson() const {
-  nlohmann::json j = {{"type", "hello"}, {"v", kProtocolVersion}, {"agency", agency},
-                      {"versions", versions}, {"sign_key", sign_key}, {"enc_key", enc_key},
+  nlohmann::json j = {{"type", "hello"},      {"v", kProtocolVersion}, {"agency", agency},
+                      {"versions", versions}, {"sign_key", sign_key},  {"enc_key", enc_key},
                       {"software", software}};
   if (checkpoint) j["checkpoint"] = {{"size", checkpoint->size}, {"root", checkpoint->root}};
   return j;
@@ -77,8 +83,13 @@ Hello Hello::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json Welcome::ToJson() const {
-  return {{"type", "welcome"}, {"v", kProtocolVersion}, {"version", version}, {"hub", hub},
-          {"sign_key", sign_key}, {"enc_key", enc_key}, {"ping_interval_s", ping_interval_s}};
+  return {{"type", "welcome"},
+          {"v", kProtocolVersion},
+          {"version", version},
+          {"hub", hub},
+          {"sign_key", sign_key},
+          {"enc_key", enc_key},
+          {"ping_interval_s", ping_interval_s}};
 }
 
 Welcome Welcome::FromJson(const nlohmann::json& j) {
@@ -100,8 +111,8 @@ Ping Ping::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json ErrorMessage::ToJson() const {
-  nlohmann::json j = {{"type", "error"}, {"v", kProtocolVersion}, {"code", code},
-                      {"message", message}};
+  nlohmann::json j = {
+      {"type", "error"}, {"v", kProtocolVersion}, {"code", code}, {"message", message}};
   if (ref) j["ref"] = *ref;
   return j;
 }
@@ -115,8 +126,8 @@ ErrorMessage ErrorMessage::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json EnvelopeFrame(MessageType type, nlohmann::json envelope) {
-  return {{"type", MessageTypeName(type)}, {"v", kProtocolVersion},
-          {"envelope", std::move(envelope)}};
+  return {
+      {"type", MessageTypeName(type)}, {"v", kProtocolVersion}, {"envelope", std::move(envelope)}};
 }
 
 nlohmann::json Person::ToJson() const {
@@ -181,8 +192,11 @@ nlohmann::json CategoryAnswer::ToJson() const {
 nlohmann::json AnswerBody::ToJson() const {
   nlohmann::json cats = nlohmann::json::array();
   for (const auto& c : categories) cats.push_back(c.ToJson());
-  nlohmann::json j = {{"query_id", query_id}, {"held", held}, {"match", match},
-                      {"categories", cats}, {"policy_version", policy_version},
+  nlohmann::json j = {{"query_id", query_id},
+                      {"held", held},
+                      {"match", match},
+                      {"categories", cats},
+                      {"policy_version", policy_version},
                       {"source", source}};
   if (!matched_on.empty()) j["matched_on"] = matched_on;
   return j;

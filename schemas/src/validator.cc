@@ -25,8 +25,8 @@ const nlohmann::json* FetchEmbedded(const Compiled& c, const std::string& uri) {
   std::string name = uri;
   if (const auto slash = name.rfind('/'); slash != std::string::npos) name = name.substr(slash + 1);
   const std::string suffix = ".schema.json";
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(),
-                                                  suffix) == 0) {
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
     name.resize(name.size() - suffix.size());
   }
   const auto it = c.docs.find(name);
@@ -79,7 +79,9 @@ Status CheckJsonShape(std::string_view text, size_t max_bytes, int max_depth) {
       continue;
     }
     switch (ch) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '{':
       case '[':
         if (++depth > max_depth) return InvalidArgument("message nested too deeply");
@@ -88,7 +90,8 @@ Status CheckJsonShape(std::string_view text, size_t max_bytes, int max_depth) {
       case ']':
         if (--depth < 0) return InvalidArgument("message is not well-formed JSON");
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return Status::Ok();

@@ -12,15 +12,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (frame.ok()) {
     // Typed decoding must accept everything the schema accepted.
     switch (frame->type) {
-      case mash::schemas::MessageType::kHello: (void)mash::schemas::Hello::FromJson(frame->doc); break;
+      case mash::schemas::MessageType::kHello:
+        (void)mash::schemas::Hello::FromJson(frame->doc);
+        break;
       case mash::schemas::MessageType::kWelcome:
         (void)mash::schemas::Welcome::FromJson(frame->doc);
         break;
-      case mash::schemas::MessageType::kPing: (void)mash::schemas::Ping::FromJson(frame->doc); break;
+      case mash::schemas::MessageType::kPing:
+        (void)mash::schemas::Ping::FromJson(frame->doc);
+        break;
       case mash::schemas::MessageType::kError:
         (void)mash::schemas::ErrorMessage::FromJson(frame->doc);
         break;
-      default: break;
+      default:
+        break;
     }
   }
   (void)mash::schemas::QueryBody::Parse(text);

@@ -54,7 +54,8 @@ class ApiTest : public ::testing::Test {
 };
 
 TEST_F(ApiTest, RequestsWithoutAValidTokenAreRefusedAlike) {
-  for (const std::string& token : {std::string(), std::string("wrong"), std::string(kToken) + "x"}) {
+  for (const std::string& token :
+       {std::string(), std::string("wrong"), std::string(kToken) + "x"}) {
     const HttpReply r = Call(http::verb::get, "/api/v1/agencies", "", token);
     EXPECT_EQ(r.status, 401) << token;
     EXPECT_EQ(r.body["error"]["message"], "authentication required");
@@ -122,10 +123,18 @@ TEST_F(ApiTest, EveryFieldIsValidated) {
       {"bad urgency", [](auto& j) { j["urgency"] = "purple"; }, "/urgency"},
       {"bad level", [](auto& j) { j["level"] = 4; }, "/level"},
       {"no agencies", [](auto& j) { j["agencies"] = nlohmann::json::array(); }, "/agencies"},
-      {"duplicate agencies", [](auto& j) { j["agencies"] = {"police", "police"}; }, "/agencies"},
+      {"duplicate agencies",
+       [](auto& j) {
+         j["agencies"] = {"police", "police"};
+       },
+       "/agencies"},
       {"unregistered agency", [](auto& j) { j["agencies"] = {"martians"}; }, "/agencies"},
       {"unknown field", [](auto& j) { j["priority"] = 1; }, "/"},
-      {"nothing to match on", [](auto& j) { j["subject"] = {{"given_names", "A"}}; }, "/subject"},
+      {"nothing to match on",
+       [](auto& j) {
+         j["subject"] = {{"given_names", "A"}};
+       },
+       "/subject"},
   };
   for (const auto& c : cases) {
     nlohmann::json body = ValidRequest();
@@ -140,10 +149,9 @@ TEST_F(ApiTest, EveryFieldIsValidated) {
 
 TEST_F(ApiTest, MalformedBodiesAreRefused) {
   EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", "{\"subject\":").status, 400);
-  EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", ValidRequest().dump(), kToken,
-                 "text/plain")
-                .status,
-            415);
+  EXPECT_EQ(
+      Call(http::verb::post, "/api/v1/checks", ValidRequest().dump(), kToken, "text/plain").status,
+      415);
   EXPECT_EQ(Call(http::verb::post, "/api/v1/checks", std::string(70 * 1024, ' ')).status, 413);
   std::string deep(100, '[');
   deep += std::string(100, ']');

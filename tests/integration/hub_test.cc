@@ -1,7 +1,6 @@
 // The secure channel end to end: a real broker and real agents over mutual TLS, and raw clients
 // that break the protocol in every way that matters.
 #include <gtest/gtest.h>
-
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -104,9 +103,8 @@ TEST(HubTest, DiscoveryLevelSaysOnlyHeldOrNotHeld) {
 
 TEST(HubTest, QueryWaitsForAnOfflineAgencyAndGoesOutWhenItConnects) {
   TestHub hub;
-  auto id = OnIo(hub.io(), [&] {
-    return hub.broker().checks().Raise(SampleRequest({"health"}), "t");
-  });
+  auto id =
+      OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"health"}), "t"); });
   ASSERT_TRUE(id.ok());
   auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Show(*id); });
   EXPECT_EQ(Part(shown, "health")["state"], "waiting_for_agent");
@@ -119,9 +117,8 @@ TEST(HubTest, BacklogLargerThanTheConnectionQueueIsAllAnswered) {
   TestHub hub([](broker::BrokerConfig& c) { c.max_queue = 8; });
   std::vector<std::string> ids;
   for (int i = 0; i < 60; ++i) {
-    auto id = OnIo(hub.io(), [&] {
-      return hub.broker().checks().Raise(SampleRequest({"police"}), "t");
-    });
+    auto id =
+        OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"police"}), "t"); });
     ASSERT_TRUE(id.ok());
     ids.push_back(*id);
   }
@@ -138,9 +135,8 @@ TEST(HubTest, AgentRefusesABrokerWithKeysOtherThanThePinnedOnes) {
     c.broker_sign_public_key = hub.dir() / "keys" / "health.sign.pub";
   });
   // The agent hangs up on the welcome, so it never answers a query.
-  auto id = OnIo(hub.io(), [&] {
-    return hub.broker().checks().Raise(SampleRequest({"police"}), "t");
-  });
+  auto id =
+      OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"police"}), "t"); });
   ASSERT_TRUE(id.ok());
   std::this_thread::sleep_for(2s);
   auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Show(*id); });
@@ -167,9 +163,8 @@ TEST(HubTest, AgentReconnectsAfterTheBrokerRestarts) {
   hub.StopBroker();
   hub.StartBroker();
   ASSERT_TRUE(hub.WaitOnline("police", 10s));
-  auto id = OnIo(hub.io(), [&] {
-    return hub.broker().checks().Raise(SampleRequest({"police"}), "t");
-  });
+  auto id =
+      OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"police"}), "t"); });
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(WaitForAnswers(hub, *id, 10s)["state"], "answered");
 }
@@ -267,10 +262,10 @@ TEST_F(WelcomedClient, MalformedJsonGetsAGenericErrorAndTheConnectionStaysHealth
 }
 
 TEST_F(WelcomedClient, SchemaInvalidMessagesAreRefusedWithoutHarm) {
-  for (const char* bad : {R"({"type":"ping","v":1,"nonce":"xyz","reply":false})",
-                          R"({"type":"answer","v":1,"envelope":{"header":"AAAA"}})",
-                          R"({"type":"query","v":1})", R"([1,2,3])", R"("ping")",
-                          R"({"type":"hello","v":2})"}) {
+  for (const char* bad :
+       {R"({"type":"ping","v":1,"nonce":"xyz","reply":false})",
+        R"({"type":"answer","v":1,"envelope":{"header":"AAAA"}})", R"({"type":"query","v":1})",
+        R"([1,2,3])", R"("ping")", R"({"type":"hello","v":2})"}) {
     ASSERT_TRUE(client_->SendText(bad)) << bad;
     auto reply = client_->Read(5s);
     ASSERT_TRUE(reply.has_value()) << bad;
@@ -342,7 +337,9 @@ TEST(HubTest, PeerThatStallsInTheTlsHandshakeIsCut) {
   boost::asio::ip::tcp::socket s(io);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), hub.agent_port()});
   s.non_blocking(false);
-  struct timeval tv {6, 0};
+  struct timeval tv {
+    6, 0
+  };
   setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char byte;
   boost::system::error_code ec;
@@ -363,8 +360,8 @@ TEST(HubTest, ConnectionsPerAgencyAreCapped) {
   TestHub hub([](broker::BrokerConfig& c) { c.max_connections_per_agency = 2; });
   std::vector<std::unique_ptr<RawClient>> clients;
   for (int i = 0; i < 3; ++i) {
-    clients.push_back(std::make_unique<RawClient>(hub.pki().ClientOptions("police"),
-                                                  hub.agent_port()));
+    clients.push_back(
+        std::make_unique<RawClient>(hub.pki().ClientOptions("police"), hub.agent_port()));
     ASSERT_TRUE(clients.back()->Connect());
     ASSERT_TRUE(clients.back()->SendText(RawClient::Hello("police", hub.dir() / "keys")));
     auto reply = clients.back()->Read(5s);
@@ -410,8 +407,8 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
   const std::string token(64, 'f');
   {
     TestHub hub([&](broker::BrokerConfig& c) {
-      c.api_tokens.push_back({"pat", "practitioner",
-                              common::HexEncode(crypto::Sha256(common::AsBytes(token)))});
+      c.api_tokens.push_back(
+          {"pat", "practitioner", common::HexEncode(crypto::Sha256(common::AsBytes(token)))});
     });
     for (const auto& a : kAgencies) hub.StartAgent(a, Fixture(a));
     for (const auto& a : kAgencies) ASSERT_TRUE(hub.WaitOnline(a, 10s));
@@ -438,8 +435,7 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
     ASSERT_EQ(raised.status, 201) << raised.body.dump();
     const std::string id = raised.body["id"];
     ASSERT_EQ(WaitForAnswers(hub, id, 15s)["state"], "answered");
-    EXPECT_EQ(HttpsCall(hub.pki(), api_port, "GET", "/api/v1/checks/" + id, "", token).status,
-              200);
+    EXPECT_EQ(HttpsCall(hub.pki(), api_port, "GET", "/api/v1/checks/" + id, "", token).status, 200);
     EXPECT_EQ(HttpsCall(hub.pki(), api_port, "GET", "/api/v1/checks/" + id, "", "bad").status, 401);
     // A refused hello and garbage, so the failure paths log too.
     RawClient client(hub.pki().ClientOptions("police"), hub.agent_port());
@@ -448,18 +444,17 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
     client.WaitClosed(5s);
 
     // Every secret the processes held, in every encoding a careless log line might use.
-    std::vector<std::string> forbidden = {"Amelia",        "Jones",         "2015-03-09",
-                                          "9434765919",    "943 476 5919",  "H801200001001",
-                                          "LS6 2AB",       "Seeking consent", token,
-                                          "domestic incident"};
+    std::vector<std::string> forbidden = {
+        "Amelia",        "Jones",   "2015-03-09",      "9434765919", "943 476 5919",
+        "H801200001001", "LS6 2AB", "Seeking consent", token,        "domestic incident"};
     const auto keys = hub.dir() / "keys";
     for (const auto& entry : std::filesystem::directory_iterator(keys)) {
       if (entry.path().extension() != ".key") continue;
       const auto name = entry.path().filename().string();
-      crypto::KeyKind kind = name.find(".sign.") != std::string::npos ? crypto::KeyKind::kSigningSecret
-                             : name.find(".enc.") != std::string::npos
-                                 ? crypto::KeyKind::kEncryptionSecret
-                                 : crypto::KeyKind::kDatabaseKey;
+      crypto::KeyKind kind =
+          name.find(".sign.") != std::string::npos  ? crypto::KeyKind::kSigningSecret
+          : name.find(".enc.") != std::string::npos ? crypto::KeyKind::kEncryptionSecret
+                                                    : crypto::KeyKind::kDatabaseKey;
       auto secret = crypto::ReadKeyFile(entry.path(), kind);
       ASSERT_TRUE(secret.ok()) << name;
       forbidden.push_back(common::Base64Encode(secret->span()));

@@ -68,8 +68,8 @@ TEST(MessagesTest, RejectsFramesOverTheLimitAndDeepNesting) {
   std::string big = R"({"type":"ping","v":1,"nonce":")" + std::string(kMaxFrameBytes, 'a') +
                     R"(","reply":false})";
   EXPECT_EQ(ParseFrame(big).status().code(), StatusCode::kResourceExhausted);
-  std::string deep = R"({"type":"hello","v":1,"x":)" + std::string(100, '[') +
-                     std::string(100, ']') + "}";
+  std::string deep =
+      R"({"type":"hello","v":1,"x":)" + std::string(100, '[') + std::string(100, ']') + "}";
   EXPECT_EQ(ParseFrame(deep).status().code(), StatusCode::kInvalidArgument);
 }
 

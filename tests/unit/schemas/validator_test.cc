@@ -35,16 +35,16 @@ TEST(ValidatorTest, ErrorNamesThePathButNeverTheValue) {
 }
 
 TEST(ValidatorTest, RejectsAdditionalProperties) {
-  nlohmann::json ping = {{"type", "ping"}, {"v", 1}, {"nonce", "0123456789abcdef"},
-                         {"reply", false}};
+  nlohmann::json ping = {
+      {"type", "ping"}, {"v", 1}, {"nonce", "0123456789abcdef"}, {"reply", false}};
   EXPECT_TRUE(Validate("ping", ping).ok());
   ping["extra"] = 1;
   EXPECT_FALSE(Validate("ping", ping).ok());
 }
 
 TEST(ValidatorTest, IntegersAreNotStringsOrFloats) {
-  nlohmann::json ping = {{"type", "ping"}, {"v", "1"}, {"nonce", "0123456789abcdef"},
-                         {"reply", false}};
+  nlohmann::json ping = {
+      {"type", "ping"}, {"v", "1"}, {"nonce", "0123456789abcdef"}, {"reply", false}};
   EXPECT_FALSE(Validate("ping", ping).ok());
   ping["v"] = 1.5;
   EXPECT_FALSE(Validate("ping", ping).ok());

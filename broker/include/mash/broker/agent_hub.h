@@ -9,8 +9,9 @@
 // write; one write in flight and a bounded queue (a full queue closes the session: a peer that
 // does not read is dropped, not buffered without end). Caps on connections in total, on
 // connections not yet welcomed (in total and per source address, so that peers without a
-// certificate cannot take every slot), and on authenticated connections per agency. Frames are limited in size by the WebSocket layer before
-// anything is allocated for them, and parsed only after CheckJsonShape.
+// certificate cannot take every slot), and on authenticated connections per agency. Frames are
+// limited in size by the WebSocket layer before anything is allocated for them, and parsed only
+// after CheckJsonShape.
 //
 // Thread safety: the hub and its sessions run on one io_context thread (the broker's event
 // loop); public functions must be called on that thread (post to it from elsewhere).
@@ -48,10 +49,10 @@ class AgentEvents {
 
 struct AgentHubOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 0;  // 0: any free port (tests)
-  int max_connections = 256;          // sessions in total, authenticated or not
-  int max_pending = 64;               // sessions not yet welcomed (TLS, upgrade, hello)
-  int max_pending_per_address = 16;   // of those, from one source address
+  uint16_t port = 0;                 // 0: any free port (tests)
+  int max_connections = 256;         // sessions in total, authenticated or not
+  int max_pending = 64;              // sessions not yet welcomed (TLS, upgrade, hello)
+  int max_pending_per_address = 16;  // of those, from one source address
   int max_connections_per_agency = 2;
   size_t max_queue = 256;
   size_t max_frame_bytes = schemas::kMaxFrameBytes;

@@ -45,8 +45,12 @@ void Log(LogLevel level, std::string_view event, const nlohmann::json& fields = 
 inline void LogDebug(std::string_view e, const nlohmann::json& f = {}) {
   Log(LogLevel::kDebug, e, f);
 }
-inline void LogInfo(std::string_view e, const nlohmann::json& f = {}) { Log(LogLevel::kInfo, e, f); }
-inline void LogWarn(std::string_view e, const nlohmann::json& f = {}) { Log(LogLevel::kWarn, e, f); }
+inline void LogInfo(std::string_view e, const nlohmann::json& f = {}) {
+  Log(LogLevel::kInfo, e, f);
+}
+inline void LogWarn(std::string_view e, const nlohmann::json& f = {}) {
+  Log(LogLevel::kWarn, e, f);
+}
 inline void LogError(std::string_view e, const nlohmann::json& f = {}) {
   Log(LogLevel::kError, e, f);
 }

@@ -39,21 +39,21 @@ inline constexpr const char* kPeerError = "cannot process request";
 
 struct EnvelopeHeader {
   int version = kEnvelopeVersion;
-  std::string type;           // "query" | "answer" | "receipt" | "review_pending"
-  std::string id;             // 32 hex chars (128 random bits)
-  std::string sender;         // "hub" or an agency id
-  std::string sender_key;     // fingerprint of the sender's signing key
+  std::string type;        // "query" | "answer" | "receipt" | "review_pending"
+  std::string id;          // 32 hex chars (128 random bits)
+  std::string sender;      // "hub" or an agency id
+  std::string sender_key;  // fingerprint of the sender's signing key
   std::string recipient;
   std::string recipient_key;  // fingerprint of the recipient's encryption key
   int64_t issued_at = 0;      // Unix seconds
   int64_t expires_at = 0;
-  uint64_t sequence = 0;      // per sender, strictly increasing
+  uint64_t sequence = 0;  // per sender, strictly increasing
   std::string check_ref;
   std::string purpose;
   std::string lawful_basis;
-  std::string consent;        // consent state, or "override:<ground>"
+  std::string consent;  // consent state, or "override:<ground>"
   std::string urgency;
-  std::string policy_hash;    // version of the policy that allowed the message ("" until set)
+  std::string policy_hash;  // version of the policy that allowed the message ("" until set)
 
   // Canonical JSON (sorted keys, no whitespace).
   std::string Encode() const;
@@ -91,8 +91,8 @@ class ReplayGuard {
   // Records (sender, id, sequence, keep_until). AlreadyExists when the id was seen or the
   // sequence is not greater than the last one accepted from this sender; Unavailable when the
   // record cannot be stored (the message must then be refused: fail closed).
-  virtual Status CheckAndRecord(const std::string& sender, const std::string& id,
-                                uint64_t sequence, int64_t keep_until) = 0;
+  virtual Status CheckAndRecord(const std::string& sender, const std::string& id, uint64_t sequence,
+                                int64_t keep_until) = 0;
 };
 
 struct OpenExpectations {
@@ -100,7 +100,7 @@ struct OpenExpectations {
   const SigningPublicKey* sender_key;  // registered/pinned key for that identity
   std::string self_id;
   const EncryptionKey* self_key;
-  int64_t now = 0;                     // Unix seconds
+  int64_t now = 0;  // Unix seconds
 };
 
 struct OpenedEnvelope {

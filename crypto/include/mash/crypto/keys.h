@@ -88,16 +88,22 @@ Bytes SealTo(const EncryptionPublicKey& recipient, std::span<const uint8_t> plai
 SecureBuffer GenerateSymmetricKey();
 
 // ---- key files ----
-enum class KeyKind { kSigningSecret, kSigningPublic, kEncryptionSecret, kEncryptionPublic,
-                     kPseudonymKey, kDatabaseKey };
+enum class KeyKind {
+  kSigningSecret,
+  kSigningPublic,
+  kEncryptionSecret,
+  kEncryptionPublic,
+  kPseudonymKey,
+  kDatabaseKey
+};
 std::string_view KeyFileLabel(KeyKind kind);  // e.g. "MASH-ED25519-SECRET-V1"
 bool IsSecret(KeyKind kind);
 
 // Writes `bytes` as a key file of `kind`. Secret kinds are created with mode 0600 (written to a
 // temporary file in the same folder, fsynced, then renamed). Errors: AlreadyExists when the file
 // exists and `overwrite` is false; Unavailable on I/O errors.
-Status WriteKeyFile(const std::filesystem::path& path, KeyKind kind,
-                    std::span<const uint8_t> bytes, bool overwrite = false);
+Status WriteKeyFile(const std::filesystem::path& path, KeyKind kind, std::span<const uint8_t> bytes,
+                    bool overwrite = false);
 // Reads a key file of `kind`. Errors: NotFound; FailedPrecondition when a secret file is
 // readable or writable by group or others ("key file ... must not be accessible by group or
 // others (chmod 600)"), or not a regular file; InvalidArgument when the label or length is wrong.

@@ -24,10 +24,10 @@ enum class TlsRole { kServer, kClient };
 
 struct TlsOptions {
   TlsRole role = TlsRole::kServer;
-  std::filesystem::path ca_file;               // trusted roots (the hub root CA)
+  std::filesystem::path ca_file;                 // trusted roots (the hub root CA)
   std::vector<std::filesystem::path> crl_files;  // CRLs for every CA in the chain (required)
-  std::filesystem::path cert_chain_file;       // own leaf + issuing CA, PEM
-  std::filesystem::path key_file;              // own private key, PEM; refused if mode & 077
+  std::filesystem::path cert_chain_file;         // own leaf + issuing CA, PEM
+  std::filesystem::path key_file;                // own private key, PEM; refused if mode & 077
   // Server: require and verify a client certificate (agent hub: true; staff API: false).
   bool require_client_cert = true;
   // Client: "sha256:<hex>" of the SubjectPublicKeyInfo of a CA in the verified chain; the
