@@ -65,19 +65,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   c.broker_sign_public_key = r.Path("broker.sign_public_key");
   c.broker_enc_public_key = r.Path("broker.enc_public_key");
 
-  c.tls_ca = r.Path("tls.ca");
-  for (const auto& crl : r.StringArray("tls.crls")) {
-    std::filesystem::path p(crl);
-    c.tls_crls.push_back(p.is_relative() ? path.parent_path() / p : p);
-  }
-  if (c.tls_crls.empty()) r.ErrorAt("tls.crls", "tls.crls must name the CRL of every CA");
-  c.tls_cert = r.Path("tls.cert");
-  c.tls_key = r.Path("tls.key");
-  c.ca_pin = r.String("tls.ca_pin");
-  static const std::regex kPin("^sha256:[0-9a-f]{64}$");
-  if (!std::regex_match(c.ca_pin, kPin)) {
-    r.ErrorAt("tls.ca_pin", "tls.ca_pin must be sha256:<64 hex> (mashctl pki pin root-ca.pem)");
-  }
+  c.tls = crypto::ReadTlsOptions(r, crypto::TlsRole::kClient);
 
   c.sign_key = r.Path("keys.sign");
   c.enc_key = r.Path("keys.enc");

@@ -21,14 +21,7 @@ int Run(const mash::agent::AgentConfig& config) {
   mash::common::InitLogging(config.log);
   mash::common::SystemClock clock;
   mash::common::SystemRandom random;
-  mash::crypto::TlsOptions tls;
-  tls.role = mash::crypto::TlsRole::kClient;
-  tls.ca_file = config.tls_ca;
-  tls.crl_files = config.tls_crls;
-  tls.cert_chain_file = config.tls_cert;
-  tls.key_file = config.tls_key;
-  tls.ca_pin = config.ca_pin;
-  auto ctx = mash::crypto::MakeTlsContext(tls);
+  auto ctx = mash::crypto::MakeTlsContext(config.tls);
   if (!ctx.ok()) {
     mash::common::LogError("agent.start_failed", {{"error", ctx.status().ToString()}});
     return kExitConfig;

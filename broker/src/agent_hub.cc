@@ -35,6 +35,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   AgentSession(tcp::socket&& socket, net::ssl::context& tls, std::shared_ptr<AgentHub> hub)
       : ws_(std::move(socket), tls),
         hub_(std::move(hub)),
+        id_(hub_->next_session_++),
         hello_timer_(ws_.get_executor()),
         write_timer_(ws_.get_executor()) {
     beast::error_code ec;
@@ -84,6 +85,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   const std::string& agency() const { return agency_; }
+  uint64_t id() const { return id_; }
 
  private:
   // Tells the sender of every frame still queued that it was not written. The write in flight
@@ -299,6 +301,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
   std::shared_ptr<AgentHub> hub_;
+  const uint64_t id_;
   net::steady_timer hello_timer_;
   net::steady_timer write_timer_;
   beast::flat_buffer buffer_;
@@ -378,13 +381,13 @@ void AgentHub::Stop() {
   for (auto* s : open) s->Abort();
 }
 
-bool AgentHub::Send(const std::string& agency, std::string frame, Delivery delivered) {
+uint64_t AgentHub::Send(const std::string& agency, std::string frame, Delivery delivered) {
   const auto it = attached_.find(agency);
-  if (it == attached_.end()) return false;
+  if (it == attached_.end()) return 0;
   for (auto rit = it->second.rbegin(); rit != it->second.rend(); ++rit) {
-    if (auto s = rit->lock()) return s->Send(std::move(frame), std::move(delivered));
+    if (auto s = rit->lock()) return s->Send(std::move(frame), std::move(delivered)) ? s->id() : 0;
   }
-  return false;
+  return 0;
 }
 
 bool AgentHub::AdmitNewConnection(const std::string& address) const {
@@ -430,6 +433,7 @@ bool AgentHub::Attach(const std::string& agency, const std::shared_ptr<AgentSess
 }
 
 void AgentHub::Detach(const std::string& agency, const AgentSession* session) {
+  if (!stopped_) events_->OnSessionClosed(agency, session->id());
   const auto it = attached_.find(agency);
   if (it == attached_.end()) return;
   // Called from the session's destructor: its weak_ptr has already expired.

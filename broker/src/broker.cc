@@ -12,12 +12,8 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                                const common::Clock& clock,
                                                common::RandomSource& random) {
   std::unique_ptr<Broker> b(new Broker(io));
-  crypto::TlsOptions agent_tls;
+  crypto::TlsOptions agent_tls = config.tls;
   agent_tls.role = crypto::TlsRole::kServer;
-  agent_tls.ca_file = config.tls_ca;
-  agent_tls.crl_files = config.tls_crls;
-  agent_tls.cert_chain_file = config.tls_cert;
-  agent_tls.key_file = config.tls_key;
   agent_tls.require_client_cert = true;
   MASH_ASSIGN_OR_RETURN(auto agent_ctx, crypto::MakeTlsContext(agent_tls));
   crypto::TlsOptions api_tls = agent_tls;

@@ -190,15 +190,16 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   }
   const std::string frame =
       schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->ToJson()).dump();
-  const bool handed =
+  const uint64_t session =
       hub_->Send(part.agency, frame, [this, id = check.id, agency = part.agency](bool written) {
         OnDelivered(id, agency, written);
       });
-  if (!handed) {
+  if (session == 0) {
     common::LogWarn("query.send_failed", {{"check", check.id}, {"agency", part.agency}});
     return false;  // stays queued; retried when the agent reconnects
   }
   part.state = PartState::kSending;
+  part.session = session;
   part.sent_at = clock_.Now();
   ++in_flight_[part.agency];
   common::LogInfo("query.sent", {{"check", check.id}, {"agency", part.agency}});
@@ -208,21 +209,39 @@ bool CheckService::Dispatch(Check& check, Part& part) {
 void CheckService::OnDelivered(const std::string& check_id, const std::string& agency,
                                bool written) {
   --in_flight_[agency];
-  const auto it = checks_.find(check_id);
-  if (it != checks_.end()) {
-    const auto pit = it->second.parts.find(agency);
-    if (pit != it->second.parts.end() && pit->second.state == PartState::kSending) {
-      if (written) {
+  // A frame that was not written belongs to a connection that is closing: OnSessionClosed puts
+  // its part back in the queue.
+  if (written) {
+    const auto it = checks_.find(check_id);
+    if (it != checks_.end()) {
+      const auto pit = it->second.parts.find(agency);
+      if (pit != it->second.parts.end() && pit->second.state == PartState::kSending) {
         pit->second.state = PartState::kSent;
-      } else {
-        // The connection closed before the query left: it goes out again, first in line.
-        pit->second.state = PartState::kQueued;
-        waiting_[agency].push_front(check_id);
-        common::LogWarn("query.requeued", {{"check", check_id}, {"agency", agency}});
       }
     }
   }
   DispatchWaiting(agency);
+}
+
+void CheckService::OnSessionClosed(const std::string& agency, uint64_t session) {
+  // Queries sent over the closed connection and not answered may never have been read: they
+  // go out again, oldest first, ahead of anything newer. The agent's replay cache makes the
+  // resend safe, and the query id is kept so that an answer to either copy counts.
+  std::vector<std::pair<common::TimePoint, std::string>> requeue;
+  for (auto& [id, check] : checks_) {
+    const auto pit = check.parts.find(agency);
+    if (pit == check.parts.end() || pit->second.session != session) continue;
+    Part& part = pit->second;
+    if (part.state != PartState::kSending && part.state != PartState::kSent) continue;
+    part.state = PartState::kQueued;
+    requeue.emplace_back(check.raised_at, id);
+  }
+  if (requeue.empty()) return;
+  std::sort(requeue.begin(), requeue.end());
+  auto& queue = waiting_[agency];
+  for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) queue.push_front(it->second);
+  common::LogWarn("query.requeued", {{"agency", agency}, {"queries", requeue.size()}});
+  DispatchWaiting(agency);  // another connection of the agency may still be open
 }
 
 void CheckService::DropOldChecks() {
@@ -268,8 +287,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
 void CheckService::OnAgentOnline(const std::string& agency) { DispatchWaiting(agency); }
 
 void CheckService::OnAgentOffline(const std::string&) {
-  // Queries already sent stay "sent": the agent may still answer after it reconnects, within
-  // the query's lifetime.
+  // Nothing to do: OnSessionClosed has already put back what the connection carried.
 }
 
 void CheckService::Sweep() {

@@ -52,14 +52,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.api_address = r.String("api.listen_address", "127.0.0.1");
   c.api_port = static_cast<uint16_t>(r.Integer("api.listen_port", 8444, 0, 65535));
 
-  c.tls_ca = r.Path("tls.ca");
-  for (const auto& crl : r.StringArray("tls.crls")) {
-    std::filesystem::path p(crl);
-    c.tls_crls.push_back(p.is_relative() ? path.parent_path() / p : p);
-  }
-  if (c.tls_crls.empty()) r.ErrorAt("tls.crls", "tls.crls must name the CRL of every CA");
-  c.tls_cert = r.Path("tls.cert");
-  c.tls_key = r.Path("tls.key");
+  c.tls = crypto::ReadTlsOptions(r, crypto::TlsRole::kServer);
 
   c.sign_key = r.Path("keys.sign");
   c.enc_key = r.Path("keys.enc");

@@ -195,6 +195,19 @@ std::filesystem::path ConfigReader::Path(std::string_view key,
   return p.lexically_normal();
 }
 
+std::vector<std::filesystem::path> ConfigReader::PathArray(
+    std::string_view key, std::optional<std::vector<std::filesystem::path>> def) {
+  std::optional<std::vector<std::string>> d;
+  if (def) d = std::vector<std::string>(def->begin(), def->end());
+  std::vector<std::filesystem::path> out;
+  for (const auto& s : StringArray(key, d)) {
+    std::filesystem::path p(s);
+    if (p.is_relative()) p = state_->file->base_dir / p;
+    out.push_back(p.lexically_normal());
+  }
+  return out;
+}
+
 std::optional<ConfigReader> ConfigReader::Table(std::string_view key, bool optional) {
   const std::string full = JoinKey(prefix_, key);
   const auto* node = static_cast<const toml::node*>(Find(key));

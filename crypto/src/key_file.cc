@@ -1,16 +1,12 @@
-// Key files: "<label>\n<base64>\n" (docs/key-files.md). Secret files are written 0600 through a
-// temporary file and an atomic rename, and refused on read when group or others may access them.
-#include <fcntl.h>
+// Key files: "<label>\n<base64>\n" (docs/key-files.md). The file handling (0600 and atomic on
+// write; no symlinks, no loose modes and a size cap on read) is common/private_file.h; public key
+// files go through it too, as FileAccess::kWorldReadable.
 #include <sodium.h>
-#include <stdio.h>  // renameat2
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <system_error>
 
+#include "mash/common/private_file.h"
 #include "mash/crypto/keys.h"
 
 namespace mash::crypto {
@@ -22,59 +18,8 @@ constexpr size_t kKeyFileKeyBytes = 32;
 // A well-formed file is under 80 bytes; the cap bounds what a hostile file can make us read.
 constexpr size_t kMaxKeyFileBytes = 1024;
 
-std::string ErrnoText(int err) { return std::generic_category().message(err); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports the error, which for a written file may be the first sign of trouble.
-  int Close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
-
-Status WriteAll(int fd, std::span<const uint8_t> data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Unavailable(ErrnoText(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status SyncDirectory(const std::filesystem::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Unavailable(ErrnoText(errno));
-  if (::fsync(fd.get()) != 0) return Unavailable(ErrnoText(errno));
-  return Status::Ok();
-}
-
-// Moves `from` to `to`. Without `overwrite` the move fails with EEXIST rather than replace `to`,
-// atomically, so that two writers cannot both believe they created the file.
-int MoveIntoPlace(const std::filesystem::path& from, const std::filesystem::path& to,
-                  bool overwrite) {
-  if (overwrite) return ::rename(from.c_str(), to.c_str());
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-  if (errno != EINVAL && errno != ENOSYS) return -1;
-  // The file system has no RENAME_NOREPLACE: link(2) also refuses an existing target.
-  if (::link(from.c_str(), to.c_str()) != 0) return -1;
-  ::unlink(from.c_str());
-  return 0;
+common::FileAccess AccessOf(KeyKind kind) {
+  return IsSecret(kind) ? common::FileAccess::kOwnerOnly : common::FileAccess::kWorldReadable;
 }
 
 }  // namespace
@@ -106,16 +51,6 @@ Status WriteKeyFile(const std::filesystem::path& path, KeyKind kind, std::span<c
   if (bytes.size() != kKeyFileKeyBytes) {
     return InvalidArgument("key for " + std::string(KeyFileLabel(kind)) + " must be 32 bytes");
   }
-  if (path.filename().empty()) return InvalidArgument("key file path names no file");
-  const bool secret = IsSecret(kind);
-
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!overwrite) return AlreadyExists("key file " + path.string() + " already exists");
-  } else if (errno != ENOENT) {
-    return Unavailable("cannot stat key file " + path.string() + ": " + ErrnoText(errno));
-  }
-
   // The whole text is assembled in secure memory: the base64 form is as secret as the key.
   const std::string_view label = KeyFileLabel(kind);
   const size_t b64_len = sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -126,77 +61,19 @@ Status WriteKeyFile(const std::filesystem::path& path, KeyKind kind, std::span<c
   sodium_bin2base64(b64, b64_len, bytes.data(), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
   text.data()[text.size() - 1] = '\n';
 
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  uint8_t rnd[8];
-  randombytes_buf(rnd, sizeof rnd);
-  const std::filesystem::path tmp =
-      dir / ("." + path.filename().string() + ".tmp-" + common::HexEncode(rnd));
-
-  const std::string what = "cannot write key file " + path.string() + ": ";
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-               secret ? 0600 : 0644));
-  if (fd.get() < 0) return Unavailable(what + ErrnoText(errno));
-  Status st_write = [&]() -> Status {
-    // The umask can only remove bits; set 0600 explicitly so the mode never depends on it.
-    if (secret && ::fchmod(fd.get(), 0600) != 0) return Unavailable(ErrnoText(errno));
-    MASH_RETURN_IF_ERROR(WriteAll(fd.get(), text.span()));
-    if (::fsync(fd.get()) != 0) return Unavailable(ErrnoText(errno));
-    if (fd.Close() != 0) return Unavailable(ErrnoText(errno));
-    if (MoveIntoPlace(tmp, path, overwrite) != 0) {
-      if (errno == EEXIST) return AlreadyExists("");
-      return Unavailable(ErrnoText(errno));
-    }
-    return Status::Ok();
-  }();
-  if (!st_write.ok()) {
-    ::unlink(tmp.c_str());
-    if (st_write.code() == StatusCode::kAlreadyExists) {
-      return AlreadyExists("key file " + path.string() + " already exists");
-    }
-    return Unavailable(what + st_write.message());
-  }
-  // Without this the rename itself may not survive a crash.
-  Status synced = SyncDirectory(dir);
-  if (!synced.ok()) return Unavailable(what + "sync directory: " + synced.message());
-  return Status::Ok();
+  return common::WritePrivateFile(path, common::AsString(text.span()), overwrite, AccessOf(kind))
+      .WithContext("key file");
 }
 
 Result<SecureBuffer> ReadKeyFile(const std::filesystem::path& path, KeyKind kind) {
   const std::string name = "key file " + path.string();
-  // O_NOFOLLOW: a symlink could point a service at a file whose mode we did not check.
-  // O_NONBLOCK: a FIFO planted at the path must not hang us; it is refused below.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (fd.get() < 0) {
-    const int err = errno;
-    if (err == ENOENT) return NotFound(name + " not found");
-    if (err == ELOOP) return FailedPrecondition(name + " is a symbolic link, not a regular file");
-    return Unavailable("cannot open " + name + ": " + ErrnoText(err));
-  }
-  // fstat on the open descriptor: the file checked is the file read.
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0)
-    return Unavailable("cannot stat " + name + ": " + ErrnoText(errno));
-  if (!S_ISREG(st.st_mode)) return FailedPrecondition(name + " is not a regular file");
-  if (IsSecret(kind) && (st.st_mode & 077) != 0) {
-    return FailedPrecondition(name + " must not be accessible by group or others (chmod 600)");
-  }
-
-  SecureBuffer text(kMaxKeyFileBytes + 1);
-  size_t len = 0;
-  while (len < text.size()) {
-    const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Unavailable("cannot read " + name + ": " + ErrnoText(errno));
-    }
-    if (n == 0) break;
-    len += static_cast<size_t>(n);
-  }
-  if (len > kMaxKeyFileBytes) return InvalidArgument(name + " is too large");
+  SecureBuffer text(kMaxKeyFileBytes);
+  const Result<size_t> len =
+      common::ReadPrivateFileInto(path, {text.data(), text.size()}, AccessOf(kind));
+  if (!len.ok()) return len.status().WithContext("key file");
 
   // Error messages never quote the file: its second line is the key.
-  const std::string_view content = common::AsString(std::span<const uint8_t>(text.data(), len));
+  const std::string_view content = common::AsString(std::span<const uint8_t>(text.data(), *len));
   const std::string_view label = KeyFileLabel(kind);
   const size_t nl = content.find('\n');
   if (nl == std::string_view::npos || content.substr(0, nl) != label) {

@@ -20,6 +20,8 @@
 //   full handshake with a fresh client certificate check against the current CRLs.
 #include "mash/crypto/tls.h"
 
+#include <regex>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -432,6 +434,29 @@ Result<int64_t> SecondsUntilExpiry(const std::filesystem::path& cert_chain_file,
   const time_t not_after = timegm(&tm);
   if (not_after == static_cast<time_t>(-1)) return InvalidArgument("notAfter out of range");
   return static_cast<int64_t>(not_after) - now;
+}
+
+TlsOptions ReadTlsOptions(common::ConfigReader& r, TlsRole role) {
+  TlsOptions t;
+  t.role = role;
+  t.require_client_cert = true;
+  t.ca_file = r.Path("tls.ca");
+  t.crl_files = r.PathArray("tls.crls");
+  if (t.crl_files.empty() && !r.HasErrors()) {
+    r.ErrorAt("tls.crls", "tls.crls must name the CRL of every CA in the chain");
+  }
+  t.cert_chain_file = r.Path("tls.cert");
+  t.key_file = r.Path("tls.key");
+  if (role == TlsRole::kClient) {
+    const std::string pin = r.String("tls.ca_pin");
+    static const std::regex kPin("^sha256:[0-9a-f]{64}$");
+    if (std::regex_match(pin, kPin)) {
+      t.ca_pin = pin;
+    } else {
+      r.ErrorAt("tls.ca_pin", "tls.ca_pin must be sha256:<64 hex> (mashctl pki pin root-ca.pem)");
+    }
+  }
+  return t;
 }
 
 }  // namespace mash::crypto

@@ -40,10 +40,7 @@ TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune) {
   config_.hub_id = "hub";
   config_.agent_port = 0;
   config_.api_port = 0;
-  config_.tls_ca = pki_->root_ca();
-  config_.tls_crls = pki_->crls();
-  config_.tls_cert = pki_->broker_chain();
-  config_.tls_key = pki_->broker_key();
+  config_.tls = pki_->ServerOptions();
   config_.sign_key = keys / "hub.sign.key";
   config_.enc_key = keys / "hub.enc.key";
   config_.database = dir_ / "hub.db";
@@ -94,11 +91,7 @@ agent::AgentConfig TestHub::AgentConfigFor(const std::string& agency,
   c.hub_id = "hub";
   c.broker_sign_public_key = keys / "hub.sign.pub";
   c.broker_enc_public_key = keys / "hub.enc.pub";
-  c.tls_ca = pki_->root_ca();
-  c.tls_crls = pki_->crls();
-  c.tls_cert = pki_->agency_chain(agency);
-  c.tls_key = pki_->agency_key(agency);
-  c.ca_pin = pki_->ca_pin();
+  c.tls = pki_->ClientOptions(agency);
   c.sign_key = keys / (agency + ".sign.key");
   c.enc_key = keys / (agency + ".enc.key");
   c.database = dir_ / (agency + ".db");
@@ -112,7 +105,7 @@ agent::AgentConfig TestHub::AgentConfigFor(const std::string& agency,
 void TestHub::StartAgent(const std::string& agency, const std::filesystem::path& fixture,
                          std::function<void(agent::AgentConfig&, crypto::TlsOptions&)> tune) {
   agent::AgentConfig c = AgentConfigFor(agency, fixture);
-  crypto::TlsOptions tls = pki_->ClientOptions(agency);
+  crypto::TlsOptions& tls = c.tls;
   if (tune) tune(c, tls);
   auto ra = std::make_unique<RunningAgent>();
   auto responder = agent::Responder::Create(c, clock_, random_);

@@ -9,6 +9,7 @@
 
 #include "mash/common/log.h"
 #include "mash/common/status.h"
+#include "mash/crypto/tls.h"
 
 namespace mash::agent {
 
@@ -32,11 +33,9 @@ struct AgentConfig {
   std::filesystem::path broker_sign_public_key;
   std::filesystem::path broker_enc_public_key;
 
-  std::filesystem::path tls_ca;
-  std::vector<std::filesystem::path> tls_crls;
-  std::filesystem::path tls_cert;
-  std::filesystem::path tls_key;
-  std::string ca_pin;  // sha256:<hex> of the hub root CA's public key
+  // The agency's client certificate and key, the hub CA, its CRLs, and the pin of the hub CA's
+  // public key (sha256:<hex>).
+  crypto::TlsOptions tls;
 
   std::filesystem::path sign_key;
   std::filesystem::path enc_key;

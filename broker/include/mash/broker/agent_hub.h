@@ -42,6 +42,9 @@ class AgentEvents {
   virtual ~AgentEvents() = default;
   virtual void OnAgentOnline(const std::string& agency) = 0;
   virtual void OnAgentOffline(const std::string& agency) = 0;
+  // A welcomed connection of `agency` closed. Frames sent over it (Send returned `session`) that
+  // have not been answered may never have been read.
+  virtual void OnSessionClosed(const std::string& agency, uint64_t session) = 0;
   // An answer envelope from `agency`'s authenticated connection, not yet opened. A non-OK
   // result is reported to the agent as a generic error.
   virtual Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) = 0;
@@ -84,9 +87,10 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   // the connection closed first (the frame may then be sent again on a new connection).
   using Delivery = std::function<void(bool written)>;
 
-  // Queues a text frame to the agency's current connection. false when it is not connected or
-  // its queue is full (the session is then closed); `delivered` is not called then.
-  bool Send(const std::string& agency, std::string frame, Delivery delivered = {});
+  // Queues a text frame to the agency's current connection and returns that connection's number
+  // (never 0). 0 when it is not connected or its queue is full (the session is then closed);
+  // `delivered` is not called then.
+  uint64_t Send(const std::string& agency, std::string frame, Delivery delivered = {});
   bool IsOnline(const std::string& agency) const;
   std::vector<std::string> Online() const;
   int connection_count() const { return connections_; }
@@ -114,6 +118,7 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   AgentEvents* events_;
   uint16_t port_ = 0;
   int connections_ = 0;
+  uint64_t next_session_ = 1;
   bool stopped_ = false;
   std::set<AgentSession*> sessions_;
   // Sessions not yet welcomed, with their source address: an unauthenticated peer can hold

@@ -75,6 +75,7 @@ class CheckService final : public AgentEvents {
   // AgentEvents
   void OnAgentOnline(const std::string& agency) override;
   void OnAgentOffline(const std::string& agency) override;
+  void OnSessionClosed(const std::string& agency, uint64_t session) override;
   Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) override;
 
  private:
@@ -84,6 +85,7 @@ class CheckService final : public AgentEvents {
     std::string agency;
     PartState state = PartState::kQueued;
     std::string query_id;
+    uint64_t session = 0;         // the connection it was last sent over
     common::TimePoint sent_at{};  // when the query was handed to the connection
     common::TimePoint answered_at{};
     std::optional<schemas::AnswerBody> answer;

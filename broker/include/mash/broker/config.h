@@ -10,6 +10,7 @@
 
 #include "mash/common/log.h"
 #include "mash/common/status.h"
+#include "mash/crypto/tls.h"
 
 namespace mash::broker {
 
@@ -36,10 +37,7 @@ struct BrokerConfig {
   std::string api_address = "127.0.0.1";
   uint16_t api_port = 8444;
 
-  std::filesystem::path tls_ca;
-  std::vector<std::filesystem::path> tls_crls;
-  std::filesystem::path tls_cert;
-  std::filesystem::path tls_key;
+  crypto::TlsOptions tls;  // the broker's certificate, key, CA and CRLs (both listeners)
 
   std::filesystem::path sign_key;
   std::filesystem::path enc_key;

@@ -67,6 +67,9 @@ class ConfigReader {
   // A string naming a file; relative paths are resolved against the config file's folder.
   std::filesystem::path Path(std::string_view key,
                              std::optional<std::filesystem::path> def = std::nullopt);
+  // An array of strings naming files, each resolved like Path().
+  std::vector<std::filesystem::path> PathArray(
+      std::string_view key, std::optional<std::vector<std::filesystem::path>> def = std::nullopt);
   bool Has(std::string_view key) const;
   // A sub-table (error if missing and not optional), or an array of tables.
   std::optional<ConfigReader> Table(std::string_view key, bool optional = false);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "mash/common/config.h"
 #include "mash/common/status.h"
 
 namespace mash::crypto {
@@ -40,6 +41,11 @@ struct TlsOptions {
 // loose permissions, InvalidArgument for unparsable PEM or a key that does not match the
 // certificate, Internal for OpenSSL failures (with its error string).
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsOptions& options);
+
+// Reads the [tls] table of a daemon's config: ca, crls (the CRL of every CA in the chain), cert,
+// key, and for clients ca_pin ("sha256:<64 hex>"). Problems are recorded in `r` with their
+// positions. Servers get require_client_cert = true.
+TlsOptions ReadTlsOptions(common::ConfigReader& r, TlsRole role);
 
 // Client side, per connection: require the server certificate to name `host` (SAN DNS or IP).
 Status SetExpectedPeerName(SSL* ssl, const std::string& host);
