@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <cassert>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -104,18 +106,20 @@ int64_t SatAdd(int64_t a, int64_t b) {
   return r;
 }
 
-void AppendField(Bytes& out, std::span<const uint8_t> field) {
+// Writes a 4-byte big-endian length and the field at `out`; returns the position after it.
+uint8_t* PutField(uint8_t* out, std::span<const uint8_t> field) {
   if (field.size() > kMaxFieldSize) {
     // Seal and Open refuse such sizes before they get here; reaching this is our bug.
     std::fputs("fatal: envelope field larger than 4 GiB\n", stderr);
     std::abort();
   }
   const auto n = static_cast<uint32_t>(field.size());
-  out.push_back(static_cast<uint8_t>(n >> 24));
-  out.push_back(static_cast<uint8_t>(n >> 16));
-  out.push_back(static_cast<uint8_t>(n >> 8));
-  out.push_back(static_cast<uint8_t>(n));
-  out.insert(out.end(), field.begin(), field.end());
+  *out++ = static_cast<uint8_t>(n >> 24);
+  *out++ = static_cast<uint8_t>(n >> 16);
+  *out++ = static_cast<uint8_t>(n >> 8);
+  *out++ = static_cast<uint8_t>(n);
+  if (!field.empty()) std::memcpy(out, field.data(), field.size());
+  return out + field.size();
 }
 
 std::optional<Bytes> DecodeField(const json& j, const char* name) {
@@ -237,15 +241,18 @@ std::array<uint8_t, 32> SealedEnvelope::Hash() const {
 
 Bytes SignedBytes(std::span<const uint8_t> header, std::span<const uint8_t> key,
                   std::span<const uint8_t> nonce, std::span<const uint8_t> body) {
-  Bytes out;
-  out.reserve(kSignedBytesDomain.size() + 1 + 16 + header.size() + key.size() + nonce.size() +
-              body.size());
-  out.insert(out.end(), kSignedBytesDomain.begin(), kSignedBytesDomain.end());
-  out.push_back(0x00);
-  AppendField(out, header);
-  AppendField(out, key);
-  AppendField(out, nonce);
-  AppendField(out, body);
+  // Sized once and filled in place (docs/envelope.md: domain, 0x00, four length-prefixed fields).
+  Bytes out(kSignedBytesDomain.size() + 1 + 4 * 4 + header.size() + key.size() + nonce.size() +
+            body.size());
+  uint8_t* p = out.data();
+  std::memcpy(p, kSignedBytesDomain.data(), kSignedBytesDomain.size());
+  p += kSignedBytesDomain.size();
+  *p++ = 0x00;
+  p = PutField(p, header);
+  p = PutField(p, key);
+  p = PutField(p, nonce);
+  p = PutField(p, body);
+  assert(p == out.data() + out.size());
   return out;
 }
 
