@@ -2,8 +2,11 @@
 
 namespace mash::cli {
 
+std::unique_ptr<CommandGroup> MakePolicyCommands();
+
 std::vector<std::unique_ptr<CommandGroup>> MakeCommandGroups() {
   std::vector<std::unique_ptr<CommandGroup>> groups;
+  groups.push_back(MakePolicyCommands());  // policy_commands.cc
   return groups;
 }
 
