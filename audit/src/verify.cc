@@ -1,0 +1,488 @@
+#include "mash/audit/verify.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mash/audit/event.h"
+#include "mash/audit/merkle.h"
+#include "store.h"
+
+namespace mash::audit {
+namespace {
+
+struct IndexColumns {
+  int64_t time_ms = 0;
+  std::string type, outcome, person, agency, purpose, lawful_basis;
+};
+
+struct Entry {
+  uint64_t seq = 0;
+  bool purged = false;
+  Bytes encoded;
+  std::optional<Hash> leaf_hash;
+  std::optional<Hash> chain;
+  std::optional<IndexColumns> columns;
+  // From an export: the readable form, which must match the encoding.
+  std::optional<nlohmann::json> readable;
+};
+
+class Verifier {
+ public:
+  Verifier(const crypto::SigningPublicKey& key, const VerifyOptions& options)
+      : key_(key), options_(options), origin_(options.origin) {}
+
+  VerifyReport& report() { return report_; }
+  bool failed() const { return failed_; }
+
+  // Checkpoints in stored order. Returns false when one is invalid.
+  bool AddCheckpoints(const std::vector<std::string>& texts) {
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto c = ParseAndVerifyCheckpoint(texts[i], key_);
+      if (!c.ok()) {
+        return Fail(std::nullopt, "checkpoint #" + std::to_string(i + 1) + " " +
+                                      (c.status().code() == StatusCode::kUnauthenticated
+                                           ? "has an invalid signature"
+                                           : "is malformed"));
+      }
+      const Checkpoint& cp = c->checkpoint;
+      if (origin_.empty()) origin_ = cp.origin;
+      if (cp.origin != origin_) {
+        return Fail(std::nullopt, "checkpoint #" + std::to_string(i + 1) + " is for another log");
+      }
+      if (report_.latest) {
+        const Checkpoint& prev = report_.latest->checkpoint;
+        if (cp.size < prev.size || cp.time_ms < prev.time_ms ||
+            cp.retained_from < prev.retained_from) {
+          return Fail(cp.size > 0 ? std::optional<uint64_t>(cp.size - 1) : std::nullopt,
+                      "checkpoints out of order at size " + std::to_string(cp.size));
+        }
+      }
+      pending_[cp.size].push_back({*c, false});
+      report_.latest = *c;
+      ++report_.checkpoints_checked;
+    }
+    for (const auto& t : options_.trusted) pending_[t.checkpoint.size].push_back({t, true});
+    report_.retained_from = report_.latest ? report_.latest->checkpoint.retained_from : 0;
+    return true;
+  }
+
+  // Starts after a checkpoint verified earlier, reading the stored frontier.
+  bool Resume(const NodeReader& nodes) {
+    if (!options_.resume_from) return true;
+    const Checkpoint& r = options_.resume_from->checkpoint;
+    auto f = Frontier::Load(nodes, r.size);
+    if (!f.ok() || f->Root() != r.root) {
+      return Fail(std::nullopt, "stored tree does not match the checkpoint verified at size " +
+                                    std::to_string(r.size));
+    }
+    frontier_ = *f;
+    chain_ = r.chain;
+    expected_ = r.size;
+    good_size_ = r.size;
+    // Checkpoints at or below the resume point: same size must have the same root; a trusted
+    // one below must be a prefix of it.
+    for (auto it = pending_.begin(); it != pending_.end() && it->first <= r.size;) {
+      for (const auto& [cp, trusted] : it->second) {
+        const Checkpoint& c = cp.checkpoint;
+        if (c.size == r.size) {
+          if (c.root != r.root)
+            return Fail(std::nullopt, "two roots for size " + std::to_string(c.size));
+        } else if (trusted && c.size > 0) {
+          auto proof = ConsistencyProof(nodes, c.size, r.size);
+          if (!proof.ok() || !VerifyConsistency(c.size, r.size, *proof, c.root, r.root).ok()) {
+            return Fail(std::nullopt, "log is inconsistent with a trusted checkpoint of size " +
+                                          std::to_string(c.size));
+          }
+        }
+      }
+      it = pending_.erase(it);
+    }
+    return true;
+  }
+
+  bool Add(const Entry& e) {
+    if (e.seq != expected_) {
+      if (e.seq > expected_)
+        return Fail(expected_, "entry " + std::to_string(expected_) + " is missing");
+      return Fail(e.seq, "entry " + std::to_string(e.seq) + " is out of order");
+    }
+    const std::string at = "entry " + std::to_string(e.seq) + ": ";
+    const uint64_t retained = report_.retained_from;
+    if (!e.leaf_hash) return Fail(e.seq, at + "stored leaf hash is malformed");
+    Hash leaf = *e.leaf_hash;
+    if (e.purged) {
+      if (e.seq >= retained) {
+        return Fail(e.seq, at + "removed without a signed retention tombstone");
+      }
+    } else {
+      auto ev = DecodeEvent(e.encoded);
+      if (!ev.ok()) return Fail(e.seq, at + "encoding is malformed");
+      if (ev->seq != e.seq) {
+        return Fail(e.seq, at + "holds event " + std::to_string(ev->seq) +
+                               " (rows swapped, moved or inserted)");
+      }
+      if (HashLeaf(e.encoded) != leaf)
+        return Fail(e.seq, at + "leaf hash does not match the encoding");
+      if (e.columns) {
+        const IndexColumns& c = *e.columns;
+        if (c.time_ms != ev->time_ms || c.type != EventTypeName(ev->type) ||
+            c.outcome != OutcomeName(ev->outcome) || c.person != ev->person ||
+            c.agency != ev->agency || c.purpose != ev->purpose ||
+            c.lawful_basis != ev->lawful_basis) {
+          return Fail(e.seq, at + "indexed columns do not match the encoding");
+        }
+      }
+      if (e.readable && *e.readable != EventToJson(*ev)) {
+        return Fail(e.seq, at + "readable form does not match the encoding");
+      }
+      if (subject_check_) {
+        for (const auto& s : ev->subjects) {
+          if (!subject_check_(s, e.seq)) return Fail(e.seq, at + "subject index entry missing");
+        }
+      }
+    }
+    const Hash chain = ChainNext(chain_, leaf);
+    if (!e.chain || *e.chain != chain) return Fail(e.seq, at + "hash chain mismatch");
+    chain_ = chain;
+    scratch_.clear();
+    frontier_.Append(leaf, &scratch_);
+    if (node_check_) {
+      for (const auto& n : scratch_) {
+        if (!node_check_(n)) {
+          return Fail(e.seq, at + "stored tree node (level " + std::to_string(n.level) +
+                                 ", index " + std::to_string(n.index) + ") does not match");
+        }
+      }
+    }
+    ++expected_;
+    ++report_.entries_checked;
+    auto it = pending_.find(expected_);
+    if (it != pending_.end()) {
+      const Hash root = frontier_.Root();
+      for (const auto& [cp, trusted] : it->second) {
+        if (cp.checkpoint.root != root || cp.checkpoint.chain != chain_) {
+          return Fail(good_size_, std::string(trusted ? "trusted " : "") + "checkpoint of size " +
+                                      std::to_string(expected_) +
+                                      " does not match the log (first bad entry in [" +
+                                      std::to_string(good_size_) + ", " +
+                                      std::to_string(expected_) + "))");
+        }
+      }
+      pending_.erase(it);
+      good_size_ = expected_;
+    }
+    return true;
+  }
+
+  bool SetSeal(const std::optional<std::string>& text) {
+    if (!text) return true;
+    auto c = ParseAndVerifyCheckpoint(*text, key_);
+    if (!c.ok()) return Fail(std::nullopt, "the log's seal does not verify");
+    if (!origin_.empty() && c->checkpoint.origin != origin_) {
+      return Fail(std::nullopt, "the log's seal is for another log");
+    }
+    seal_ = *c;
+    return true;
+  }
+
+  void Finish() {
+    if (failed_) return;
+    report_.size = expected_;
+    if (!seal_) {
+      if (expected_ > 0) Fail(std::nullopt, "the log has no seal");
+    } else {
+      const Checkpoint& s = seal_->checkpoint;
+      if (s.size < expected_) {
+        Fail(s.size,
+             "entries from " + std::to_string(s.size) + " were added after the log's sealed end");
+      } else if (s.size > expected_) {
+        Fail(expected_, "the log ends at " + std::to_string(expected_) + " before its sealed end " +
+                            std::to_string(s.size) + " (truncated)");
+      } else if (s.root != frontier_.Root() || s.chain != chain_) {
+        Fail(good_size_, "the log's end does not match its seal (first bad entry in [" +
+                             std::to_string(good_size_) + ", " + std::to_string(expected_) + "))");
+      }
+      if (failed_) return;
+    }
+    if (!pending_.empty()) {
+      const auto& [size, list] = *pending_.begin();
+      const bool trusted = list.front().second;
+      Fail(expected_, std::string(trusted ? "a trusted checkpoint" : "a checkpoint") + " covers " +
+                          std::to_string(size) + " entries but the log has " +
+                          std::to_string(expected_) +
+                          " (truncated or restored from an older copy)");
+      return;
+    }
+    const uint64_t signed_size = report_.latest ? report_.latest->checkpoint.size : 0;
+    report_.unsigned_tail = expected_ - std::min(expected_, signed_size);
+    if (options_.require_signed_tail && report_.unsigned_tail > 0) {
+      Fail(signed_size,
+           std::to_string(report_.unsigned_tail) + " entries not covered by a checkpoint");
+      return;
+    }
+    report_.ok = true;
+  }
+
+  bool Fail(std::optional<uint64_t> seq, std::string problem) {
+    if (failed_) return false;
+    failed_ = true;
+    report_.ok = false;
+    report_.first_bad_seq = seq;
+    report_.problem = std::move(problem);
+    report_.size = expected_;
+    return false;
+  }
+
+  uint64_t expected() const { return expected_; }
+  std::function<bool(const std::string&, uint64_t)> subject_check_;
+  std::function<bool(const Frontier::NewNode&)> node_check_;
+
+ private:
+  const crypto::SigningPublicKey& key_;
+  const VerifyOptions& options_;
+  std::string origin_;
+  VerifyReport report_;
+  bool failed_ = false;
+  std::map<uint64_t, std::vector<std::pair<SignedCheckpoint, bool>>> pending_;
+  Frontier frontier_;
+  Hash chain_ = ChainStart();
+  uint64_t expected_ = 0;
+  uint64_t good_size_ = 0;
+  std::vector<Frontier::NewNode> scratch_;
+  std::optional<SignedCheckpoint> seal_;
+};
+
+std::optional<Hash> HashColumn(const storage::Statement& s, int col) {
+  return HashFromBytes(s.ColumnBlob(col));
+}
+
+}  // namespace
+
+Result<VerifyReport> VerifyLog(storage::Database& db, const crypto::SigningPublicKey& key,
+                               const VerifyOptions& options) {
+  MASH_ASSIGN_OR_RETURN(bool has, internal::HasSchema(db));
+  Verifier v(key, options);
+  if (!has) {
+    v.Fail(std::nullopt, "no audit log in this database");
+    return v.report();
+  }
+  std::vector<std::string> texts;
+  {
+    MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                          db.Prepare("SELECT text FROM audit_checkpoints ORDER BY id"));
+    for (;;) {
+      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      texts.push_back(s.ColumnText(0));
+    }
+  }
+  MASH_ASSIGN_OR_RETURN(auto seal, internal::GetMeta(db, "seal"));
+  internal::StoreNodeReader nodes(db);
+  if (!v.AddCheckpoints(texts) || !v.SetSeal(seal) || !v.Resume(nodes)) return v.report();
+
+  const uint64_t start = v.expected();
+  const bool full = start == 0;
+  // Stored interior nodes complete in index order at each level: one cursor per level reads
+  // them sequentially instead of a B-tree descent per node.
+  std::vector<std::optional<storage::Statement>> node_cursors(64);
+  Status node_error;
+  if (options.check_nodes) {
+    v.node_check_ = [&](const Frontier::NewNode& n) {
+      auto& cursor = node_cursors[static_cast<size_t>(n.level)];
+      if (!cursor) {
+        auto s = db.Prepare(
+            "SELECT idx, hash FROM audit_nodes WHERE level = ? AND idx >= ? ORDER BY idx");
+        if (!s.ok()) {
+          node_error = s.status();
+          return false;
+        }
+        cursor.emplace(std::move(*s));
+        cursor->Bind(1, static_cast<int64_t>(n.level)).Bind(2, static_cast<int64_t>(n.index));
+      }
+      auto row = cursor->Step();
+      if (!row.ok()) {
+        node_error = row.status();
+        return false;
+      }
+      return *row && static_cast<uint64_t>(cursor->ColumnInt(0)) == n.index &&
+             HashFromBytes(cursor->ColumnBlob(1)) == n.hash;
+    };
+  }
+  // The subject index: a full run collects every (key, seq) the events name and compares the
+  // sorted list with the table in one ordered scan; an incremental run looks each one up.
+  std::vector<std::pair<int64_t, int64_t>> subject_pairs;
+  std::optional<storage::Statement> subject_stmt;
+  if (options.check_nodes && full) {
+    v.subject_check_ = [&](const std::string& p, uint64_t seq) {
+      subject_pairs.emplace_back(internal::SubjectKey(p), static_cast<int64_t>(seq));
+      return true;
+    };
+  } else if (options.check_nodes) {
+    MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                          db.Prepare("SELECT 1 FROM audit_subjects WHERE skey = ? AND seq = ?"));
+    subject_stmt.emplace(std::move(s));
+    v.subject_check_ = [&](const std::string& p, uint64_t seq) {
+      subject_stmt->Reset();
+      subject_stmt->Bind(1, internal::SubjectKey(p)).Bind(2, static_cast<int64_t>(seq));
+      auto row = subject_stmt->Step();
+      return row.ok() && *row;
+    };
+  }
+
+  const uint64_t retained = v.report().retained_from;
+  if (start < retained) {
+    MASH_ASSIGN_OR_RETURN(
+        storage::Statement s,
+        db.Prepare("SELECT seq, leaf_hash, chain FROM audit_purged WHERE seq >= ? AND seq < ? "
+                   "ORDER BY seq"));
+    s.Bind(1, static_cast<int64_t>(start)).Bind(2, static_cast<int64_t>(retained));
+    for (;;) {
+      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      Entry e;
+      e.seq = static_cast<uint64_t>(s.ColumnInt(0));
+      e.purged = true;
+      e.leaf_hash = HashColumn(s, 1);
+      e.chain = HashColumn(s, 2);
+      if (!v.Add(e)) return v.report();
+    }
+  }
+  {
+    MASH_ASSIGN_OR_RETURN(
+        storage::Statement s,
+        db.Prepare("SELECT seq, time_ms, type, outcome, person, agency, purpose, lawful_basis, "
+                   "encoded, leaf_hash, chain FROM audit_events WHERE seq >= ? ORDER BY seq"));
+    s.Bind(1, static_cast<int64_t>(std::max(start, retained)));
+    Entry e;
+    e.columns.emplace();
+    for (;;) {
+      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      e.seq = static_cast<uint64_t>(s.ColumnInt(0));
+      IndexColumns& c = *e.columns;
+      c.time_ms = s.ColumnInt(1);
+      c.type = s.ColumnText(2);
+      c.outcome = s.ColumnText(3);
+      c.person = s.ColumnText(4);
+      c.agency = s.ColumnText(5);
+      c.purpose = s.ColumnText(6);
+      c.lawful_basis = s.ColumnText(7);
+      e.encoded = s.ColumnBlob(8);
+      e.leaf_hash = HashColumn(s, 9);
+      e.chain = HashColumn(s, 10);
+      if (!v.Add(e)) return v.report();
+    }
+  }
+  if (!node_error.ok()) return node_error;
+  v.Finish();
+  if (v.report().ok && options.check_nodes && full) {
+    std::sort(subject_pairs.begin(), subject_pairs.end());
+    subject_pairs.erase(std::unique(subject_pairs.begin(), subject_pairs.end()),
+                        subject_pairs.end());
+    MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                          db.Prepare("SELECT skey, seq FROM audit_subjects ORDER BY skey, seq"));
+    size_t i = 0;
+    std::optional<uint64_t> first_bad;
+    auto note = [&](int64_t seq) {
+      const uint64_t u = static_cast<uint64_t>(std::max<int64_t>(seq, 0));
+      if (!first_bad || u < *first_bad) first_bad = u;
+    };
+    for (;;) {
+      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      const std::pair<int64_t, int64_t> stored{s.ColumnInt(0), s.ColumnInt(1)};
+      while (i < subject_pairs.size() && subject_pairs[i] < stored) note(subject_pairs[i++].second);
+      if (i < subject_pairs.size() && subject_pairs[i] == stored) {
+        ++i;
+      } else {
+        note(stored.second);  // an index entry no event names
+      }
+    }
+    while (i < subject_pairs.size()) note(subject_pairs[i++].second);
+    if (first_bad) {
+      v.Fail(first_bad,
+             "entry " + std::to_string(*first_bad) + ": subject index does not match the events");
+    }
+  }
+  return v.report();
+}
+
+Result<VerifyReport> VerifyExport(std::istream& in, const crypto::SigningPublicKey& key,
+                                  const VerifyOptions& options) {
+  VerifyOptions opts = options;
+  opts.resume_from.reset();  // an export starts at entry 0
+  Verifier v(key, opts);
+  std::string line;
+  size_t line_no = 0;
+  std::vector<std::string> checkpoints;
+  bool header = false, entries_started = false;
+  std::optional<std::string> seal;
+  auto bad_line = [&](const std::string& what) {
+    v.Fail(std::nullopt, "export line " + std::to_string(line_no) + ": " + what);
+    return v.report();
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+      return bad_line("not a JSON object with a type");
+    }
+    const std::string type = j["type"].get<std::string>();
+    if (!header) {
+      if (type != "header" || j.value("format", "") != "mash-audit-export/v1") {
+        return bad_line("missing export header");
+      }
+      header = true;
+      continue;
+    }
+    if (type == "seal") {
+      if (entries_started || seal || !j.contains("text") || !j["text"].is_string()) {
+        return bad_line("misplaced or malformed seal");
+      }
+      seal = j["text"].get<std::string>();
+      continue;
+    }
+    if (type == "checkpoint") {
+      if (entries_started || !j.contains("text") || !j["text"].is_string()) {
+        return bad_line("misplaced or malformed checkpoint");
+      }
+      checkpoints.push_back(j["text"].get<std::string>());
+      continue;
+    }
+    if (type != "event" && type != "purged") return bad_line("unknown line type");
+    if (!entries_started) {
+      entries_started = true;
+      if (!v.AddCheckpoints(checkpoints) || !v.SetSeal(seal)) return v.report();
+    }
+    Entry e;
+    try {
+      e.seq = j.at("seq").get<uint64_t>();
+      auto leaf = common::Base64Decode(j.at("leaf_hash").get<std::string>());
+      auto chain = common::Base64Decode(j.at("chain").get<std::string>());
+      if (leaf) e.leaf_hash = HashFromBytes(*leaf);
+      if (chain) e.chain = HashFromBytes(*chain);
+      if (type == "purged") {
+        e.purged = true;
+      } else {
+        auto enc = common::Base64Decode(j.at("encoded").get<std::string>());
+        if (!enc) return bad_line("encoding is not base64");
+        e.encoded = std::move(*enc);
+        if (j.contains("event")) e.readable = j["event"];
+      }
+    } catch (const nlohmann::json::exception&) {
+      return bad_line("malformed entry");
+    }
+    if (!v.Add(e)) return v.report();
+  }
+  if (!header) return bad_line("empty export");
+  if (!entries_started && (!v.AddCheckpoints(checkpoints) || !v.SetSeal(seal))) {
+    return v.report();
+  }
+  v.Finish();
+  return v.report();
+}
+
+}  // namespace mash::audit
