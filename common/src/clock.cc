@@ -51,13 +51,17 @@ std::string RandomSource::Hex(size_t bytes) {
   return out;
 }
 
-void SystemRandom::Fill(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+void SystemRandom::Fill(std::span<uint8_t> out) {
+  if (out.empty()) return;  // libsodium's buffer is declared non-null
+  randombytes_buf(out.data(), out.size());
+}
 
 DeterministicRandom::DeterministicRandom(uint64_t seed) {
   for (int i = 0; i < 8; ++i) seed_[i] = static_cast<uint8_t>(seed >> (8 * i));
 }
 
 void DeterministicRandom::Fill(std::span<uint8_t> out) {
+  if (out.empty()) return;  // libsodium's buffer is declared non-null
   // Each call draws from a fresh ChaCha20 stream keyed by (seed, counter).
   uint8_t seed[32];
   for (int i = 0; i < 32; ++i) seed[i] = seed_[i];

@@ -4,7 +4,11 @@
 
 namespace mash::common {
 
+// libsodium declares its buffers non-null, and an empty span's data() may be null: empty input is
+// answered here without calling it.
+
 std::string Base64Encode(std::span<const uint8_t> data) {
+  if (data.empty()) return {};
   const size_t len = sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_ORIGINAL);
   std::string out(len, '\0');
   sodium_bin2base64(out.data(), out.size(), data.data(), data.size(),
@@ -14,6 +18,7 @@ std::string Base64Encode(std::span<const uint8_t> data) {
 }
 
 std::optional<Bytes> Base64Decode(std::string_view text) {
+  if (text.empty()) return Bytes{};
   Bytes out(text.size() / 4 * 3 + 3);
   size_t len = 0;
   const char* end = nullptr;
@@ -27,6 +32,7 @@ std::optional<Bytes> Base64Decode(std::string_view text) {
 }
 
 std::string HexEncode(std::span<const uint8_t> data) {
+  if (data.empty()) return {};
   std::string out(data.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), data.data(), data.size());
   out.resize(data.size() * 2);
@@ -34,6 +40,7 @@ std::string HexEncode(std::span<const uint8_t> data) {
 }
 
 std::optional<Bytes> HexDecode(std::string_view text) {
+  if (text.empty()) return Bytes{};
   if (text.size() % 2 != 0) return std::nullopt;
   Bytes out(text.size() / 2);
   size_t len = 0;
