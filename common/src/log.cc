@@ -89,7 +89,12 @@ void Log(LogLevel level, std::string_view event, const nlohmann::json& fields) {
   }
   line["event"] = event;
   if (fields.is_object()) {
-    for (const auto& [k, v] : fields.items()) line[k] = v;
+    // The standard keys are the logger's: a field of the same name is kept under "field.<name>"
+    // so that no caller can forge a line's time, level, service or event.
+    for (const auto& [k, v] : fields.items()) {
+      const bool reserved = k == "ts" || k == "level" || k == "service" || k == "event";
+      line[reserved ? "field." + k : k] = v;
+    }
   } else if (!fields.is_null()) {
     line["detail"] = fields;
   }

@@ -67,6 +67,25 @@ TEST_F(LogTest, EachLineIsOneJsonObjectWithTheStandardFields) {
   EXPECT_EQ(second.size(), 4u);  // ts, level, service, event
 }
 
+TEST_F(LogTest, FieldsCannotOverwriteTheStandardKeys) {
+  Init(LogLevel::kInfo);
+  LogInfo("answer.received", {{"event", "forged"},
+                              {"level", "error"},
+                              {"ts", "1970-01-01T00:00:00.000Z"},
+                              {"service", "other"},
+                              {"agency", "police"}});
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  const auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j["event"], "answer.received");
+  EXPECT_EQ(j["level"], "info");
+  EXPECT_EQ(j["service"], "mash-test");
+  EXPECT_NE(j["ts"], "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(j["field.event"], "forged");
+  EXPECT_EQ(j["field.level"], "error");
+  EXPECT_EQ(j["agency"], "police");
+}
+
 TEST_F(LogTest, NonObjectFieldsGoUnderDetail) {
   Init(LogLevel::kInfo);
   LogError("broker.failed", nlohmann::json::array({1, 2}));
