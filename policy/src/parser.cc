@@ -1,6 +1,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <set>
@@ -13,6 +14,15 @@
 
 namespace mash::policy {
 namespace {
+
+bool ValidRuleId(std::string_view id) {
+  if (id.empty() || id.size() > 64 || !std::isalnum(static_cast<unsigned char>(id[0]))) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
 
 constexpr std::string_view kNone = "none";
 
@@ -355,6 +365,12 @@ void Parser::ParseRule(const toml::table& t, std::map<std::string, int>& seen) {
   Rule r;
   r.position = pos;
   r.id = String(t, "id", true, pos).value_or("");
+  if (!r.id.empty() && !ValidRuleId(r.id)) {
+    // Rule ids travel in answers and audit events, which hold at most 64 characters of them.
+    Error(Pos(*t.get("id")),
+          "rule id must be 1 to 64 characters of letters, digits, '.', '_' and '-', starting "
+          "with a letter or digit");
+  }
   if (!r.id.empty()) {
     auto [it, fresh] = seen.emplace(r.id, pos.line);
     if (!fresh) {

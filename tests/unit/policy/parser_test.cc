@@ -133,6 +133,19 @@ TEST(PolicyParserTest, ReportsDuplicateRuleId) {
               "t.toml:10:6: error: duplicate rule id 'r' (first at line 6)");
 }
 
+TEST(PolicyParserTest, ReportsRuleIdsThatCannotTravel) {
+  const std::string expected =
+      "t.toml:7:6: error: rule id must be 1 to 64 characters of letters, digits, '.', '_' and "
+      "'-', starting with a letter or digit";
+  ExpectError(std::string(kDisclosureHead) + "[[rule]]\nid = \"" + std::string(65, 'r') +
+                  "\"\neffect = \"forbid\"\n",
+              expected);
+  ExpectError(std::string(kDisclosureHead) + "[[rule]]\nid = \"no spaces\"\neffect = \"forbid\"\n",
+              expected);
+  ExpectError(std::string(kDisclosureHead) + "[[rule]]\nid = \"-x\"\neffect = \"forbid\"\n",
+              expected);
+}
+
 TEST(PolicyParserTest, ReportsMinLevelAboveMaxLevel) {
   ExpectError(std::string(kDisclosureHead) +
                   "[[rule]]\nid = \"r\"\neffect = \"permit\"\nmin_level = 3\nmax_level = 2\n",
