@@ -1,179 +1,63 @@
 #!/usr/bin/env bash
 # The MASH Exchange demo: one agency check from the hub to six agencies and back, for real.
 #
-# Makes a development PKI and every key in a temporary folder, starts mash-broker and six
-# mash-agent processes (police, children's social care, health, education, probation, housing) on
-# loopback, raises a check with mashctl, prints each agency's answer and how long it took, then
-# stops everything and removes the folder.
+# Makes a development PKI and every key in a temporary folder; signs and publishes the hub's
+# sharing agreement and each agency's disclosure policy (examples/policies) as its DPO would;
+# starts mash-broker and six mash-agent processes (police, children's social care, health,
+# education, probation, housing) on loopback; raises a red check that shares without consent,
+# has a manager authorise it, prints each agency's answer (what was shared, redacted, routed to a
+# custodian or withheld, and why) and how long it took; stops everything; then verifies the audit
+# trail offline and prints the subject's disclosure history, as an IG officer would; and removes
+# the folder.
 #
 # Usage: scripts/demo.sh BIN_DIR [--keep]
 #   BIN_DIR  the build folder holding broker/mash-broker, agent/mash-agent and cli/mashctl
 #   --keep   keep the temporary folder (configs and logs) for a look afterwards
+# shellcheck disable=SC2119  # hub_* functions take optional arguments, not the script's
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(cd "${1:?usage: scripts/demo.sh BIN_DIR [--keep]}" && pwd)
+# shellcheck source=lib/hub.sh source-path=SCRIPTDIR
+source "$here/scripts/lib/hub.sh"
+hub_init demo "${1:?usage: scripts/demo.sh BIN_DIR [--keep]}" " (./mash demo does)"
 keep=${2:-}
-broker_bin=$bin/broker/mash-broker
-agent_bin=$bin/agent/mash-agent
-mashctl=$bin/cli/mashctl
-for b in "$broker_bin" "$agent_bin" "$mashctl"; do
-  [ -x "$b" ] || { echo "demo: $b is missing; build first (./mash demo does)" >&2; exit 2; }
-done
+mashctl=$hub_mashctl
 
-umask 077
-work=$(mktemp -d "${TMPDIR:-/tmp}/mash-demo.XXXXXX")
-pids=()
+hub_make_workdir demo
+work=$hub_work
 cleanup() {
   local rc=$?
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  hub_kill_all
   if [ "$keep" = "--keep" ]; then echo "demo: files kept in $work"; else rm -rf "$work"; fi
   exit $rc
 }
 trap cleanup EXIT INT TERM
 
-agencies=(police social-care health education probation housing)
-declare -A names=([police]="Police" [social-care]="Children's social care" [health]="Health"
-                  [education]="Education" [probation]="Probation" [housing]="Housing")
-
 step() { printf '\n== %s\n' "$*"; }
 
 step "Making a development PKI and keys in $work"
-"$here/certs/make-dev-pki.sh" init "$work/pki" "${agencies[@]}"
-mkdir -p "$work/keys" "$work/data" "$work/logs"
-"$mashctl" pki keygen --dir "$work/keys" --name hub >/dev/null
-"$mashctl" pki secret --kind database --out "$work/keys/hub.db.key" >/dev/null
-for a in "${agencies[@]}"; do
-  "$mashctl" pki keygen --dir "$work/keys" --name "$a" >/dev/null
-  "$mashctl" pki secret --kind database --out "$work/keys/$a.db.key" >/dev/null
-done
-token_hash=$("$mashctl" pki token --out "$work/keys/practitioner.token")
-ca_pin=$(cat "$work/pki/ca-pin.txt")
-echo "hub CA pin: $ca_pin"
+hub_make_keys
 
-{
-  cat <<TOML
-[hub]
-id = "hub"
+step "DPOs test, sign and publish the sharing agreement and each agency's disclosure policy"
+hub_publish_policies
+echo "hub CA pin: $hub_ca_pin"
 
-[log]
-level = "info"
-
-[agents]
-listen_address = "127.0.0.1"
-listen_port = 0
-
-[api]
-listen_address = "127.0.0.1"
-listen_port = 0
-
-[tls]
-ca = "$work/pki/root-ca.pem"
-crls = ["$work/pki/root.crl.pem", "$work/pki/issuing.crl.pem"]
-cert = "$work/pki/broker.pem"
-key = "$work/pki/broker.key"
-
-[keys]
-sign = "$work/keys/hub.sign.key"
-enc = "$work/keys/hub.enc.key"
-
-[storage]
-database = "$work/data/hub.db"
-key = "$work/keys/hub.db.key"
-
-[[api_token]]
-user = "demo.practitioner"
-role = "practitioner"
-sha256 = "$token_hash"
-TOML
-  for a in "${agencies[@]}"; do
-    cat <<TOML
-
-[[agency]]
-id = "$a"
-name = "${names[$a]}"
-type = "$a"
-sign_public_key = "$work/keys/$a.sign.pub"
-enc_public_key = "$work/keys/$a.enc.pub"
-TOML
-  done
-} > "$work/broker.toml"
-"$broker_bin" check-config --config "$work/broker.toml"
+hub_write_broker_config
+hub_check_broker_config
 
 step "Starting mash-broker"
-"$broker_bin" run --config "$work/broker.toml" > "$work/logs/broker.log" 2>&1 &
-pids+=($!)
-agent_port= api_port=
-for _ in $(seq 1 100); do
-  line=$(grep -m1 '"event":"broker.ready"' "$work/logs/broker.log" 2>/dev/null || true)
-  if [ -n "$line" ]; then
-    agent_port=$(sed -E 's/.*"agent_port":([0-9]+).*/\1/' <<<"$line")
-    api_port=$(sed -E 's/.*"api_port":([0-9]+).*/\1/' <<<"$line")
-    break
-  fi
-  kill -0 "${pids[0]}" 2>/dev/null || { cat "$work/logs/broker.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$agent_port" ] || { echo "demo: broker did not start" >&2; cat "$work/logs/broker.log" >&2; exit 1; }
-echo "broker: agents on wss://localhost:$agent_port/agent/v1, API on https://localhost:$api_port"
+hub_start_broker
+hub_wait_broker_ready
+echo "broker: agents on wss://localhost:$hub_agent_port/agent/v1, API on https://localhost:$hub_api_port"
 
 step "Starting six agents"
-for a in "${agencies[@]}"; do
-  cat > "$work/agent-$a.toml" <<TOML
-[agency]
-id = "$a"
-name = "${names[$a]}"
-type = "$a"
+hub_start_agents
 
-[log]
-level = "info"
-
-[broker]
-url = "wss://localhost:$agent_port/agent/v1"
-hub_id = "hub"
-sign_public_key = "$work/keys/hub.sign.pub"
-enc_public_key = "$work/keys/hub.enc.pub"
-
-[tls]
-ca = "$work/pki/root-ca.pem"
-crls = ["$work/pki/root.crl.pem", "$work/pki/issuing.crl.pem"]
-cert = "$work/pki/agency-$a.pem"
-key = "$work/pki/agency-$a.key"
-ca_pin = "$ca_pin"
-
-[keys]
-sign = "$work/keys/$a.sign.key"
-enc = "$work/keys/$a.enc.key"
-
-[storage]
-database = "$work/data/$a.db"
-key = "$work/keys/$a.db.key"
-
-[records]
-fixture = "$here/examples/records/$a.json"
-
-[connection]
-backoff_initial_ms = 200
-backoff_max_ms = 2000
-TOML
-  "$agent_bin" check-config --config "$work/agent-$a.toml" >/dev/null
-  "$agent_bin" run --config "$work/agent-$a.toml" > "$work/logs/agent-$a.log" 2>&1 &
-  pids+=($!)
-done
-
-export MASH_BROKER="https://localhost:$api_port"
-export MASH_CA="$work/pki/root-ca.pem"
-export MASH_CRLS="$work/pki/root.crl.pem:$work/pki/issuing.crl.pem"
-export MASH_TOKEN_FILE="$work/keys/practitioner.token"
-online=0
-for _ in $(seq 1 150); do
-  online=$("$mashctl" agency list --json 2>/dev/null | grep -oE '"online": ?true' | wc -l || true)
-  [ "$online" -ge "${#agencies[@]}" ] && break
-  sleep 0.1
-done
+hub_mashctl_env
+online=yes
+hub_wait_agents_online || online=
 "$mashctl" agency list
-[ "$online" -ge "${#agencies[@]}" ] || { echo "demo: not every agent connected" >&2; tail -n 5 "$work"/logs/*.log >&2; exit 1; }
+[ -n "$online" ] || { echo "demo: not every agent connected" >&2; tail -n 5 "$work"/logs/*.log >&2; exit 1; }
 
 step "Raising a check: Amelia Jones (synthetic), red, consent not sought (child at risk of significant harm)"
 cat > "$work/request.json" <<'JSON'
@@ -194,15 +78,27 @@ cat > "$work/request.json" <<'JSON'
   "agencies": ["police", "social-care", "health", "education", "probation", "housing"]
 }
 JSON
+check_id=$("$mashctl" check raise --from-file "$work/request.json")
+"$mashctl" check show "$check_id"
+
+step "A MASH manager (a second person) authorises the override; only now do the queries go out"
 start_ns=$(date +%s%N)
-"$mashctl" check raise --from-file "$work/request.json" --wait 30
+MASH_TOKEN_FILE="$work/keys/manager.token" "$mashctl" check authorise "$check_id" \
+  --decision authorise --reason "Strategy discussion needed today; consent would alert the alleged perpetrator." >/dev/null
+"$mashctl" check show "$check_id" --wait 30
 end_ns=$(date +%s%N)
 echo
-echo "demo: check answered by all six agencies in $(( (end_ns - start_ns) / 1000000 )) ms end to end (mashctl included)"
+echo "demo: check answered by all six agencies in $(( (end_ns - start_ns) / 1000000 )) ms from authorisation (mashctl included)"
 
 step "Stopping"
-for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-for pid in "${pids[@]}"; do wait "$pid" || { echo "demo: a process exited with an error" >&2; exit 1; }; done
-pids=()
+hub_stop_all || { echo "demo: a process exited with an error" >&2; exit 1; }
 if grep -h '"level":"error"' "$work"/logs/*.log; then echo "demo: errors were logged" >&2; exit 1; fi
-echo "demo: all processes stopped cleanly"
+if grep -h '"event":"audit.alarm"' "$work"/logs/*.log; then echo "demo: an agent raised an audit alarm" >&2; exit 1; fi
+receipts=$(grep -h '"event":"receipt.accepted"' "$work"/logs/agent-*.log | wc -l || true)
+echo "demo: all processes stopped cleanly; the agents accepted $receipts audit receipts"
+
+step "The IG officer verifies the audit trail offline and reports on the subject"
+"$mashctl" audit verify --db "$work/data/hub-audit.db" --db-key "$work/keys/hub.audit.db.key" \
+  --public-key "$work/keys/hub.audit.sign.pub" --checkpoint "$work/data/audit-anchor.txt"
+"$mashctl" audit subject --db "$work/data/hub-audit.db" --db-key "$work/keys/hub.audit.db.key" \
+  --pseudonym-key "$work/keys/hub.pseudonym.key" --kind nhs_number --value "943 476 5919"

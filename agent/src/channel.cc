@@ -135,6 +135,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         common::LogError("broker.key_mismatch", {});
         return Abort();
       }
+      // The hub must show its audit log to a witness. A checkpoint that is not accepted ends
+      // the connection (a later one may do better); an alarmed agent stays connected so that
+      // the hub hears "unavailable" for every query instead of seeing it flap.
+      if (!channel_->responder_->OnWelcome(welcome).ok() && !channel_->responder_->alarmed()) {
+        return Abort();
+      }
       welcomed_ = true;
       setup_timer_.cancel();
       ping_interval_ = std::chrono::seconds(welcome.ping_interval_s);
@@ -163,6 +169,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
               answer.status().code() == StatusCode::kUnavailable ? "unavailable" : "bad_request";
           Send(e.ToJson().dump());
         }
+        return;
+      }
+      case schemas::MessageType::kReceipt: {
+        auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
+        if (!env.ok()) {
+          common::LogWarn("receipt.rejected", {{"reason", env.status().message()}});
+          return;
+        }
+        // A receipt asks for no reply; the responder logs what it refused (and any alarm).
+        (void)channel_->responder_->OnReceipt(*env);
         return;
       }
       case schemas::MessageType::kPing: {

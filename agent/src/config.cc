@@ -73,6 +73,18 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   c.database_key = r.Path("storage.key");
   c.records_fixture = r.Path("records.fixture");
 
+  // Exactly one source of the disclosure policy; the policy itself is loaded and checked
+  // (signature, kind, agency type) by LoadDisclosurePolicies at start and by check-config.
+  if (!r.Has("policy")) {
+    r.ErrorAt("policy", "missing required table [policy]");
+  } else if (r.Has("policy.file") == r.Has("policy.store")) {
+    r.ErrorAt("policy", "[policy] needs exactly one of file and store");
+  }
+  if (r.Has("policy.file")) c.policy.file = r.Path("policy.file");
+  if (r.Has("policy.store")) c.policy.store = r.Path("policy.store");
+  c.policy.trusted_keys = r.PathArray("policy.trusted_keys", std::vector<std::filesystem::path>{});
+  c.audit_log_public_key = r.Path("audit.log_public_key");
+
   c.handshake_timeout =
       std::chrono::seconds(r.Integer("connection.handshake_timeout_s", 10, 1, 300));
   c.ping_interval = std::chrono::seconds(r.Integer("connection.ping_interval_s", 20, 1, 3600));

@@ -1,5 +1,7 @@
-// mash-agent: reads its configuration, builds the responder (keys, replay store, records) and the
-// channel to the hub, and runs the event loop until SIGTERM or SIGINT.
+// mash-agent: reads its configuration, builds the responder (keys, replay store, records,
+// disclosure policy, witness) and the channel to the hub, and runs the event loop until SIGTERM
+// or SIGINT. `check-config` also loads the disclosure policy and the audit key; `audit-reset`
+// clears a witness alarm (docs/agent.md).
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -7,6 +9,8 @@
 
 #include "mash/agent/channel.h"
 #include "mash/agent/config.h"
+#include "mash/agent/disclosure.h"
+#include "mash/agent/disclosure_log.h"
 #include "mash/agent/responder.h"
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
@@ -62,8 +66,12 @@ int main(int argc, char** argv) {
   std::string config_path;
   auto* run = app.add_subcommand("run", "connect to the hub and answer checks");
   run->add_option("--config", config_path, "agent.toml")->required();
-  auto* check = app.add_subcommand("check-config", "check agent.toml and exit");
+  auto* check = app.add_subcommand("check-config", "check agent.toml and its policy and exit");
   check->add_option("--config", config_path, "agent.toml")->required();
+  auto* reset = app.add_subcommand(
+      "audit-reset",
+      "clear the audit witness alarm and forget the held checkpoint (agent stopped)");
+  reset->add_option("--config", config_path, "agent.toml")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -75,8 +83,38 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return kExitConfig;
   }
+  if (*check || *reset) {
+    // Policy warnings and the reset go to stderr as log lines; stdout keeps the verdict.
+    mash::common::LogOptions log = config->log;
+    log.to_stderr = true;
+    log.file.reset();
+    mash::common::InitLogging(log);
+  }
   if (*check) {
-    std::cout << config_path << ": OK (agency " << config->agency_id << ")\n";
+    mash::common::SystemClock clock;
+    auto policies =
+        mash::agent::LoadDisclosurePolicies(config->policy, config->agency_type, clock.NowUnix());
+    if (!policies.ok()) {
+      std::cerr << config_path << ": " << policies.status().message() << "\n";
+      return kExitConfig;
+    }
+    if (auto key = mash::crypto::LoadSigningPublicKey(config->audit_log_public_key); !key.ok()) {
+      std::cerr << config_path << ": audit.log_public_key: " << key.status().message() << "\n";
+      return kExitConfig;
+    }
+    std::cout << config_path << ": OK (agency " << config->agency_id << ", policy "
+              << (*policies)->enforced().version << ")\n";
+    return kExitOk;
+  }
+  if (*reset) {
+    mash::common::SystemClock clock;
+    auto cleared = mash::agent::ResetAuditWitness(*config, clock.NowUnix());
+    if (!cleared.ok()) {
+      std::cerr << config_path << ": " << cleared.status().ToString() << "\n";
+      return kExitConfig;
+    }
+    std::cout << "audit witness reset: " << *cleared
+              << " alarm(s) cleared; the next checkpoint the hub shows will be trusted\n";
     return kExitOk;
   }
   return Run(*config);

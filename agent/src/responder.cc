@@ -2,15 +2,52 @@
 
 #include <algorithm>
 
+#include "mash/audit/event.h"
+#include "mash/audit/merkle.h"
+#include "mash/audit/receipt.h"
+#include "mash/common/encoding.h"
 #include "mash/common/log.h"
 
 namespace mash::agent {
 namespace {
 
-// Until agency disclosure policies are loaded (policy issue), answers say so plainly.
-constexpr const char* kNoPolicyVersion = "unversioned";
+bool Has(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+nlohmann::json DecisionSummary(const policy::Decision& d) {
+  return {{"effect", policy::EffectName(d.effect)}, {"level", d.level}, {"rule", DecidingRule(d)}};
+}
+
+// The disclosure log's view of one category: what was decided, never the content.
+nlohmann::json LoggedCategory(const schemas::CategoryAnswer& c) {
+  nlohmann::json j = {{"category", c.category}, {"outcome", c.outcome}, {"rule", c.rule}};
+  if (c.level >= 0) j["level"] = c.level;
+  if (!c.redacted.empty()) j["redacted"] = c.redacted;
+  if (!c.reason.empty()) j["reason"] = c.reason;
+  return j;
+}
+
+Result<std::vector<audit::Hash>> DecodeProof(const std::vector<std::string>& proof) {
+  std::vector<audit::Hash> out;
+  for (const auto& p : proof) {
+    const auto bytes = common::Base64Decode(p);
+    if (!bytes) return InvalidArgument("consistency proof is not base64");
+    const auto h = audit::HashFromBytes(*bytes);
+    if (!h) return InvalidArgument("consistency proof hash is not 32 bytes");
+    out.push_back(*h);
+  }
+  return out;
+}
 
 }  // namespace
+
+struct Responder::Built {
+  schemas::AnswerBody body;
+  nlohmann::json categories = nlohmann::json::array();  // for the disclosure log
+  nlohmann::json shadow;                                // differences, or null
+  std::vector<std::string> notify;                      // categories to tell the custodian of
+};
 
 Result<std::unique_ptr<Responder>> Responder::Create(const AgentConfig& config,
                                                      const common::Clock& clock,
@@ -25,9 +62,35 @@ Result<std::unique_ptr<Responder>> Responder::Create(const AgentConfig& config,
                         crypto::LoadSigningPublicKey(config.broker_sign_public_key));
   MASH_ASSIGN_OR_RETURN(r->broker_enc_,
                         crypto::LoadEncryptionPublicKey(config.broker_enc_public_key));
+  MASH_ASSIGN_OR_RETURN(r->policies_,
+                        LoadDisclosurePolicies(config.policy, config.agency_type, clock.NowUnix()));
+  auto log_key = crypto::LoadSigningPublicKey(config.audit_log_public_key);
+  if (!log_key.ok()) return log_key.status().WithContext("audit.log_public_key");
+  // The broker signs its checkpoints with its hub id as the origin.
+  r->witness_ = std::make_unique<audit::Witness>(*log_key, config.hub_id);
+
   MASH_ASSIGN_OR_RETURN(r->db_, storage::Database::Open({config.database, config.database_key}));
   MASH_ASSIGN_OR_RETURN(r->replay_, storage::SqlReplayStore::Create(r->db_.get()));
   MASH_ASSIGN_OR_RETURN(r->sequence_, storage::SequenceCounter::Create(r->db_.get(), "agent-out"));
+  MASH_ASSIGN_OR_RETURN(r->log_, DisclosureLog::Create(r->db_.get()));
+  MASH_ASSIGN_OR_RETURN(std::optional<std::string> held, r->log_->LoadCheckpoint());
+  if (held) {
+    if (Status s = r->witness_->Restore(*held); !s.ok()) {
+      // Not an alarm (nothing was shown to be inconsistent), but nothing can be witnessed
+      // against a checkpoint that no longer verifies: refuse to start.
+      return FailedPrecondition(
+          "the held audit checkpoint does not verify with audit.log_public_key (" + s.message() +
+          "); if the hub's audit key was changed, run mash-agent audit-reset");
+    }
+    r->persisted_checkpoint_ = *held;
+  }
+  MASH_ASSIGN_OR_RETURN(std::optional<AlarmRecord> alarm, r->log_->ActiveAlarm());
+  if (alarm) {
+    r->alarm_ = alarm->reason;
+    common::LogError(
+        "audit.alarm",
+        {{"reason", alarm->reason}, {"raised_at", alarm->raised_at}, {"restored", true}});
+  }
   MASH_ASSIGN_OR_RETURN(FixtureRecords records, FixtureRecords::Load(config.records_fixture));
   r->records_ = std::make_unique<FixtureRecords>(std::move(records));
   return r;
@@ -39,6 +102,10 @@ schemas::Hello Responder::MakeHello() const {
   h.sign_key = sign_.Public().Fingerprint();
   h.enc_key = enc_.Public().Fingerprint();
   h.software = "mash-agent/0.1.0";
+  if (const auto held = witness_->held()) {
+    h.checkpoint = schemas::Checkpoint{static_cast<int64_t>(held->checkpoint.size),
+                                       common::HexEncode(held->checkpoint.root)};
+  }
   return h;
 }
 
@@ -47,36 +114,116 @@ bool Responder::WelcomeMatches(const schemas::Welcome& welcome) const {
          welcome.enc_key == broker_enc_.Fingerprint();
 }
 
-schemas::AnswerBody Responder::BuildAnswer(const schemas::QueryBody& query) const {
-  schemas::AnswerBody a;
+bool Responder::alarmed() const { return !alarm_.empty() || witness_->alarmed(); }
+
+Status Responder::RaiseAlarm(const std::string& reason, const std::string& presented) {
+  if (alarm_.empty()) alarm_ = reason;
+  AlarmRecord a;
+  a.raised_at = clock_.NowUnix();
+  a.reason = reason;
+  if (const auto held = witness_->held()) a.held_checkpoint = held->text;
+  a.presented_checkpoint = presented;
+  common::LogError("audit.alarm", {{"reason", reason}});
+  if (Status s = log_->RaiseAlarm(a); !s.ok()) {
+    // Still alarmed for the life of this process; the operator must see that it did not stick.
+    common::LogError("audit.alarm_not_persisted", {{"error", s.message()}});
+  }
+  return DataLoss("audit log inconsistent: " + reason);
+}
+
+Status Responder::PersistHeld() {
+  const auto held = witness_->held();
+  if (!held || held->text == persisted_checkpoint_) return Status::Ok();
+  MASH_RETURN_IF_ERROR(log_->SaveCheckpoint(held->text));
+  persisted_checkpoint_ = held->text;
+  return Status::Ok();
+}
+
+Status Responder::OnWelcome(const schemas::Welcome& welcome) {
+  if (alarmed()) {
+    common::LogError("audit.alarm", {{"reason", alarm_reason()}, {"state", "still raised"}});
+    return FailedPrecondition("audit alarm raised");
+  }
+  const auto refuse = [this](const Status& s) {
+    welcome_refused_ = true;
+    common::LogError("audit.welcome_refused", {{"reason", s.message()}});
+    return s;
+  };
+  const auto held = witness_->held();
+  if (!welcome.audit) {
+    if (held) return refuse(FailedPrecondition("welcome shows no audit checkpoint"));
+    welcome_refused_ = false;  // nothing held yet: a hub that shows no log can still be used
+    return Status::Ok();
+  }
+  auto proof = DecodeProof(welcome.audit->consistency_proof);
+  if (!proof.ok()) return refuse(proof.status());
+  if (held && welcome.audit->consistency_from != 0 &&
+      static_cast<uint64_t>(welcome.audit->consistency_from) != held->checkpoint.size) {
+    // A proof from another size would fail verification and look like a fork.
+    return refuse(InvalidArgument("consistency proof does not start at the held checkpoint"));
+  }
+  const Status observed = witness_->Observe(welcome.audit->checkpoint, *proof);
+  if (observed.code() == StatusCode::kDataLoss) {
+    welcome_refused_ = true;
+    return RaiseAlarm(witness_->alarm_reason(), welcome.audit->checkpoint);
+  }
+  if (!observed.ok()) return refuse(observed);
+  if (Status s = PersistHeld(); !s.ok()) return refuse(Unavailable("held checkpoint not stored"));
+  welcome_refused_ = false;
+  common::LogInfo("audit.checkpoint_held", {{"size", witness_->held_size()}});
+  return Status::Ok();
+}
+
+Responder::Built Responder::BuildAnswer(const schemas::QueryBody& query,
+                                        const crypto::EnvelopeHeader& header,
+                                        const ConsentTag& consent) const {
+  Built b;
+  schemas::AnswerBody& a = b.body;
   a.query_id = query.query_id;
-  a.policy_version = kNoPolicyVersion;
+  a.policy_version = policies_->enforced().version;
   a.source = records_->source();
   const Record* rec = records_->Find(query.subject.identifiers, &a.matched_on);
   if (rec == nullptr) {
     a.matched_on.clear();
-    return a;
+    return b;
   }
   a.held = true;
   a.match = "confirmed";
-  if (query.level == 0) return a;  // discovery: held / not held, nothing more
+  if (query.level == 0) return b;  // discovery: held / not held, nothing more
+  const int64_t now = clock_.NowUnix();
   for (const auto& [name, cat] : rec->categories) {
     if (!query.categories.empty() && std::find(query.categories.begin(), query.categories.end(),
                                                name) == query.categories.end()) {
       continue;
     }
-    schemas::CategoryAnswer c;
-    c.category = name;
-    c.outcome = "shared";
-    c.summary = cat.summary;
-    if (query.level >= 2) c.latest = cat.latest;
-    if (query.level >= 3) c.records = cat.records;
+    const auto outcome =
+        policies_->EvaluateBoth(MakeDisclosureRequest(header, consent, name, query.level), now);
+    schemas::CategoryAnswer c = Disclose(policies_->enforced(), outcome.enforced, name, cat);
+    if (outcome.enforced.effect == policy::Effect::kPermit &&
+        Has(outcome.enforced.obligations, "notify_custodian")) {
+      b.notify.push_back(name);
+    }
+    if (outcome.differs && outcome.shadow) {
+      if (b.shadow.is_null()) b.shadow = nlohmann::json::array();
+      b.shadow.push_back({{"category", name},
+                          {"enforced", DecisionSummary(outcome.enforced)},
+                          {"shadow", DecisionSummary(*outcome.shadow)}});
+    }
+    b.categories.push_back(LoggedCategory(c));
     a.categories.push_back(std::move(c));
   }
-  return a;
+  return b;
 }
 
 Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
+  if (alarmed()) {
+    common::LogError("query.refused", {{"reason", "audit alarm raised"}});
+    return Unavailable("audit alarm raised");
+  }
+  if (welcome_refused_) {
+    common::LogWarn("query.refused", {{"reason", "hub audit checkpoint not accepted"}});
+    return Unavailable("hub audit checkpoint not accepted");
+  }
   crypto::OpenExpectations expect{hub_id_, &broker_sign_, agency_id_, &enc_, clock_.NowUnix()};
   auto opened = crypto::Open(query, expect, *replay_);
   if (!opened.ok()) {
@@ -92,7 +239,13 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
     common::LogWarn("query.rejected", {{"reason", body.status().message()}});
     return body.status();
   }
-  const schemas::AnswerBody answer = BuildAnswer(*body);
+  auto consent = ParseConsentTag(opened->header.consent);
+  if (!consent.ok()) {
+    common::LogWarn("query.rejected", {{"reason", consent.status().message()}});
+    return consent.status();
+  }
+  const Built built = BuildAnswer(*body, opened->header, *consent);
+  const std::string& version = policies_->enforced().version;
 
   crypto::EnvelopeHeader h;
   h.type = "answer";
@@ -109,8 +262,8 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   h.lawful_basis = opened->header.lawful_basis;
   h.consent = opened->header.consent;
   h.urgency = opened->header.urgency;
-  h.policy_hash = "";
-  const std::string plaintext = answer.ToJson().dump();
+  h.policy_hash = version;
+  const std::string plaintext = built.body.ToJson().dump();
   MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope sealed,
                         crypto::Seal(h, common::AsBytes(plaintext), sign_, broker_enc_, random_));
   std::string frame = schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
@@ -119,11 +272,127 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
     common::LogError("query.answer_too_large", {{"check", h.check_ref}, {"bytes", frame.size()}});
     return ResourceExhausted("answer larger than a frame");
   }
+
+  // Recorded before it leaves: an answer that is not in the disclosure log is not sent.
+  DisclosureRecord record;
+  record.time = h.issued_at;
+  record.check_ref = h.check_ref;
+  record.answer_id = h.id;
+  record.answer_hash = common::HexEncode(sealed.Hash());
+  record.purpose = h.purpose;
+  record.lawful_basis = h.lawful_basis;
+  record.consent = h.consent;
+  record.policy_version = version;
+  if (const policy::Policy* shadow = policies_->shadow()) record.shadow_version = shadow->version;
+  record.level = body->level;
+  record.held = built.body.held;
+  record.categories = built.categories;
+  record.shadow = built.shadow;
+  if (Status s = log_->RecordAnswer(record); !s.ok()) {
+    common::LogError("disclosure_log.write_failed",
+                     {{"check", h.check_ref}, {"error", s.message()}});
+    return Unavailable("disclosure log unavailable");
+  }
+  for (const auto& category : built.notify) {
+    common::LogInfo("custodian.notify", {{"check", h.check_ref}, {"category", category}});
+  }
+  if (!built.shadow.is_null()) {
+    for (const auto& d : built.shadow) {
+      common::LogWarn("policy.shadow_differs", {{"check", h.check_ref},
+                                                {"category", d["category"]},
+                                                {"enforced", d["enforced"]},
+                                                {"shadow", d["shadow"]},
+                                                {"enforced_version", version},
+                                                {"shadow_version", record.shadow_version}});
+    }
+  }
   common::LogInfo("query.answered", {{"check", h.check_ref},
-                                     {"held", answer.held},
-                                     {"categories", answer.categories.size()},
-                                     {"level", body->level}});
+                                     {"held", built.body.held},
+                                     {"categories", built.body.categories.size()},
+                                     {"level", body->level},
+                                     {"policy_version", version}});
   return frame;
+}
+
+Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
+  const auto reject = [](const Status& s) {
+    common::LogWarn("receipt.rejected", {{"reason", s.message()}});
+    return s;
+  };
+  if (alarmed()) return reject(FailedPrecondition("audit alarm raised"));
+  crypto::OpenExpectations expect{hub_id_, &broker_sign_, agency_id_, &enc_, clock_.NowUnix()};
+  auto opened = crypto::Open(envelope, expect, *replay_);
+  if (!opened.ok()) return reject(opened.status());
+  if (opened->header.type != "receipt") return reject(InvalidArgument("not a receipt"));
+  auto body = schemas::ReceiptBody::Parse(common::AsString(opened->plaintext.span()));
+  if (!body.ok()) return reject(body.status());
+
+  auto receipt = audit::Receipt::FromJson(body->receipt);
+  if (!receipt.ok()) return reject(receipt.status());
+
+  // The checkpoint first: a validly signed checkpoint that is consistent with the held one is
+  // witnessed even if the rest of the receipt is refused (so that agent and broker agree on the
+  // size the next consistency proof starts from), and one that is inconsistent is an alarm
+  // whatever answer it claims to be about.
+  const Status verified = witness_->VerifyReceipt(*receipt);
+  if (verified.code() == StatusCode::kDataLoss) {
+    return RaiseAlarm(witness_->alarm_reason(), receipt->checkpoint);
+  }
+  if (Status s = PersistHeld(); !s.ok()) {
+    common::LogError("audit.checkpoint_not_stored", {{"error", s.message()}});
+  }
+  if (!verified.ok()) return reject(verified);
+
+  // The answer it speaks of must be one this agent sent, byte for byte.
+  auto sent = log_->FindAnswer(body->answer_id);
+  if (!sent.ok()) return reject(sent.status());
+  if (sent->answer_hash != body->answer_hash) {
+    return reject(InvalidArgument("receipt names another answer hash"));
+  }
+  if (sent->check_ref != opened->header.check_ref) {
+    return reject(InvalidArgument("receipt is for another check"));
+  }
+  auto existing = log_->FindReceipt(body->answer_id);
+  if (!existing.ok()) return reject(existing.status());
+  if (*existing) return reject(AlreadyExists("a receipt for this answer is held"));
+
+  // The event logged must say that this agency's answer, with this hash, was received, and be
+  // the leaf the receipt proves included.
+  const auto event_bytes = common::Base64Decode(body->event);
+  if (!event_bytes) return reject(InvalidArgument("receipt event is not base64"));
+  const audit::Hash leaf = audit::HashLeaf(*event_bytes);
+  if (receipt->leaf_hash != leaf) return reject(InvalidArgument("receipt leaf is not the event"));
+  auto event = audit::DecodeEvent(*event_bytes);
+  if (!event.ok()) return reject(InvalidArgument("receipt event does not decode"));
+  if (event->type != audit::EventType::kAnswerReceived) {
+    return reject(InvalidArgument("receipt event is not answer_received"));
+  }
+  if (event->agency != agency_id_) {
+    return reject(InvalidArgument("receipt event is for another agency"));
+  }
+  if (event->check_ref != sent->check_ref) {
+    return reject(InvalidArgument("receipt event is for another check"));
+  }
+  const bool names_answer = std::any_of(
+      event->envelope_hashes.begin(), event->envelope_hashes.end(),
+      [&](const common::Bytes& h) { return common::HexEncode(h) == sent->answer_hash; });
+  if (!names_answer) return reject(InvalidArgument("receipt event does not name the answer"));
+
+  ReceiptRecord stored;
+  stored.answer_id = body->answer_id;
+  stored.time = clock_.NowUnix();
+  stored.seq = receipt->seq;
+  stored.leaf_hash = common::HexEncode(leaf);
+  stored.checkpoint = receipt->checkpoint;
+  stored.receipt = body->receipt.dump();
+  const auto held = witness_->held();
+  const std::string held_text = held ? held->text : receipt->checkpoint;
+  if (Status s = log_->RecordReceipt(stored, held_text); !s.ok()) return reject(s);
+  persisted_checkpoint_ = held_text;
+  common::LogInfo("receipt.accepted", {{"check", opened->header.check_ref},
+                                       {"seq", receipt->seq},
+                                       {"size", witness_->held_size()}});
+  return Status::Ok();
 }
 
 }  // namespace mash::agent

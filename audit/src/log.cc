@@ -479,6 +479,16 @@ std::optional<SignedCheckpoint> AuditLog::LatestSeal() const {
   return state_->seal;
 }
 
+Result<Bytes> AuditLog::EncodedEvent(uint64_t seq) const {
+  std::lock_guard lock(db_mu_);
+  if (seq >= state_->size) return NotFound("no committed event with that number");
+  MASH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT encoded FROM audit_events WHERE seq = ?"));
+  stmt.Bind(1, static_cast<int64_t>(seq));
+  MASH_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return NotFound("event removed by retention");
+  return stmt.ColumnBlob(0);
+}
+
 uint64_t AuditLog::Size() const {
   std::lock_guard lock(db_mu_);
   return state_->size;

@@ -222,7 +222,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     welcomed_ = true;
     hub_->SessionWelcomed(this);
     hello_timer_.cancel();
-    Send(hub_->options_.welcome.ToJson().dump());
+    schemas::Welcome welcome = hub_->options_.welcome;
+    welcome.audit = hub_->events_->OnHello(agency_, hello);
+    Send(welcome.ToJson().dump());
     common::LogInfo("agent.connected", {{"agency", agency_}, {"peer", peer_}});
     hub_->events_->OnAgentOnline(agency_);
   }

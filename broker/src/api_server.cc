@@ -120,65 +120,115 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
                                 ErrorBody("too_large", "request body too large"), 11, false));
     }
     if (ec) return;  // timeouts and broken connections: nothing to answer
-    Write(Handle(parser_->release()));
+    Handle(parser_->release());
   }
 
-  http::response<http::string_body> Handle(const http::request<http::string_body>& req) {
+  // Answers `req`, at once or (for what must be audited first) when the audit log has
+  // committed the request's event.
+  void Handle(const http::request<http::string_body>& req) {
     const unsigned v = req.version();
     const bool ka = req.keep_alive() && ++requests_ < kMaxRequestsPerConnection;
-    const auto user = server_->Authenticate(req[http::field::authorization]);
-    if (!user) {
+    const auto token = server_->Authenticate(req[http::field::authorization]);
+    if (!token) {
       common::LogWarn("api.unauthenticated", {{"target_kind", TargetKind(req.target())}});
+      server_->checks->RecordRefusal(Staff{"", "", ""}, "unauthenticated");
       auto res = JsonResponse(http::status::unauthorized,
                               ErrorBody("unauthenticated", "authentication required"), v, ka);
       res.set(http::field::www_authenticate, "Bearer");
-      return res;
+      return Write(std::move(res));
     }
+    const Staff staff{token->user, token->role, "hub"};
     const std::string_view target = req.target();
     static const std::regex kCheckPath("^/api/v1/checks/([0-9a-f]{32})$");
     std::cmatch m;
     if (target == "/api/v1/checks") {
-      if (req.method() != http::verb::post) return MethodNotAllowed(v, ka);
+      if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
       if (req[http::field::content_type].substr(0, 16) != "application/json") {
-        return JsonResponse(http::status::unsupported_media_type,
-                            ErrorBody("bad_request", "send application/json"), v, ka);
+        return Write(JsonResponse(http::status::unsupported_media_type,
+                                  ErrorBody("bad_request", "send application/json"), v, ka));
       }
       auto body = schemas::ParseJson(req.body(), kBodyLimit, 16);
       if (!body.ok()) {
-        return JsonResponse(http::status::bad_request,
-                            ErrorBody("bad_request", body.status().message()), v, ka);
+        server_->checks->RecordRefusal(staff, "malformed_request");
+        return Write(JsonResponse(http::status::bad_request,
+                                  ErrorBody("bad_request", body.status().message()), v, ka));
       }
       auto request = RaiseRequest::FromJson(*body);
       if (!request.ok()) {
-        return JsonResponse(http::status::bad_request,
-                            ErrorBody("invalid", request.status().message()), v, ka);
+        server_->checks->RecordRefusal(staff, "invalid_request");
+        return Write(JsonResponse(http::status::bad_request,
+                                  ErrorBody("invalid", request.status().message()), v, ka));
       }
-      auto id = server_->checks->Raise(*request, user->user);
-      if (!id.ok()) {
-        const bool client = id.status().code() == StatusCode::kInvalidArgument;
-        return JsonResponse(client ? http::status::bad_request : http::status::service_unavailable,
-                            ErrorBody(client ? "invalid" : "unavailable",
-                                      client ? id.status().message() : "cannot raise check now"),
-                            v, ka);
+      return server_->checks->Raise(
+          *request, staff, [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+            self->Write(Reply(std::move(r), http::status::created, v, ka));
+          });
+    }
+    static const std::regex kAuthorisationPath("^/api/v1/checks/([0-9a-f]{32})/authorisation$");
+    if (std::regex_match(target.begin(), target.end(), m, kAuthorisationPath)) {
+      if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
+      auto body = schemas::ParseJson(req.body(), kBodyLimit, 4);
+      if (!body.ok() || !body->is_object() || body->size() != 2 || !body->contains("decision") ||
+          !body->contains("reason") || !(*body)["decision"].is_string() ||
+          !(*body)["reason"].is_string()) {
+        server_->checks->RecordRefusal(staff, "malformed_request");
+        return Write(JsonResponse(
+            http::status::bad_request,
+            ErrorBody("invalid",
+                      "send {\"decision\": \"authorise\"|\"reject\", \"reason\": \"...\"}"),
+            v, ka));
       }
-      auto shown = server_->checks->Show(*id);
-      return JsonResponse(http::status::created, shown.ok() ? *shown : nlohmann::json{{"id", *id}},
-                          v, ka);
+      const std::string decision = (*body)["decision"];
+      const std::string reason = (*body)["reason"];
+      if ((decision != "authorise" && decision != "reject") || reason.size() > 4000) {
+        server_->checks->RecordRefusal(staff, "invalid_request");
+        return Write(JsonResponse(http::status::bad_request,
+                                  ErrorBody("invalid", "/decision or /reason is not valid"), v,
+                                  ka));
+      }
+      return server_->checks->Authorise(
+          m[1].str(), staff, decision == "authorise", reason,
+          [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+            self->Write(Reply(std::move(r), http::status::ok, v, ka));
+          });
     }
     if (std::regex_match(target.begin(), target.end(), m, kCheckPath)) {
-      if (req.method() != http::verb::get) return MethodNotAllowed(v, ka);
-      auto shown = server_->checks->Show(m[1].str());
-      if (!shown.ok()) {
-        return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such check"), v,
-                            ka);
-      }
-      return JsonResponse(http::status::ok, *shown, v, ka);
+      if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
+      return server_->checks->Show(m[1].str(), staff,
+                                   [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+                                     self->Write(Reply(std::move(r), http::status::ok, v, ka));
+                                   });
     }
     if (target == "/api/v1/agencies") {
-      if (req.method() != http::verb::get) return MethodNotAllowed(v, ka);
-      return JsonResponse(http::status::ok, {{"agencies", server_->checks->Agencies()}}, v, ka);
+      if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
+      return Write(
+          JsonResponse(http::status::ok, {{"agencies", server_->checks->Agencies()}}, v, ka));
     }
-    return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka);
+    Write(JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+  }
+
+  // The response for a service result: `ok_status` with the JSON, or the error mapped to its
+  // HTTP status. Refusals carry the agreement's reasons; server-side failures say nothing more.
+  static http::response<http::string_body> Reply(Result<nlohmann::json> r, http::status ok_status,
+                                                 unsigned v, bool ka) {
+    if (r.ok()) return JsonResponse(ok_status, *r, v, ka);
+    switch (r.status().code()) {
+      case StatusCode::kInvalidArgument:
+        return JsonResponse(http::status::bad_request, ErrorBody("invalid", r.status().message()),
+                            v, ka);
+      case StatusCode::kPermissionDenied:
+        return JsonResponse(http::status::forbidden, ErrorBody("refused", r.status().message()), v,
+                            ka);
+      case StatusCode::kFailedPrecondition:
+        return JsonResponse(http::status::conflict, ErrorBody("conflict", r.status().message()), v,
+                            ka);
+      case StatusCode::kNotFound:
+        return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such check"), v,
+                            ka);
+      default:
+        return JsonResponse(http::status::service_unavailable,
+                            ErrorBody("unavailable", "cannot do that now; try again"), v, ka);
+    }
   }
 
   static std::string_view TargetKind(std::string_view target) {

@@ -1,11 +1,46 @@
 #include "mash/broker/broker.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "mash/common/log.h"
 #include "mash/crypto/tls.h"
+#include "mash/policy/loader.h"
 
 namespace mash::broker {
+namespace {
+
+// Retention runs on the sweep timer once an hour.
+constexpr int kSweepsPerPurge = 3600;
+
+Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config,
+                                                      const common::Clock& clock) {
+  MASH_ASSIGN_OR_RETURN(crypto::SigningKey key,
+                        crypto::LoadSigningKey(config.audit.checkpoint_key));
+  storage::DatabaseOptions db_options;
+  db_options.file = config.audit.database;
+  db_options.key_file = config.audit.database_key;
+  MASH_ASSIGN_OR_RETURN(auto db, storage::Database::Open(db_options));
+  if (config.audit.max_size_mb > 0) {
+    // The page size is 4096 (DESIGN §9); SQLite never lowers the limit below the current size.
+    const uint64_t pages = config.audit.max_size_mb * 256;
+    MASH_RETURN_IF_ERROR(db->Exec("PRAGMA max_page_count = " + std::to_string(pages)));
+  }
+  audit::AuditLogOptions options;
+  options.origin = config.hub_id;
+  options.checkpoint_every_events = config.audit.checkpoint_every_events;
+  options.checkpoint_every = config.audit.checkpoint_every;
+  options.retention = config.audit.retention;
+  options.anchor_file = config.audit.anchor_file;
+  options.full_verify_on_open = config.audit.full_verify_on_start;
+  // The log's committer thread reads the clock; the broker's clock outlives the log.
+  auto shared_clock = std::shared_ptr<const common::Clock>(&clock, [](const common::Clock*) {});
+  return audit::AuditLog::Open(std::move(db),
+                               std::make_shared<const crypto::SigningKey>(std::move(key)),
+                               std::move(shared_clock), std::move(options));
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                                const BrokerConfig& config,
@@ -20,11 +55,56 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   api_tls.require_client_cert = false;  // staff authenticate with tokens (later: logins)
   MASH_ASSIGN_OR_RETURN(auto api_ctx, crypto::MakeTlsContext(api_tls));
 
+  policy::PolicySource agreement_source{config.policy.agreement, config.policy.store,
+                                        config.policy.trusted_keys};
+  MASH_ASSIGN_OR_RETURN(
+      policy::LoadedPolicySet agreement,
+      policy::LoadPolicySet(agreement_source, policy::PolicyKind::kSharingAgreement, std::nullopt,
+                            clock.NowUnix()));
+  const policy::Policy& enforced = agreement.set->enforced();
+  for (const auto& w : agreement.warnings) {
+    common::LogWarn("policy.warning", {{"policy", enforced.id}, {"warning", w.ToString()}});
+  }
+  if (config.policy.trusted_keys.empty()) {
+    common::LogWarn("policy.unsigned_accepted",
+                    {{"policy", enforced.id}, {"hint", "set policy.trusted_keys in production"}});
+  }
+  for (const auto& a : config.agencies) {
+    if (enforced.PartyIndex(a.id) < 0) {
+      common::LogWarn("policy.agency_not_party", {{"agency", a.id}, {"policy", enforced.id}});
+    }
+  }
+  common::LogInfo(
+      "policy.loaded",
+      {{"policy", enforced.id},
+       {"version", enforced.version},
+       {"shadow", agreement.set->shadow() ? agreement.set->shadow()->version : std::string()},
+       {"signers", agreement.signers.size()}});
+
+  MASH_ASSIGN_OR_RETURN(
+      crypto::SecureBuffer pseudonym_key,
+      crypto::ReadKeyFile(config.audit.pseudonym_key, crypto::KeyKind::kPseudonymKey));
+  MASH_ASSIGN_OR_RETURN(crypto::Pseudonymiser pseudonyms,
+                        crypto::Pseudonymiser::Create(std::move(pseudonym_key)));
+  b->pseudonyms_ = std::make_shared<const crypto::Pseudonymiser>(std::move(pseudonyms));
+
+  auto audit_log = OpenAuditLog(config, clock);
+  if (!audit_log.ok()) {
+    common::LogError("audit.startup_check_failed", {{"error", audit_log.status().ToString()}});
+    return audit_log.status();
+  }
+  b->audit_ = std::move(*audit_log);
+  common::LogInfo("audit.verified", {{"size", b->audit_->Size()},
+                                     {"checked", b->audit_->startup_report().entries_checked}});
+
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
+  CheckServiceOptions check_options;
+  check_options.query_lifetime = config.query_lifetime;
   // Half the connection's queue for queries leaves room for pings and errors.
-  const int max_in_flight = std::clamp(static_cast<int>(config.max_queue / 2), 1, 64);
-  b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, config.query_lifetime,
-                                              max_in_flight);
+  check_options.max_in_flight = std::clamp(static_cast<int>(config.max_queue / 2), 1, 64);
+  auto post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
+  b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
+                                              agreement.set, b->pseudonyms_, post, check_options);
 
   AgentHubOptions hub_options;
   hub_options.address = config.agent_address;
@@ -36,9 +116,11 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   hub_options.max_queue = config.max_queue;
   hub_options.handshake_timeout = config.handshake_timeout;
   hub_options.idle_timeout = config.idle_timeout;
-  hub_options.welcome =
-      schemas::Welcome{schemas::kProtocolVersion, config.hub_id, b->courier_->SignFingerprint(),
-                       b->courier_->EncFingerprint(), config.ping_interval_s};
+  hub_options.welcome.version = schemas::kProtocolVersion;
+  hub_options.welcome.hub = config.hub_id;
+  hub_options.welcome.sign_key = b->courier_->SignFingerprint();
+  hub_options.welcome.enc_key = b->courier_->EncFingerprint();
+  hub_options.welcome.ping_interval_s = config.ping_interval_s;
   Courier* courier = b->courier_.get();
   auto key_check = [courier](const std::string& agency, const std::string& sign_fp,
                              const std::string& enc_fp) {
@@ -73,6 +155,14 @@ void Broker::ScheduleSweep() {
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
     checks_->Sweep();
+    if (++sweeps_ % kSweepsPerPurge == 0) {
+      auto purged = audit_->PurgeExpired();
+      if (!purged.ok()) {
+        common::LogError("audit.purge_failed", {{"error", purged.status().ToString()}});
+      } else if (*purged > 0) {
+        common::LogInfo("audit.purged", {{"events", *purged}});
+      }
+    }
     ScheduleSweep();
   });
 }
@@ -83,6 +173,12 @@ void Broker::Stop() {
   sweep_timer_.cancel();
   api_->Stop();
   hub_->Stop();
+  // Sign what was recorded since the last checkpoint, so that the log a restart (or an IG
+  // officer, offline) verifies ends in a signed checkpoint and the anchor file is current.
+  audit_->Flush();
+  if (auto c = audit_->Checkpoint(); !c.ok()) {
+    common::LogError("audit.checkpoint_failed", {{"error", c.status().ToString()}});
+  }
   common::LogInfo("broker.stopped");
 }
 

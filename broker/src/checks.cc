@@ -1,6 +1,9 @@
 #include "mash/broker/checks.h"
 
+#include <algorithm>
+
 #include "mash/common/log.h"
+#include "mash/policy/vocabulary.h"
 #include "mash/schemas/validator.h"
 
 namespace mash::broker {
@@ -8,6 +11,29 @@ namespace {
 
 int64_t Millis(common::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// The audit disposition of an agency's outcome for a category (docs/audit-format.md).
+std::string_view Disposition(std::string_view outcome) {
+  if (outcome == "shared") return "disclosed";
+  if (outcome == "redacted") return "redacted";
+  if (outcome == "review") return "custodian_review";
+  return "withheld";
+}
+
+Status CheckTerm(policy::Dimension d, const std::string& value, std::string_view field) {
+  if (policy::Vocabulary::Builtin().IndexOf(d, value) >= 0) return Status::Ok();
+  return InvalidArgument(std::string(field) + ": not a " + std::string(policy::DimensionName(d)) +
+                         " of the vocabulary (schemas/vocabulary/vocabulary.json)");
+}
+
+std::string JoinReasons(const std::vector<std::string>& reasons) {
+  std::string out;
+  for (const auto& r : reasons) {
+    if (!out.empty()) out += " ";
+    out += r;
+  }
+  return out;
 }
 
 }  // namespace
@@ -31,6 +57,11 @@ Result<RaiseRequest> RaiseRequest::FromJson(const nlohmann::json& body) {
   r.agencies = body.at("agencies").get<std::vector<std::string>>();
   r.categories = body.value("categories", std::vector<std::string>{});
 
+  MASH_RETURN_IF_ERROR(CheckTerm(policy::Dimension::kPurpose, r.purpose, "/purpose"));
+  MASH_RETURN_IF_ERROR(CheckTerm(policy::Dimension::kLawfulBasis, r.lawful_basis, "/lawful_basis"));
+  MASH_RETURN_IF_ERROR(
+      CheckTerm(policy::Dimension::kConsentState, r.consent_state, "/consent/state"));
+  MASH_RETURN_IF_ERROR(CheckTerm(policy::Dimension::kUrgency, r.urgency, "/urgency"));
   if (r.consent_state == "given") {
     if (r.evidence_ref.empty()) {
       return InvalidArgument("/consent/evidence_ref: consent given needs an evidence reference");
@@ -44,6 +75,8 @@ Result<RaiseRequest> RaiseRequest::FromJson(const nlohmann::json& body) {
           "/consent/override_ground: without consent, one of the four override grounds is "
           "required");
     }
+    MASH_RETURN_IF_ERROR(CheckTerm(policy::Dimension::kOverrideGround, r.override_ground,
+                                   "/consent/override_ground"));
     if (r.justification.empty()) {
       return InvalidArgument("/consent/justification: an override needs a justification");
     }
@@ -57,25 +90,37 @@ Result<RaiseRequest> RaiseRequest::FromJson(const nlohmann::json& body) {
 }
 
 std::string RaiseRequest::ConsentTag() const {
-  if (consent_state == "given") return "given";
-  return "override:" + override_ground;
+  if (override_ground.empty()) return consent_state;
+  return consent_state + ";override:" + override_ground;
 }
 
 CheckService::CheckService(Courier& courier, const common::Clock& clock,
-                           common::RandomSource& random, std::chrono::seconds query_lifetime,
-                           int max_in_flight)
+                           common::RandomSource& random, audit::AuditSink& audit,
+                           std::shared_ptr<const policy::PolicySet> agreement,
+                           std::shared_ptr<const crypto::Pseudonymiser> pseudonyms, Post post,
+                           CheckServiceOptions options)
     : courier_(courier),
       clock_(clock),
       random_(random),
-      query_lifetime_(query_lifetime),
-      max_in_flight_(std::max(1, max_in_flight)) {}
+      audit_(audit),
+      agreement_(std::move(agreement)),
+      pseudonyms_(std::move(pseudonyms)),
+      post_(std::move(post)),
+      options_(options) {
+  options_.max_in_flight = std::max(1, options_.max_in_flight);
+}
+
+CheckService::~CheckService() = default;
 
 std::string_view CheckService::StateName(PartState s) {
   switch (s) {
+    case PartState::kAwaitingAuthorisation:
+      return "awaiting_authorisation";
     case PartState::kQueued:
       return "waiting_for_agent";
     case PartState::kSending:
     case PartState::kSent:
+    case PartState::kRecording:
       return "sent";
     case PartState::kAnswered:
       return "answered";
@@ -83,6 +128,8 @@ std::string_view CheckService::StateName(PartState s) {
       return "no_answer";
     case PartState::kFailed:
       return "failed";
+    case PartState::kRejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -90,52 +137,260 @@ std::string_view CheckService::StateName(PartState s) {
 std::string CheckService::OverallState(const Check& check) {
   size_t answered = 0;
   size_t open = 0;
+  size_t awaiting = 0;
   for (const auto& [_, p] : check.parts) {
     if (p.state == PartState::kAnswered) ++answered;
+    if (p.state == PartState::kAwaitingAuthorisation) ++awaiting;
     if (p.state == PartState::kQueued || p.state == PartState::kSending ||
-        p.state == PartState::kSent) {
+        p.state == PartState::kSent || p.state == PartState::kRecording) {
       ++open;
     }
   }
+  if (awaiting > 0) return "awaiting_authorisation";
+  if (check.decision == "rejected") return "rejected";
   if (answered == check.parts.size()) return "answered";
   if (open > 0) return "dispatched";
   return answered > 0 ? "partially_answered" : "expired";
 }
 
-Result<std::string> CheckService::Raise(const RaiseRequest& request, const std::string& raised_by) {
+std::vector<std::string> CheckService::Pseudonyms(const RaiseRequest& request) const {
+  std::vector<std::string> out;
+  auto add_person = [&](const schemas::Person& p) {
+    for (const auto& [kind, value] : p.identifiers) {
+      out.push_back(pseudonyms_->Pseudonym(kind, value));
+    }
+    // Without an identifier IG can still find the subject by name and date of birth
+    // (mashctl audit hash-subject --kind name_dob --value "FAMILY GIVEN YYYY-MM-DD").
+    if (!p.family_name.empty() && !p.dob.empty()) {
+      out.push_back(
+          pseudonyms_->Pseudonym("name_dob", p.family_name + " " + p.given_names + " " + p.dob));
+    }
+  };
+  add_person(request.subject);
+  for (const auto& p : request.household) add_person(p);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (out.size() > audit::kMaxListItems) out.resize(audit::kMaxListItems);
+  return out;
+}
+
+audit::AuditEvent CheckService::EventFor(const Check& check, audit::EventType type,
+                                         const Staff& who) const {
+  audit::AuditEvent e;
+  e.type = type;
+  e.person = who.user;
+  e.role = who.role;
+  e.organisation = who.organisation;
+  e.subjects = check.subjects;
+  e.check_ref = check.id;
+  e.purpose = check.request.purpose;
+  e.lawful_basis = check.request.lawful_basis;
+  e.consent = check.request.consent_state;
+  e.override_ground = check.request.override_ground;
+  // The justification itself may name people; the event keeps a reference to the check, where
+  // the text lives under the check's retention.
+  if (!check.request.override_ground.empty()) e.justification_ref = "check:" + check.id;
+  e.policy_version = agreement_->enforced().version;
+  return e;
+}
+
+void CheckService::AppendAll(std::vector<audit::AuditEvent> events,
+                             std::function<void(Result<uint64_t>)> done) {
+  struct Join {
+    size_t remaining;
+    Status first_error = Status::Ok();
+    uint64_t last_seq = 0;
+    std::mutex mu;
+    std::function<void(Result<uint64_t>)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->remaining = events.size();
+  join->done = std::move(done);
+  std::weak_ptr<int> alive = alive_;
+  Post post = post_;
+  for (auto& e : events) {
+    audit_.Append(std::move(e), [join, alive, post](Result<uint64_t> r) {
+      {
+        std::lock_guard lock(join->mu);
+        if (!r.ok() && join->first_error.ok()) join->first_error = r.status();
+        if (r.ok()) join->last_seq = std::max(join->last_seq, *r);
+        if (--join->remaining > 0) return;
+      }
+      post([join, alive] {
+        if (alive.expired()) return;
+        if (!join->first_error.ok()) return join->done(join->first_error);
+        join->done(join->last_seq);
+      });
+    });
+  }
+}
+
+void CheckService::RecordRefusal(const Staff& staff, std::string_view detail) {
+  audit::AuditEvent e;
+  e.type = audit::EventType::kRequestRefused;
+  e.outcome = audit::Outcome::kRefused;
+  e.person = staff.user;
+  e.role = staff.role;
+  e.organisation = staff.organisation;
+  e.detail = std::string(detail);
+  audit_.Append(std::move(e), [](Result<uint64_t> r) {
+    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
+  });
+}
+
+void CheckService::RecordFailure(const std::string& agency, std::string_view detail,
+                                 const std::string& check_ref) {
+  audit::AuditEvent e;
+  e.type = audit::EventType::kRequestFailed;
+  e.outcome = audit::Outcome::kFailed;
+  e.person = agency;
+  e.role = "agent";
+  e.organisation = agency;
+  e.agency = agency;
+  e.check_ref = check_ref;
+  e.detail = std::string(detail);
+  audit_.Append(std::move(e), [](Result<uint64_t> r) {
+    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
+  });
+}
+
+void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done done) {
   for (const auto& a : request.agencies) {
     if (courier_.FindAgency(a) == nullptr) {
-      return InvalidArgument("/agencies: '" + a + "' is not a registered agency");
+      RecordRefusal(staff, "unknown_agency");
+      return done(InvalidArgument("/agencies: '" + a + "' is not a registered agency"));
     }
   }
   DropOldChecks();
   if (checks_.size() >= kMaxChecks) {
     common::LogWarn("check.capacity", {{"limit", kMaxChecks}});
-    return ResourceExhausted("too many open checks");
+    return done(ResourceExhausted("too many open checks"));
   }
   Check check;
   check.id = random_.Hex(16);
   check.request = request;
-  check.raised_by = raised_by;
+  check.raised_by = staff;
+  check.subjects = Pseudonyms(request);
   check.raised_at = clock_.Now();
-  check.expires_at = check.raised_at + query_lifetime_;
-  for (const auto& a : request.agencies) check.parts[a].agency = a;
-  const std::string id = check.id;
-  checks_.emplace(id, std::move(check));
-  common::LogInfo("check.raised", {{"check", id},
-                                   {"purpose", request.purpose},
-                                   {"urgency", request.urgency},
-                                   {"agencies", request.agencies.size()}});
+  check.expires_at = check.raised_at + options_.query_lifetime;
+
+  // The agreement decides each agency's part. One denial refuses the check: a practitioner
+  // gets the reasons and can ask again within the agreement, rather than a silently partial
+  // check.
+  const int64_t now = clock_.NowUnix();
+  std::vector<std::string> denials;
+  audit::AuditEvent refused;
+  bool awaiting = false;
+  std::vector<audit::AuditEvent> events;
   for (const auto& a : request.agencies) {
+    policy::Request pr;
+    pr.role = staff.role;
+    pr.purpose = request.purpose;
+    pr.lawful_basis = request.lawful_basis;
+    pr.consent_state = request.consent_state;
+    pr.override_ground = request.override_ground;
+    pr.urgency = request.urgency;
+    pr.agency = a;
+    pr.level = request.level;
+    const auto outcome = agreement_->EvaluateBoth(pr, now);
+    const policy::Decision& d = outcome.enforced;
+    if (outcome.differs) {
+      common::LogInfo("policy.shadow_differs",
+                      {{"check", check.id},
+                       {"agency", a},
+                       {"enforced", policy::EffectName(d.effect)},
+                       {"enforced_rule", d.deciding_rule},
+                       {"shadow", policy::EffectName(outcome.shadow->effect)},
+                       {"shadow_rule", outcome.shadow->deciding_rule},
+                       {"shadow_version", outcome.shadow->policy_version}});
+    }
+    if (d.effect == policy::Effect::kDeny) {
+      if (denials.empty()) {
+        refused = EventFor(check, audit::EventType::kRequestRefused, staff);
+        refused.outcome = audit::Outcome::kRefused;
+        refused.agency = a;
+        refused.level = request.level;
+        refused.rule = d.deciding_rule.empty() ? "default-deny" : d.deciding_rule;
+        refused.detail = "agreement";
+      }
+      denials.push_back(a + ": " + JoinReasons(d.reasons));
+      continue;
+    }
+    Part& part = check.parts[a];
+    part.agency = a;
+    part.level = std::min(request.level, d.level);
+    part.rule = d.deciding_rule;
+    for (const auto& o : d.obligations) {
+      if (std::find(check.obligations.begin(), check.obligations.end(), o) ==
+          check.obligations.end()) {
+        check.obligations.push_back(o);
+      }
+    }
+    if (std::find(d.obligations.begin(), d.obligations.end(), "second_approver") !=
+        d.obligations.end()) {
+      part.state = PartState::kAwaitingAuthorisation;
+      awaiting = true;
+    }
+  }
+  policy::SortObligations(check.obligations);
+
+  if (!denials.empty()) {
+    common::LogInfo("check.refused",
+                    {{"check", check.id}, {"rule", refused.rule}, {"agencies", denials.size()}});
+    std::string message = "refused by the sharing agreement. " + JoinReasons(denials);
+    events.push_back(std::move(refused));
+    AppendAll(std::move(events), [done, message](Result<uint64_t> r) {
+      if (!r.ok()) return done(Unavailable("cannot record the request now"));
+      done(PermissionDenied(message));
+    });
+    return;
+  }
+
+  audit::AuditEvent raised = EventFor(check, audit::EventType::kCheckRaised, staff);
+  raised.level = request.level;
+  raised.rule = check.parts.begin()->second.rule;
+  if (awaiting) raised.detail = "awaiting_authorisation";
+  events.push_back(std::move(raised));
+  const std::string id = check.id;
+  checks_.emplace(id, std::move(check));  // not visible nor dispatched until committed
+  AppendAll(std::move(events),
+            [this, id, done](Result<uint64_t> r) { OnRaiseCommitted(id, std::move(r), done); });
+}
+
+void CheckService::OnRaiseCommitted(const std::string& id, Result<uint64_t> committed,
+                                    const Done& done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end()) return done(Unavailable("cannot raise check now"));
+  if (!committed.ok()) {
+    common::LogError("check.audit_failed",
+                     {{"check", id}, {"error", committed.status().ToString()}});
+    checks_.erase(it);
+    return done(Unavailable("cannot raise check now"));
+  }
+  Check& check = it->second;
+  check.recorded = true;
+  check.raised_at = clock_.Now();
+  check.expires_at = check.raised_at + options_.query_lifetime;
+  common::LogInfo("check.raised", {{"check", id},
+                                   {"purpose", check.request.purpose},
+                                   {"urgency", check.request.urgency},
+                                   {"agencies", check.parts.size()},
+                                   {"state", OverallState(check)}});
+  done(ToJson(check));
+  std::vector<std::string> agencies;
+  for (const auto& [agency, part] : check.parts) {
+    if (part.state == PartState::kQueued) agencies.push_back(agency);
+  }
+  for (const auto& a : agencies) {
     waiting_[a].push_back(id);
     DispatchWaiting(a);
   }
-  return id;
 }
 
 void CheckService::DispatchWaiting(const std::string& agency) {
   auto& queue = waiting_[agency];
-  while (!queue.empty() && in_flight_[agency] < max_in_flight_ && hub_ && hub_->IsOnline(agency)) {
+  while (!queue.empty() && in_flight_[agency] < options_.max_in_flight && hub_ &&
+         hub_->IsOnline(agency)) {
     const std::string id = queue.front();
     const auto it = checks_.find(id);
     Part* part = nullptr;
@@ -164,7 +419,7 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   // copy matches; the envelope around it is always new.
   if (part.query_id.empty()) part.query_id = random_.Hex(16);
   body.query_id = part.query_id;
-  body.level = check.request.level;
+  body.level = part.level;
   body.subject = check.request.subject;
   body.household = check.request.household;
   body.categories = check.request.categories;
@@ -175,6 +430,7 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   header.lawful_basis = check.request.lawful_basis;
   header.consent = check.request.ConsentTag();
   header.urgency = check.request.urgency;
+  header.policy_hash = agreement_->enforced().version;
   const auto remaining =
       std::chrono::duration_cast<std::chrono::seconds>(check.expires_at - clock_.Now());
   const auto lifetime = std::min<std::chrono::seconds>(
@@ -186,6 +442,7 @@ bool CheckService::Dispatch(Check& check, Part& part) {
     common::LogError(
         "query.seal_failed",
         {{"check", check.id}, {"agency", part.agency}, {"error", sealed.status().ToString()}});
+    RecordFailure(part.agency, "query_seal_failed", check.id);
     return true;
   }
   const std::string frame =
@@ -202,6 +459,16 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   part.session = session;
   part.sent_at = clock_.Now();
   ++in_flight_[part.agency];
+
+  audit::AuditEvent sent = EventFor(check, audit::EventType::kQuerySent, check.raised_by);
+  sent.agency = part.agency;
+  sent.level = part.level;
+  sent.rule = part.rule;
+  const auto hash = sealed->Hash();
+  sent.envelope_hashes.push_back(common::Bytes(hash.begin(), hash.end()));
+  audit_.Append(std::move(sent), [](Result<uint64_t> r) {
+    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
+  });
   common::LogInfo("query.sent", {{"check", check.id}, {"agency", part.agency}});
   return true;
 }
@@ -246,14 +513,20 @@ void CheckService::OnSessionClosed(const std::string& agency, uint64_t session) 
 
 void CheckService::DropOldChecks() {
   const auto now = clock_.Now();
-  std::erase_if(checks_,
-                [&](const auto& entry) { return entry.second.expires_at + kKeepFinished < now; });
+  std::erase_if(checks_, [&](const auto& entry) {
+    const Check& c = entry.second;
+    if (c.expires_at + kKeepFinished >= now) return false;
+    // A part whose answer is being recorded keeps its check until the log has answered.
+    return std::none_of(c.parts.begin(), c.parts.end(),
+                        [](const auto& p) { return p.second.state == PartState::kRecording; });
+  });
 }
 
 Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) {
   auto opened = courier_.OpenFrom(agency, envelope);
   if (!opened.ok()) {
     common::LogWarn("answer.rejected", {{"agency", agency}, {"reason", opened.status().message()}});
+    RecordFailure(agency, "answer_rejected");
     return opened.status();
   }
   const auto& header = opened->header;
@@ -261,6 +534,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   const auto check_it = checks_.find(header.check_ref);
   if (header.type != "answer" || !body.ok() || check_it == checks_.end()) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
+    RecordFailure(agency, "answer_unmatched");
     return InvalidArgument("answer does not match a check");
   }
   Check& check = check_it->second;
@@ -270,18 +544,159 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
       (part_it->second.state != PartState::kSent && part_it->second.state != PartState::kSending) ||
       part_it->second.query_id != body->query_id) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
+    RecordFailure(agency, "answer_unmatched", check.id);
     return InvalidArgument("answer does not match a query");
   }
   Part& part = part_it->second;
-  part.state = PartState::kAnswered;
+  part.state = PartState::kRecording;
   part.answered_at = clock_.Now();
+
+  // The answer counts only once the log holds it: one event per category (what was disclosed,
+  // what was withheld and why), then the answer itself, whose receipt goes to the agency.
+  const Staff agent{agency, "agent", agency};
+  const auto hash = envelope.Hash();
+  const common::Bytes envelope_hash(hash.begin(), hash.end());
+  std::vector<audit::AuditEvent> events;
+  audit::AuditEvent received = EventFor(check, audit::EventType::kAnswerReceived, agent);
+  received.agency = agency;
+  received.level = part.level;
+  received.policy_version = body->policy_version;
+  received.envelope_hashes.push_back(envelope_hash);
+  received.detail = body->held ? "held:" + body->match : "not_held";
+  bool any_withheld = false;
+  for (const auto& c : body->categories) {
+    const std::string disposition(Disposition(c.outcome));
+    audit::AuditEvent ce = EventFor(check,
+                                    disposition == "disclosed" || disposition == "redacted"
+                                        ? audit::EventType::kCategoryDisclosed
+                                        : audit::EventType::kCategoryWithheld,
+                                    agent);
+    ce.agency = agency;
+    ce.level = c.level;
+    ce.rule = c.rule;
+    ce.policy_version = body->policy_version;
+    ce.outcome = disposition == "disclosed" || disposition == "redacted"
+                     ? audit::Outcome::kOk
+                     : audit::Outcome::kWithheld;
+    ce.categories.push_back({c.category, disposition, c.rule});
+    ce.envelope_hashes.push_back(envelope_hash);
+    if (ce.outcome == audit::Outcome::kWithheld) any_withheld = true;
+    if (received.categories.size() < audit::kMaxListItems) {
+      received.categories.push_back({c.category, disposition, c.rule});
+    }
+    events.push_back(std::move(ce));
+  }
+  if (any_withheld) received.outcome = audit::Outcome::kPartial;
+  events.push_back(std::move(received));
   part.answer = std::move(*body);
+  AppendAll(std::move(events),
+            [this, id = check.id, agency, envelope, answer_id = header.id](Result<uint64_t> r) {
+              OnAnswerCommitted(id, agency, envelope, answer_id, std::move(r));
+            });
+  return Status::Ok();
+}
+
+void CheckService::OnAnswerCommitted(const std::string& id, const std::string& agency,
+                                     const crypto::SealedEnvelope& envelope,
+                                     const std::string& answer_id, Result<uint64_t> committed) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end()) return;
+  const auto pit = it->second.parts.find(agency);
+  if (pit == it->second.parts.end() || pit->second.state != PartState::kRecording) return;
+  Part& part = pit->second;
+  if (!committed.ok()) {
+    // Fail closed: an answer the log could not record is not shown, and the agency is told
+    // (generically) that it was not taken.
+    part.state = PartState::kFailed;
+    part.answer.reset();
+    common::LogError("answer.audit_failed",
+                     {{"check", id}, {"agency", agency}, {"error", committed.status().ToString()}});
+    if (hub_) {
+      schemas::ErrorMessage e;
+      e.code = "unavailable";
+      hub_->Send(agency, e.ToJson().dump());
+    }
+    DispatchWaiting(agency);
+    return;
+  }
+  part.state = PartState::kAnswered;
   common::LogInfo("answer.received",
-                  {{"check", check.id},
+                  {{"check", id},
                    {"agency", agency},
                    {"held", part.answer->held},
-                   {"elapsed_ms", Millis(part.answered_at) - Millis(part.sent_at)}});
-  return Status::Ok();
+                   {"elapsed_ms", Millis(part.answered_at) - Millis(part.sent_at)},
+                   {"audit_seq", *committed}});
+  SendReceipt(agency, id, envelope, answer_id, *committed);
+  DispatchWaiting(agency);
+}
+
+void CheckService::SendReceipt(const std::string& agency, const std::string& check_ref,
+                               const crypto::SealedEnvelope& answer, const std::string& answer_id,
+                               uint64_t seq) {
+  if (!hub_ || !hub_->IsOnline(agency)) return;  // the agency can ask again on reconnect
+  uint64_t& held = held_size_[agency];
+  auto receipt = audit_.MakeReceipt(seq, held);
+  if (!receipt.ok()) {
+    common::LogError(
+        "receipt.failed",
+        {{"agency", agency}, {"check", check_ref}, {"error", receipt.status().ToString()}});
+    return;
+  }
+  auto event = audit_.EncodedEvent(seq);
+  if (!event.ok()) {
+    common::LogError("receipt.failed", {{"agency", agency}, {"check", check_ref}});
+    return;
+  }
+  schemas::ReceiptBody body;
+  body.answer_id = answer_id;
+  const auto hash = answer.Hash();
+  body.answer_hash = common::HexEncode(hash);
+  body.event = common::Base64Encode(*event);
+  body.receipt = receipt->ToJson();
+  crypto::EnvelopeHeader header;
+  header.type = "receipt";
+  header.check_ref = check_ref;
+  header.policy_hash = agreement_->enforced().version;
+  auto sealed = courier_.Seal(agency, header, body.ToJson().dump(),
+                              std::chrono::seconds(crypto::kMaxLifetimeSeconds));
+  if (!sealed.ok()) {
+    common::LogError("receipt.seal_failed", {{"agency", agency}, {"check", check_ref}});
+    return;
+  }
+  const std::string frame =
+      schemas::EnvelopeFrame(schemas::MessageType::kReceipt, sealed->ToJson()).dump();
+  if (hub_->Send(agency, frame) == 0) return;
+  if (auto cp = audit::ParseCheckpoint(receipt->checkpoint); cp.ok()) {
+    held = cp->checkpoint.size;
+  }
+}
+
+std::optional<schemas::WelcomeAudit> CheckService::OnHello(const std::string& agency,
+                                                           const schemas::Hello& hello) {
+  uint64_t held = hello.checkpoint ? static_cast<uint64_t>(hello.checkpoint->size) : 0;
+  const auto seal = audit_.LatestSeal();
+  if (!seal) {
+    held_size_[agency] = held;
+    return std::nullopt;
+  }
+  schemas::WelcomeAudit w;
+  w.checkpoint = seal->text;
+  const uint64_t size = seal->checkpoint.size;
+  if (held > size) {
+    // The agency has seen a longer log than this one: it will raise its alarm on this welcome.
+    common::LogError("audit.agent_ahead",
+                     {{"agency", agency}, {"agent_size", held}, {"log_size", size}});
+  } else if (held > 0 && held < size) {
+    auto proof = audit_.ConsistencyProof(held, size);
+    if (!proof.ok()) {
+      common::LogError("audit.proof_failed", {{"agency", agency}});
+      return std::nullopt;
+    }
+    w.consistency_from = static_cast<int64_t>(held);
+    for (const auto& h : *proof) w.consistency_proof.push_back(common::Base64Encode(h));
+  }
+  held_size_[agency] = held > size ? held : size;
+  return w;
 }
 
 void CheckService::OnAgentOnline(const std::string& agency) { DispatchWaiting(agency); }
@@ -306,17 +721,17 @@ void CheckService::Sweep() {
   courier_.PurgeReplayCache();
 }
 
-Result<nlohmann::json> CheckService::Show(const std::string& id) const {
-  const auto it = checks_.find(id);
-  if (it == checks_.end()) return NotFound("no such check");
-  const Check& check = it->second;
+nlohmann::json CheckService::ToJson(const Check& check) const {
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& [agency, p] : check.parts) {
     const RegisteredAgency* reg = courier_.FindAgency(agency);
-    nlohmann::json j = {
-        {"agency", agency}, {"name", reg ? reg->name : agency}, {"state", StateName(p.state)}};
+    nlohmann::json j = {{"agency", agency},
+                        {"name", reg ? reg->name : agency},
+                        {"state", StateName(p.state)},
+                        {"level", p.level},
+                        {"rule", p.rule}};
     if (p.sent_at != common::TimePoint{}) j["sent_at"] = common::FormatRfc3339(p.sent_at);
-    if (p.answer) {
+    if (p.answer && p.state == PartState::kAnswered) {
       j["answered_at"] = common::FormatRfc3339(p.answered_at);
       j["elapsed_ms"] = Millis(p.answered_at) - Millis(p.sent_at);
       j["answer"] = p.answer->ToJson();
@@ -324,17 +739,110 @@ Result<nlohmann::json> CheckService::Show(const std::string& id) const {
     }
     parts.push_back(std::move(j));
   }
-  return nlohmann::json{{"id", check.id},
-                        {"state", OverallState(check)},
-                        {"raised_at", common::FormatRfc3339(check.raised_at)},
-                        {"raised_by", check.raised_by},
-                        {"purpose", check.request.purpose},
-                        {"lawful_basis", check.request.lawful_basis},
-                        {"consent", check.request.ConsentTag()},
-                        {"urgency", check.request.urgency},
-                        {"level", check.request.level},
-                        {"subject", check.request.subject.ToJson()},
-                        {"agencies", std::move(parts)}};
+  return nlohmann::json{
+      {"id", check.id},
+      {"state", OverallState(check)},
+      {"raised_at", common::FormatRfc3339(check.raised_at)},
+      {"raised_by", check.raised_by.user},
+      {"purpose", check.request.purpose},
+      {"lawful_basis", check.request.lawful_basis},
+      {"consent", check.request.ConsentTag()},
+      {"urgency", check.request.urgency},
+      {"level", check.request.level},
+      {"policy_version", agreement_->enforced().version},
+      {"obligations", check.obligations},
+      {"authorisation", check.decision.empty()
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json{{"decision", check.decision},
+                                             {"by", check.decided_by},
+                                             {"at", common::FormatRfc3339(check.decided_at)},
+                                             {"reason", check.decision_reason}}},
+      {"subject", check.request.subject.ToJson()},
+      {"agencies", std::move(parts)}};
+}
+
+void CheckService::Authorise(const std::string& id, const Staff& staff, bool approve,
+                             const std::string& reason, Done done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end() || !it->second.recorded) return done(NotFound("no such check"));
+  Check& check = it->second;
+  const bool awaiting = std::any_of(check.parts.begin(), check.parts.end(), [](const auto& p) {
+    return p.second.state == PartState::kAwaitingAuthorisation;
+  });
+  if (!awaiting || check.deciding) {
+    return done(FailedPrecondition("the check does not await authorisation"));
+  }
+  const char* refusal = nullptr;
+  if (staff.role != "manager") refusal = "only a MASH manager may authorise an override";
+  if (staff.user == check.raised_by.user) {
+    refusal = "a second person must authorise an override: not the one who raised it";
+  }
+  if (refusal != nullptr) {
+    audit::AuditEvent e = EventFor(check, audit::EventType::kRequestRefused, staff);
+    e.outcome = audit::Outcome::kRefused;
+    e.detail = "authorisation";
+    std::vector<audit::AuditEvent> events;
+    events.push_back(std::move(e));
+    AppendAll(std::move(events), [done, message = std::string(refusal)](Result<uint64_t> r) {
+      if (!r.ok()) return done(Unavailable("cannot record the request now"));
+      done(PermissionDenied(message));
+    });
+    return;
+  }
+  if (reason.empty()) return done(InvalidArgument("/reason: give the reason for the decision"));
+  check.deciding = true;
+  audit::AuditEvent e = EventFor(
+      check, approve ? audit::EventType::kCheckAuthorised : audit::EventType::kCheckRejected,
+      staff);
+  e.outcome = approve ? audit::Outcome::kOk : audit::Outcome::kRejected;
+  e.level = check.request.level;
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(e));
+  AppendAll(std::move(events), [this, id, staff, approve, reason, done](Result<uint64_t> r) {
+    const auto cit = checks_.find(id);
+    if (cit == checks_.end()) return done(NotFound("no such check"));
+    Check& c = cit->second;
+    c.deciding = false;
+    if (!r.ok()) return done(Unavailable("cannot record the decision now"));
+    c.decided_by = staff.user;
+    c.decision = approve ? "authorised" : "rejected";
+    c.decision_reason = reason;
+    c.decided_at = clock_.Now();
+    // The query lifetime runs from authorisation: nothing was sent before it.
+    c.expires_at = c.decided_at + options_.query_lifetime;
+    std::vector<std::string> agencies;
+    for (auto& [agency, part] : c.parts) {
+      if (part.state != PartState::kAwaitingAuthorisation) continue;
+      part.state = approve ? PartState::kQueued : PartState::kRejected;
+      if (approve) agencies.push_back(agency);
+    }
+    common::LogInfo("check.decided", {{"check", id}, {"decision", c.decision}});
+    done(ToJson(c));
+    for (const auto& a : agencies) {
+      waiting_[a].push_back(id);
+      DispatchWaiting(a);
+    }
+  });
+}
+
+Result<nlohmann::json> CheckService::Peek(const std::string& id) const {
+  const auto it = checks_.find(id);
+  if (it == checks_.end() || !it->second.recorded) return NotFound("no such check");
+  return ToJson(it->second);
+}
+
+void CheckService::Show(const std::string& id, const Staff& staff, Done done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end() || !it->second.recorded) return done(NotFound("no such check"));
+  audit::AuditEvent viewed = EventFor(it->second, audit::EventType::kResultViewed, staff);
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(viewed));
+  AppendAll(std::move(events), [this, id, done](Result<uint64_t> r) {
+    if (!r.ok()) return done(Unavailable("cannot show the check now"));
+    const auto shown = checks_.find(id);
+    if (shown == checks_.end()) return done(NotFound("no such check"));
+    done(ToJson(shown->second));
+  });
 }
 
 nlohmann::json CheckService::Agencies() const {

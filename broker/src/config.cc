@@ -4,6 +4,7 @@
 #include <set>
 
 #include "mash/common/config.h"
+#include "mash/policy/vocabulary.h"
 
 namespace mash::broker {
 namespace {
@@ -59,6 +60,34 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.database = r.Path("storage.database");
   c.database_key = r.Path("storage.key");
 
+  c.audit.database = r.Path("audit.database");
+  c.audit.database_key = r.Path("audit.key");
+  c.audit.checkpoint_key = r.Path("audit.checkpoint_key");
+  c.audit.pseudonym_key = r.Path("audit.pseudonym_key");
+  c.audit.checkpoint_every_events =
+      static_cast<uint64_t>(r.Integer("audit.checkpoint_every_events", 1000, 1, 1'000'000));
+  c.audit.checkpoint_every =
+      std::chrono::seconds(r.Integer("audit.checkpoint_every_s", 10, 1, 86400));
+  if (r.Has("audit.retention_days")) {
+    c.audit.retention =
+        std::chrono::hours(24) * r.Integer("audit.retention_days", std::nullopt, 1, 36500);
+  }
+  if (r.Has("audit.anchor_file")) c.audit.anchor_file = r.Path("audit.anchor_file");
+  c.audit.full_verify_on_start = r.Bool("audit.full_verify_on_start", false);
+  c.audit.max_size_mb = static_cast<uint64_t>(r.Integer("audit.max_size_mb", 0, 0, 16'000'000));
+  if (c.audit.database == c.database) {
+    r.ErrorAt("audit.database", "audit.database must not be storage.database");
+  }
+
+  const bool has_agreement = r.Has("policy.agreement");
+  const bool has_store = r.Has("policy.store");
+  if (has_agreement == has_store) {
+    r.ErrorAt("policy", "give exactly one of policy.agreement and policy.store");
+  }
+  if (has_agreement) c.policy.agreement = r.Path("policy.agreement");
+  if (has_store) c.policy.store = r.Path("policy.store");
+  c.policy.trusted_keys = r.PathArray("policy.trusted_keys", std::vector<std::filesystem::path>{});
+
   std::set<std::string> seen;
   for (auto& a : r.TableArray("agency")) {
     AgencyEntry e;
@@ -82,6 +111,11 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     ApiToken tok;
     tok.user = t.String("user");
     tok.role = t.String("role");
+    if (policy::Vocabulary::Builtin().IndexOf(policy::Dimension::kRole, tok.role) < 0) {
+      t.ErrorAt("role",
+                "role must be one of the vocabulary's roles (practitioner, manager, custodian, "
+                "ig_officer, dpo, agency_it)");
+    }
     tok.sha256 = t.String("sha256");
     static const std::regex kHex("^[0-9a-f]{64}$");
     if (!std::regex_match(tok.sha256, kHex)) {

@@ -8,10 +8,12 @@
 #include "mash/broker/broker.h"
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
+#include "mash/policy/loader.h"
 
 namespace {
 
 constexpr int kExitOk = 0;
+constexpr int kExitCheckFailed = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitUnavailable = 3;
 
@@ -28,8 +30,14 @@ int Run(const std::string& config_path) {
   auto broker = mash::broker::Broker::Create(io, *config, clock, random);
   if (!broker.ok()) {
     mash::common::LogError("broker.start_failed", {{"error", broker.status().ToString()}});
-    return broker.status().code() == mash::StatusCode::kUnavailable ? kExitUnavailable
-                                                                    : kExitConfig;
+    switch (broker.status().code()) {
+      case mash::StatusCode::kUnavailable:
+        return kExitUnavailable;
+      case mash::StatusCode::kDataLoss:  // the audit log failed its start-up check
+        return kExitCheckFailed;
+      default:
+        return kExitConfig;
+    }
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -64,7 +72,17 @@ int main(int argc, char** argv) {
       std::cerr << config.status().message() << "\n";
       return kExitConfig;
     }
-    std::cout << config_path << ": OK (" << config->agencies.size() << " agencies)\n";
+    const mash::policy::PolicySource source{config->policy.agreement, config->policy.store,
+                                            config->policy.trusted_keys};
+    auto agreement =
+        mash::policy::LoadPolicySet(source, mash::policy::PolicyKind::kSharingAgreement);
+    if (!agreement.ok()) {
+      std::cerr << config_path << ": policy: " << agreement.status().message() << "\n";
+      return kExitConfig;
+    }
+    std::cout << config_path << ": OK (" << config->agencies.size() << " agencies, agreement "
+              << agreement->set->enforced().id << " " << agreement->set->enforced().version
+              << ")\n";
     return kExitOk;
   }
   return Run(config_path);

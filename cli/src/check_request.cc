@@ -176,7 +176,24 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
   out << "check    " << Shown(check, "id") << "\n"
       << "state    " << Shown(check, "state") << "\n"
       << "purpose  " << Shown(check, "purpose") << "\n"
-      << "urgency  " << Shown(check, "urgency") << "\n";
+      << "urgency  " << Shown(check, "urgency") << "\n"
+      << "policy   " << Shown(check, "policy_version") << "\n";
+  if (const auto it = check.find("obligations"); it != check.end() && it->is_array()) {
+    std::string list;
+    for (const auto& o : *it) {
+      if (!o.is_string()) continue;
+      if (!list.empty()) list += ", ";
+      list += Safe(o.get<std::string>());
+    }
+    if (!list.empty()) out << "duties   " << list << "\n";
+  }
+  if (const auto it = check.find("authorisation"); it != check.end() && it->is_object()) {
+    out << "override " << Shown(*it, "decision") << " by " << Shown(*it, "by") << " at "
+        << Shown(*it, "at") << ": " << Shown(*it, "reason") << "\n";
+  } else if (Str(check, "state") == "awaiting_authorisation") {
+    out << "override awaiting a manager: mashctl check authorise " << Shown(check, "id")
+        << " --decision authorise|reject --reason TEXT\n";
+  }
   for (const auto& part : Parts(check)) {
     out << "\n"
         << "agency " << Shown(part, "agency");
@@ -184,6 +201,8 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     if (name != "-" && name != Shown(part, "agency")) out << " (" << name << ")";
     out << "\n";
     out << "  state       " << Shown(part, "state") << "\n"
+        << "  level       " << Shown(part, "level") << " (agreement rule " << Shown(part, "rule")
+        << ")\n"
         << "  elapsed_ms  " << Shown(part, "elapsed_ms") << "\n";
     const auto answer_it = part.is_object() ? part.find("answer") : part.end();
     if (!part.is_object() || answer_it == part.end() || !answer_it->is_object()) {
@@ -201,7 +220,8 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
         matched_on += Safe(m.get<std::string>());
       }
     }
-    out << "  matched_on  " << (matched_on.empty() ? "-" : matched_on) << "\n";
+    out << "  matched_on  " << (matched_on.empty() ? "-" : matched_on) << "\n"
+        << "  policy      " << Shown(answer, "policy_version") << "\n";
     const auto cats = answer.find("categories");
     if (cats == answer.end() || !cats->is_array() || cats->empty()) {
       out << "  categories  none\n";
@@ -209,7 +229,19 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     }
     out << "  categories\n";
     for (const auto& cat : *cats) {
-      out << "    " << Shown(cat, "category") << ": " << Shown(cat, "outcome") << "\n";
+      out << "    " << Shown(cat, "category") << ": " << Shown(cat, "outcome");
+      if (cat.contains("level")) out << ", level " << Shown(cat, "level");
+      if (cat.contains("rule")) out << " (rule " << Shown(cat, "rule") << ")";
+      out << "\n";
+      if (const auto red = cat.find("redacted"); red != cat.end() && red->is_array()) {
+        std::string fields;
+        for (const auto& f : *red) {
+          if (!f.is_string()) continue;
+          if (!fields.empty()) fields += ", ";
+          fields += Safe(f.get<std::string>());
+        }
+        if (!fields.empty()) out << "      redacted: " << fields << "\n";
+      }
       const std::string summary = Str(cat, "summary");
       const std::string reason = Str(cat, "reason");
       if (!summary.empty()) out << "      summary: " << Safe(summary) << "\n";

@@ -284,6 +284,34 @@ int RunShow(const Context& ctx, const ShowCommand& cmd) {
   return FollowCheck(ctx, **client, cmd.id, std::move(reply->body), wait, cmd.json);
 }
 
+struct AuthoriseCommand {
+  std::string id;
+  std::string decision;
+  std::string reason;
+  bool json = false;
+  ConnectionFlags conn;
+  CLI::App* app = nullptr;
+};
+
+int RunAuthorise(const Context& ctx, const AuthoriseCommand& cmd) {
+  if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "a check id is 32 lower-case hex digits");
+  if (cmd.reason.size() < 10) {
+    return ctx.Fail(kExitUsage, "--reason must say why, in at least 10 characters");
+  }
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply = (*client)->Post(std::string(kChecksPath) + "/" + cmd.id + "/authorisation",
+                               json{{"decision", cmd.decision}, {"reason", cmd.reason}});
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "check authorise");
+  if (cmd.json) {
+    PrintJson(ctx.out, reply->body);
+  } else {
+    PrintCheck(reply->body, ctx.out);
+  }
+  return kExitOk;
+}
+
 struct AgencyListCommand {
   bool json = false;
   ConnectionFlags conn;
@@ -452,6 +480,20 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   show.app->add_flag("--json", show.json, "print the check as JSON");
   AddConnectionOptions(show.app, &show.conn);
 
+  AuthoriseCommand authorise;
+  authorise.app = check->add_subcommand(
+      "authorise",
+      "as a MASH manager, authorise or reject a check that shares without consent (an "
+      "override): its queries go out only once a second person has authorised it");
+  authorise.app->add_option("id", authorise.id, "the check id (32 hex digits)")->required();
+  authorise.app->add_option("--decision", authorise.decision, "authorise or reject")
+      ->required()
+      ->check(CLI::IsMember({"authorise", "reject"}));
+  authorise.app->add_option("--reason", authorise.reason, "why (recorded with the check)")
+      ->required();
+  authorise.app->add_flag("--json", authorise.json, "print the check as JSON");
+  AddConnectionOptions(authorise.app, &authorise.conn);
+
   // ---- agency ----
   auto* agency = app.add_subcommand("agency", "the agencies registered at the hub");
   agency->require_subcommand(1);
@@ -505,6 +547,7 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
 
   if (raise.app->parsed()) return RunRaise(ctx, raise);
   if (show.app->parsed()) return RunShow(ctx, show);
+  if (authorise.app->parsed()) return RunAuthorise(ctx, authorise);
   if (list.app->parsed()) return RunAgencyList(ctx, list);
   if (pki.keygen->parsed()) return RunKeygen(ctx, pki);
   if (pki.secret->parsed()) return RunSecret(ctx, pki);

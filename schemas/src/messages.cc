@@ -10,6 +10,7 @@ std::optional<MessageType> TypeFromName(std::string_view s) {
   if (s == "welcome") return MessageType::kWelcome;
   if (s == "query") return MessageType::kQuery;
   if (s == "answer") return MessageType::kAnswer;
+  if (s == "receipt") return MessageType::kReceipt;
   if (s == "ping") return MessageType::kPing;
   if (s == "error") return MessageType::kError;
   return std::nullopt;
@@ -40,6 +41,8 @@ std::string_view MessageTypeName(MessageType t) {
       return "query";
     case MessageType::kAnswer:
       return "answer";
+    case MessageType::kReceipt:
+      return "receipt";
     case MessageType::kPing:
       return "ping";
     case MessageType::kError:
@@ -83,13 +86,21 @@ Hello Hello::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json Welcome::ToJson() const {
-  return {{"type", "welcome"},
-          {"v", kProtocolVersion},
-          {"version", version},
-          {"hub", hub},
-          {"sign_key", sign_key},
-          {"enc_key", enc_key},
-          {"ping_interval_s", ping_interval_s}};
+  nlohmann::json j = {{"type", "welcome"},
+                      {"v", kProtocolVersion},
+                      {"version", version},
+                      {"hub", hub},
+                      {"sign_key", sign_key},
+                      {"enc_key", enc_key},
+                      {"ping_interval_s", ping_interval_s}};
+  if (audit) {
+    j["audit"] = {{"checkpoint", audit->checkpoint}};
+    if (audit->consistency_from > 0) {
+      j["audit"]["consistency"] = {{"from", audit->consistency_from},
+                                   {"proof", audit->consistency_proof}};
+    }
+  }
+  return j;
 }
 
 Welcome Welcome::FromJson(const nlohmann::json& j) {
@@ -99,6 +110,15 @@ Welcome Welcome::FromJson(const nlohmann::json& j) {
   w.sign_key = j.at("sign_key").get<std::string>();
   w.enc_key = j.at("enc_key").get<std::string>();
   w.ping_interval_s = j.at("ping_interval_s").get<int>();
+  if (const auto it = j.find("audit"); it != j.end()) {
+    WelcomeAudit a;
+    a.checkpoint = it->at("checkpoint").get<std::string>();
+    if (const auto c = it->find("consistency"); c != it->end()) {
+      a.consistency_from = c->at("from").get<int64_t>();
+      a.consistency_proof = Strings(*c, "proof");
+    }
+    w.audit = std::move(a);
+  }
   return w;
 }
 
@@ -186,6 +206,9 @@ nlohmann::json CategoryAnswer::ToJson() const {
   if (!reason.empty()) j["reason"] = reason;
   if (!records.empty()) j["records"] = records;
   if (!latest.empty()) j["latest"] = latest;
+  if (level >= 0) j["level"] = level;
+  if (!rule.empty()) j["rule"] = rule;
+  if (!redacted.empty()) j["redacted"] = redacted;
   return j;
 }
 
@@ -218,11 +241,32 @@ Result<AnswerBody> AnswerBody::Parse(std::string_view plaintext) {
     ca.reason = StringOr(c, "reason");
     if (const auto it = c.find("records"); it != c.end()) ca.records = *it;
     ca.latest = StringOr(c, "latest");
+    ca.level = c.value("level", -1);
+    ca.rule = StringOr(c, "rule");
+    ca.redacted = Strings(c, "redacted");
     a.categories.push_back(std::move(ca));
   }
   a.policy_version = j.at("policy_version").get<std::string>();
   a.source = j.at("source").get<std::string>();
   return a;
+}
+
+nlohmann::json ReceiptBody::ToJson() const {
+  return {{"answer_id", answer_id},
+          {"answer_hash", answer_hash},
+          {"event", event},
+          {"receipt", receipt}};
+}
+
+Result<ReceiptBody> ReceiptBody::Parse(std::string_view plaintext) {
+  MASH_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(plaintext, kMaxFrameBytes, kMaxJsonDepth));
+  MASH_RETURN_IF_ERROR(Validate("receipt-body", j));
+  ReceiptBody r;
+  r.answer_id = j.at("answer_id").get<std::string>();
+  r.answer_hash = j.at("answer_hash").get<std::string>();
+  r.event = j.at("event").get<std::string>();
+  r.receipt = j.at("receipt");
+  return r;
 }
 
 }  // namespace mash::schemas

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "harness.h"
+#include "mash/audit/query.h"
 #include "mash/crypto/keys.h"
 #include "mash/crypto/tls.h"
 
@@ -18,6 +19,7 @@ namespace http = beast::http;
 using namespace std::chrono_literals;
 
 constexpr const char* kToken = "4f1c0e7d2b9a8c6e5d4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
+constexpr const char* kIgToken = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -25,6 +27,8 @@ class ApiTest : public ::testing::Test {
     hub_ = std::make_unique<TestHub>([](broker::BrokerConfig& c) {
       const auto digest = crypto::Sha256(common::AsBytes(kToken));
       c.api_tokens.push_back({"pat.practitioner", "practitioner", common::HexEncode(digest)});
+      const auto ig = crypto::Sha256(common::AsBytes(kIgToken));
+      c.api_tokens.push_back({"ian.ig", "ig_officer", common::HexEncode(ig)});
     });
     port_ = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
   }
@@ -77,6 +81,40 @@ TEST_F(ApiTest, RaiseShowAndListAgencies) {
   const HttpReply agencies = Call(http::verb::get, "/api/v1/agencies");
   ASSERT_EQ(agencies.status, 200);
   EXPECT_EQ(agencies.body["agencies"].size(), kAgencies.size());
+}
+
+TEST_F(ApiTest, TheAgreementRefusesWithItsReasonsAndEveryRequestIsAudited) {
+  const HttpReply refused =
+      Call(http::verb::post, "/api/v1/checks", ValidRequest().dump(), kIgToken);
+  ASSERT_EQ(refused.status, 403) << refused.body.dump();
+  EXPECT_EQ(refused.body["error"]["code"], "refused");
+  const std::string reasons = refused.body["error"]["message"];
+  EXPECT_NE(reasons.find("police"), std::string::npos) << reasons;
+  EXPECT_EQ(reasons.find("Amelia"), std::string::npos);
+
+  EXPECT_EQ(Call(http::verb::get, "/api/v1/agencies", "", "wrong").status, 401);
+  const HttpReply raised = Call(http::verb::post, "/api/v1/checks", ValidRequest().dump());
+  ASSERT_EQ(raised.status, 201);
+  ASSERT_EQ(Call(http::verb::get, "/api/v1/checks/" + raised.body["id"].get<std::string>()).status,
+            200);
+
+  auto& log = hub_->broker().audit();
+  log.Flush();
+  storage::DatabaseOptions o;
+  o.file = hub_->config().audit.database;
+  o.key_file = hub_->config().audit.database_key;
+  auto db = storage::Database::Open(o);
+  ASSERT_TRUE(db.ok());
+  auto events = audit::QueryEvents(**db, {});
+  ASSERT_TRUE(events.ok());
+  std::map<std::string, int> seen;
+  for (const auto& e : *events) {
+    seen[std::string(audit::EventTypeName(e.type)) + "/" + e.person + "/" + e.detail]++;
+  }
+  EXPECT_EQ((seen["request_refused/ian.ig/agreement"]), 1);
+  EXPECT_EQ((seen["request_refused//unauthenticated"]), 1);
+  EXPECT_EQ((seen["check_raised/pat.practitioner/"]), 1);
+  EXPECT_EQ((seen["result_viewed/pat.practitioner/"]), 1);
 }
 
 TEST_F(ApiTest, UnknownCheckAndUnknownPathAreNotFound) {

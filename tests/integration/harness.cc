@@ -37,6 +37,15 @@ TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune) {
     }
   };
   write_db_key(keys / "hub.db.key");
+  write_db_key(keys / "hub.audit.db.key");
+  if (!crypto::GenerateKeyPairFiles(keys, "hub.audit").ok()) throw std::runtime_error("audit keys");
+  {
+    auto k = crypto::GenerateSymmetricKey();
+    if (!crypto::WriteKeyFile(keys / "hub.pseudonym.key", crypto::KeyKind::kPseudonymKey, k.span())
+             .ok()) {
+      throw std::runtime_error("pseudonym key");
+    }
+  }
   config_.hub_id = "hub";
   config_.agent_port = 0;
   config_.api_port = 0;
@@ -45,6 +54,12 @@ TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune) {
   config_.enc_key = keys / "hub.enc.key";
   config_.database = dir_ / "hub.db";
   config_.database_key = keys / "hub.db.key";
+  config_.audit.database = dir_ / "hub-audit.db";
+  config_.audit.database_key = keys / "hub.audit.db.key";
+  config_.audit.checkpoint_key = keys / "hub.audit.sign.key";
+  config_.audit.pseudonym_key = keys / "hub.pseudonym.key";
+  config_.policy.agreement =
+      std::filesystem::path(MASH_SOURCE_DIR) / "examples/policies/hub-agreement.toml";
   config_.handshake_timeout = std::chrono::seconds(2);
   config_.idle_timeout = std::chrono::seconds(10);
   for (const auto& a : kAgencies) {
@@ -97,6 +112,11 @@ agent::AgentConfig TestHub::AgentConfigFor(const std::string& agency,
   c.database = dir_ / (agency + ".db");
   c.database_key = keys / (agency + ".db.key");
   c.records_fixture = fixture;
+  // The agency's example disclosure policy, unsigned (no trusted keys), and the hub's audit
+  // checkpoint key, which the broker writes beside its other keys.
+  c.policy.file = std::filesystem::path(MASH_SOURCE_DIR) / "examples" / "policies" /
+                  (agency + "-disclosure.toml");
+  c.audit_log_public_key = keys / "hub.audit.sign.pub";
   c.backoff_initial = std::chrono::milliseconds(50);
   c.backoff_max = std::chrono::milliseconds(400);
   return c;
@@ -131,6 +151,23 @@ void TestHub::StopAgents() {
     a->thread.join();
   }
   agents_.clear();
+}
+
+Result<std::string> TestHub::Raise(const broker::RaiseRequest& request, const std::string& user,
+                                   const std::string& role) {
+  auto result = std::make_shared<std::promise<Result<nlohmann::json>>>();
+  auto fut = result->get_future();
+  net::post(io_, [&, result] {
+    broker_->checks().Raise(
+        request, broker::Staff{user, role, "hub"},
+        [result](Result<nlohmann::json> r) { result->set_value(std::move(r)); });
+  });
+  if (fut.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return Unavailable("raise did not complete");
+  }
+  auto shown = fut.get();
+  if (!shown.ok()) return shown.status();
+  return shown->at("id").get<std::string>();
 }
 
 bool TestHub::WaitOnline(const std::string& agency, std::chrono::milliseconds timeout) {

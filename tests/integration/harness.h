@@ -62,6 +62,12 @@ class TestHub {
   void StopBroker();
   void StartBroker();
 
+  // Raises a check as `user` with `role` on the broker's thread and waits for the answer
+  // (the check_raised event committed). Returns the check id.
+  Result<std::string> Raise(const broker::RaiseRequest& request,
+                            const std::string& user = "test.practitioner",
+                            const std::string& role = "practitioner");
+
   agent::AgentConfig AgentConfigFor(const std::string& agency,
                                     const std::filesystem::path& fixture) const;
 

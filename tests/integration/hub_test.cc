@@ -30,9 +30,8 @@ broker::RaiseRequest SampleRequest(std::vector<std::string> agencies) {
   r.subject.identifiers = {{"nhs_number", "943 476 5919"}, {"upn", "H801200001001"}};
   r.purpose = "child-protection-s47";
   r.lawful_basis = "uk-gdpr-6-1-e";
-  r.consent_state = "not_sought";
-  r.override_ground = "child_significant_harm";
-  r.justification = "Seeking consent would place the child at increased risk.";
+  r.consent_state = "given";
+  r.evidence_ref = "consent form CF-2026-0042";
   r.urgency = "red";
   r.level = 2;
   r.agencies = std::move(agencies);
@@ -43,7 +42,7 @@ nlohmann::json WaitForAnswers(TestHub& hub, const std::string& id, std::chrono::
   const auto until = std::chrono::steady_clock::now() + limit;
   nlohmann::json shown;
   while (std::chrono::steady_clock::now() < until) {
-    shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Show(id); });
+    shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(id); });
     if (shown["state"] != "dispatched") break;
     std::this_thread::sleep_for(20ms);
   }
@@ -63,9 +62,7 @@ TEST(HubTest, OneCheckTravelsToSixAgentsAndBack) {
   for (const auto& a : kAgencies) hub.StartAgent(a, Fixture(a));
   for (const auto& a : kAgencies) ASSERT_TRUE(hub.WaitOnline(a, 10s)) << a;
 
-  auto id = OnIo(hub.io(), [&] {
-    return hub.broker().checks().Raise(SampleRequest(kAgencies), "test.practitioner");
-  });
+  auto id = hub.Raise(SampleRequest(kAgencies));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   const nlohmann::json check = WaitForAnswers(hub, *id, 15s);
   ASSERT_EQ(check["state"], "answered") << check.dump(2);
@@ -93,7 +90,7 @@ TEST(HubTest, DiscoveryLevelSaysOnlyHeldOrNotHeld) {
   ASSERT_TRUE(hub.WaitOnline("police", 10s));
   auto req = SampleRequest({"police"});
   req.level = 0;
-  auto id = OnIo(hub.io(), [&] { return hub.broker().checks().Raise(req, "t"); });
+  auto id = hub.Raise(req);
   ASSERT_TRUE(id.ok());
   const auto check = WaitForAnswers(hub, *id, 10s);
   const auto& police = Part(check, "police");
@@ -103,10 +100,9 @@ TEST(HubTest, DiscoveryLevelSaysOnlyHeldOrNotHeld) {
 
 TEST(HubTest, QueryWaitsForAnOfflineAgencyAndGoesOutWhenItConnects) {
   TestHub hub;
-  auto id =
-      OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"health"}), "t"); });
+  auto id = hub.Raise(SampleRequest({"health"}));
   ASSERT_TRUE(id.ok());
-  auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Show(*id); });
+  auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(*id); });
   EXPECT_EQ(Part(shown, "health")["state"], "waiting_for_agent");
   hub.StartAgent("health", Fixture("health"));
   const auto check = WaitForAnswers(hub, *id, 10s);
@@ -117,8 +113,7 @@ TEST(HubTest, BacklogLargerThanTheConnectionQueueIsAllAnswered) {
   TestHub hub([](broker::BrokerConfig& c) { c.max_queue = 8; });
   std::vector<std::string> ids;
   for (int i = 0; i < 60; ++i) {
-    auto id =
-        OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"police"}), "t"); });
+    auto id = hub.Raise(SampleRequest({"police"}));
     ASSERT_TRUE(id.ok());
     ids.push_back(*id);
   }
@@ -135,11 +130,10 @@ TEST(HubTest, AgentRefusesABrokerWithKeysOtherThanThePinnedOnes) {
     c.broker_sign_public_key = hub.dir() / "keys" / "health.sign.pub";
   });
   // The agent hangs up on the welcome, so it never answers a query.
-  auto id =
-      OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"police"}), "t"); });
+  auto id = hub.Raise(SampleRequest({"police"}));
   ASSERT_TRUE(id.ok());
   std::this_thread::sleep_for(2s);
-  auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Show(*id); });
+  auto shown = OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(*id); });
   EXPECT_NE(Part(shown, "police")["state"], "answered");
   // With the right keys the same agent is served.
   hub.StopAgents();
@@ -163,8 +157,7 @@ TEST(HubTest, AgentReconnectsAfterTheBrokerRestarts) {
   hub.StopBroker();
   hub.StartBroker();
   ASSERT_TRUE(hub.WaitOnline("police", 10s));
-  auto id =
-      OnIo(hub.io(), [&] { return hub.broker().checks().Raise(SampleRequest({"police"}), "t"); });
+  auto id = hub.Raise(SampleRequest({"police"}));
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(WaitForAnswers(hub, *id, 10s)["state"], "answered");
 }
@@ -422,10 +415,7 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
           {"identifiers", {{"nhs_number", "943 476 5919"}, {"upn", "H801200001001"}}}}},
         {"purpose", "child-protection-s47"},
         {"lawful_basis", "uk-gdpr-6-1-e"},
-        {"consent",
-         {{"state", "not_sought"},
-          {"override_ground", "child_significant_harm"},
-          {"justification", "Seeking consent would place the child at increased risk."}}},
+        {"consent", {{"state", "given"}, {"evidence_ref", "Seeking consent form CF-1"}}},
         {"urgency", "red"},
         {"level", 3},
         {"agencies", kAgencies}};
@@ -452,9 +442,10 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
       if (entry.path().extension() != ".key") continue;
       const auto name = entry.path().filename().string();
       crypto::KeyKind kind =
-          name.find(".sign.") != std::string::npos  ? crypto::KeyKind::kSigningSecret
-          : name.find(".enc.") != std::string::npos ? crypto::KeyKind::kEncryptionSecret
-                                                    : crypto::KeyKind::kDatabaseKey;
+          name.find(".sign.") != std::string::npos        ? crypto::KeyKind::kSigningSecret
+          : name.find(".enc.") != std::string::npos       ? crypto::KeyKind::kEncryptionSecret
+          : name.find(".pseudonym.") != std::string::npos ? crypto::KeyKind::kPseudonymKey
+                                                          : crypto::KeyKind::kDatabaseKey;
       auto secret = crypto::ReadKeyFile(entry.path(), kind);
       ASSERT_TRUE(secret.ok()) << name;
       forbidden.push_back(common::Base64Encode(secret->span()));

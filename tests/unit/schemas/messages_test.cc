@@ -29,7 +29,10 @@ TEST(MessagesTest, HelloRoundTripsThroughParseFrame) {
 }
 
 TEST(MessagesTest, WelcomePingAndErrorRoundTrip) {
-  Welcome w{1, "hub", kFp, kFp, 20};
+  Welcome w;
+  w.hub = "hub";
+  w.sign_key = kFp;
+  w.enc_key = kFp;
   auto f1 = ParseFrame(w.ToJson().dump());
   ASSERT_TRUE(f1.ok()) << f1.status().ToString();
   EXPECT_EQ(Welcome::FromJson(f1->doc).hub, "hub");
@@ -114,15 +117,81 @@ TEST(MessagesTest, AnswerBodyRoundTrip) {
   c.outcome = "shared";
   c.summary = "2 incidents";
   c.records = nlohmann::json::array({{{"date", "2026-01-01"}, {"type", "domestic"}}});
+  c.level = 2;
+  c.rule = "safeguarding-core";
+  c.redacted = {"third_party_names"};
   a.categories.push_back(c);
   a.policy_version = "none";
   a.source = "fixture";
   auto back = AnswerBody::Parse(a.ToJson().dump());
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->categories.at(0).records.size(), 1u);
+  EXPECT_EQ(back->categories.at(0).level, 2);
+  EXPECT_EQ(back->categories.at(0).rule, "safeguarding-core");
+  EXPECT_EQ(back->categories.at(0).redacted, std::vector<std::string>{"third_party_names"});
+  nlohmann::json over = a.ToJson();
+  over["categories"][0]["level"] = 4;
+  EXPECT_FALSE(AnswerBody::Parse(over.dump()).ok());
+  over = a.ToJson();
+  over["categories"][0]["rule"] = std::string(65, 'r');
+  EXPECT_FALSE(AnswerBody::Parse(over.dump()).ok());
   nlohmann::json bad = a.ToJson();
   bad["match"] = "probably";
   EXPECT_FALSE(AnswerBody::Parse(bad.dump()).ok());
+}
+
+TEST(MessagesTest, WelcomeCarriesTheAuditSealAndConsistencyProof) {
+  const std::string hash = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+  Welcome w;
+  w.hub = "hub";
+  w.sign_key = kFp;
+  w.enc_key = kFp;
+  w.audit = WelcomeAudit{"mash-audit-checkpoint/v1\n...", 3, {hash, hash}};
+  auto f = ParseFrame(w.ToJson().dump());
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const Welcome back = Welcome::FromJson(f->doc);
+  ASSERT_TRUE(back.audit.has_value());
+  EXPECT_EQ(back.audit->consistency_from, 3);
+  EXPECT_EQ(back.audit->consistency_proof.size(), 2u);
+  // Without a proof there is no "consistency" member; a proof element that is not a base64
+  // SHA-256 is refused.
+  w.audit->consistency_from = 0;
+  EXPECT_FALSE(w.ToJson()["audit"].contains("consistency"));
+  nlohmann::json bad = w.ToJson();
+  bad["audit"]["consistency"] = {{"from", 1}, {"proof", {"not-a-hash"}}};
+  EXPECT_FALSE(ParseFrame(bad.dump()).ok());
+  bad["audit"] = {{"consistency", {{"from", 1}, {"proof", nlohmann::json::array()}}}};
+  EXPECT_FALSE(ParseFrame(bad.dump()).ok());  // no checkpoint
+}
+
+TEST(MessagesTest, ReceiptFramesAndBodiesAreValidated) {
+  const std::string hash = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+  ReceiptBody r;
+  r.answer_id = std::string(32, 'a');
+  r.answer_hash = std::string(64, 'b');
+  r.event = "AAECAwQ=";
+  r.receipt = {{"version", 1},
+               {"seq", 7},
+               {"leaf_hash", hash},
+               {"inclusion", {hash}},
+               {"checkpoint", "mash-audit-checkpoint/v1\n"},
+               {"consistency", {{"from", 4}, {"proof", {hash}}}}};
+  auto back = ReceiptBody::Parse(r.ToJson().dump());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->answer_id, r.answer_id);
+  EXPECT_EQ(back->receipt["seq"], 7);
+  nlohmann::json bad = r.ToJson();
+  bad["answer_hash"] = "nothex";
+  EXPECT_FALSE(ReceiptBody::Parse(bad.dump()).ok());
+  bad = r.ToJson();
+  bad["receipt"]["extra"] = 1;
+  EXPECT_FALSE(ReceiptBody::Parse(bad.dump()).ok());
+  bad = r.ToJson();
+  bad["receipt"].erase("checkpoint");
+  EXPECT_FALSE(ReceiptBody::Parse(bad.dump()).ok());
+
+  auto frame = ParseFrame(R"({"type":"receipt","v":1,"envelope":{}})");
+  EXPECT_FALSE(frame.ok());  // the envelope is validated like a query's
 }
 
 }  // namespace

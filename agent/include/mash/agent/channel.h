@@ -1,9 +1,12 @@
 // The agent's one connection to the hub: it dials out (agents accept no inbound connections),
 // over WebSocket on mutual TLS 1.3, verifies the broker's certificate name and the pinned hub
-// CA, says hello, checks the welcome against the pinned broker keys, answers queries through the
-// Responder, and pings every ping interval. Any failure closes the connection and a new one is
-// tried after a jittered exponential backoff (full jitter between half and all of the current
-// delay, doubling up to the maximum, reset after a welcome).
+// CA, says hello, checks the welcome against the pinned broker keys and lets the Responder check
+// its audit checkpoint, answers queries and hands receipts to the Responder, and pings every ping
+// interval. A welcome whose checkpoint the Responder does not accept ends the connection, unless
+// the witness alarm is raised: then the connection stays and every query gets "unavailable".
+// Any failure closes the connection and a new one is tried after a jittered exponential backoff
+// (full jitter between half and all of the current delay, doubling up to the maximum, reset after
+// a welcome).
 //
 // Thread safety: runs on one io_context thread; Start/Stop must be called on it.
 #pragma once

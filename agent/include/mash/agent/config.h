@@ -10,6 +10,7 @@
 #include "mash/common/log.h"
 #include "mash/common/status.h"
 #include "mash/crypto/tls.h"
+#include "mash/policy/loader.h"
 
 namespace mash::agent {
 
@@ -21,6 +22,12 @@ struct BrokerUrl {
 
 // Accepts only wss://host[:port][/path]. InvalidArgument otherwise.
 Result<BrokerUrl> ParseBrokerUrl(std::string_view url);
+
+// Where the agency's disclosure policy comes from ([policy] in agent.toml). Exactly one of `file`
+// (a signed bundle NAME.bundle.json or, only without trusted keys, a TOML policy) and `store` (a
+// policy store folder made by `mashctl policy publish`: its enforced and, when present, shadow
+// versions) is set.
+using PolicySource = policy::PolicySource;
 
 struct AgentConfig {
   std::string agency_id;
@@ -43,6 +50,11 @@ struct AgentConfig {
   std::filesystem::path database_key;
 
   std::filesystem::path records_fixture;
+
+  PolicySource policy;
+  // The hub's audit checkpoint public key ([audit] log_public_key): the agent witnesses the
+  // hub's audit log with it (DESIGN §8). Required.
+  std::filesystem::path audit_log_public_key;
 
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds ping_interval{20};

@@ -1,6 +1,19 @@
 // The agent's narrow door to its secrets: its signing and encryption keys, the broker's pinned
-// public keys, the durable replay store and the record source. The channel hands it sealed
-// queries and sends back whatever sealed answer it returns; the channel never holds a key.
+// public keys, the durable replay store, the record source, the agency's disclosure policy, the
+// disclosure log and the witness of the hub's audit log. The channel hands it the welcome,
+// sealed queries and sealed receipts, and sends back whatever sealed answer it returns; the
+// channel never holds a key or a database handle.
+//
+// Answers follow the agency's disclosure policy (docs/agent.md): every held category is decided
+// by the enforced policy version (and the shadow version, whose differences are logged and
+// recorded), and the answer and its envelope header carry the enforced version. Every answer
+// sent is recorded in the disclosure log before it is returned.
+//
+// Witness (DESIGN §8): the agent holds the newest checkpoint of the hub's audit log it verified,
+// shows it in its hello, and accepts a newer one (in the welcome or a receipt) only with a
+// consistency proof. An inconsistency raises an alarm that is persisted: from then on, and after
+// restarts, no query is answered (Answer returns Unavailable) until an operator runs
+// `mash-agent audit-reset`.
 //
 // Thread safety: none; used from the agent's io thread only.
 #pragma once
@@ -9,10 +22,14 @@
 #include <string>
 
 #include "mash/agent/config.h"
+#include "mash/agent/disclosure.h"
+#include "mash/agent/disclosure_log.h"
 #include "mash/agent/records.h"
+#include "mash/audit/witness.h"
 #include "mash/common/clock.h"
 #include "mash/crypto/envelope.h"
 #include "mash/crypto/keys.h"
+#include "mash/policy/evaluator.h"
 #include "mash/schemas/messages.h"
 #include "mash/storage/database.h"
 #include "mash/storage/replay_store.h"
@@ -21,25 +38,63 @@ namespace mash::agent {
 
 class Responder {
  public:
+  // Loads keys, records and the disclosure policy (LoadDisclosurePolicies), opens the database,
+  // restores the held checkpoint and any raised alarm. Errors: those of the loaders;
+  // FailedPrecondition when the held checkpoint no longer verifies with [audit] log_public_key
+  // (another hub key: see `mash-agent audit-reset`).
   static Result<std::unique_ptr<Responder>> Create(const AgentConfig& config,
                                                    const common::Clock& clock,
                                                    common::RandomSource& random);
 
-  // The hello this agent sends.
+  // The hello this agent sends, with the checkpoint it holds (size and hex root), if any.
   schemas::Hello MakeHello() const;
   // true when the welcome names the broker keys this agent pinned.
   bool WelcomeMatches(const schemas::Welcome& welcome) const;
+  // Verifies the audit checkpoint a (key-matched) welcome presents, with its consistency proof
+  // from the held checkpoint, and keeps it. OK: this connection may answer queries; also OK when
+  // nothing is held and the welcome shows no checkpoint. Errors (logged; the connection must
+  // not be used for answering): FailedPrecondition when a checkpoint is held and the welcome
+  // shows none, or when the alarm is raised; InvalidArgument / Unauthenticated when the
+  // checkpoint or proof does not verify (no alarm); DataLoss when the log is inconsistent with
+  // the held checkpoint (alarm raised and persisted); storage errors.
+  Status OnWelcome(const schemas::Welcome& welcome);
 
   // Verifies, opens and answers a query that arrived from the broker. Returns the answer frame
-  // (JSON text) to send. Errors are for the log; the peer only gets a generic error.
+  // (JSON text) to send. Errors are for the log; the peer only gets a generic error:
+  // Unavailable while the audit alarm is raised, after a refused welcome, or when the answer
+  // cannot be recorded in the disclosure log; Unauthenticated / InvalidArgument for a bad query.
   Result<std::string> Answer(const crypto::SealedEnvelope& query);
 
+  // Verifies a receipt the broker sealed for one of this agent's answers (docs/agent.md) and
+  // stores it with the checkpoint it brings. The receipt's checkpoint is witnessed first: when
+  // it is validly signed and consistent it is held even if the rest of the receipt is refused.
+  // Errors (logged; no alarm): Unauthenticated / InvalidArgument (bad envelope, bad signature,
+  // malformed body or proof, another event), NotFound (no such answer was sent), FailedPrecondition
+  // (alarm raised), AlreadyExists (a receipt for that answer is held). DataLoss when the receipt's
+  // checkpoint is inconsistent with the held one: the alarm is raised and persisted.
+  Status OnReceipt(const crypto::SealedEnvelope& receipt);
+
+  // The witness alarm: raised now or restored from the database.
+  bool alarmed() const;
+  std::string alarm_reason() const { return alarm_; }
+  const audit::Witness& witness() const { return *witness_; }
+  const policy::PolicySet& policies() const { return *policies_; }
+  // For status and tests.
+  DisclosureLog& disclosure_log() { return *log_; }
+
  private:
+  struct Built;
+
   Responder(crypto::SigningKey sign, crypto::EncryptionKey enc, const common::Clock& clock,
             common::RandomSource& random)
       : sign_(std::move(sign)), enc_(std::move(enc)), clock_(clock), random_(random) {}
 
-  schemas::AnswerBody BuildAnswer(const schemas::QueryBody& query) const;
+  Built BuildAnswer(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
+                    const ConsentTag& consent) const;
+  // Records and logs an inconsistency of the hub's log; returns the DataLoss to report.
+  Status RaiseAlarm(const std::string& reason, const std::string& presented);
+  // Persists the witness's held checkpoint when it changed.
+  Status PersistHeld();
 
   crypto::SigningKey sign_;
   crypto::EncryptionKey enc_;
@@ -54,6 +109,12 @@ class Responder {
   std::unique_ptr<storage::SqlReplayStore> replay_;
   std::unique_ptr<storage::SequenceCounter> sequence_;
   std::unique_ptr<FixtureRecords> records_;
+  std::shared_ptr<const policy::PolicySet> policies_;
+  std::unique_ptr<DisclosureLog> log_;
+  std::unique_ptr<audit::Witness> witness_;
+  std::string persisted_checkpoint_;  // the checkpoint text in the database
+  std::string alarm_;                 // non-empty while the alarm is raised
+  bool welcome_refused_ = false;      // the last welcome's checkpoint was not accepted
 };
 
 }  // namespace mash::agent

@@ -97,6 +97,7 @@ class AuditLog final : public AuditSink {
   // The seal: a signed checkpoint of exactly the committed end, rewritten by every commit
   // (docs/audit-format.md §3). What a broker presents in welcome and receipts.
   std::optional<SignedCheckpoint> LatestSeal() const override;
+  Result<Bytes> EncodedEvent(uint64_t seq) const override;
   // Proofs over the committed tree. InvalidArgument when the sizes are out of range.
   Result<std::vector<Hash>> InclusionProof(uint64_t seq, uint64_t tree_size) const;
   Result<std::vector<Hash>> ConsistencyProof(uint64_t old_size, uint64_t new_size) const override;

@@ -25,6 +25,9 @@ class AuditSink {
   virtual void Append(AuditEvent event, Callback done) = 0;
   virtual Result<Receipt> MakeReceipt(uint64_t seq, uint64_t held_size) = 0;
   virtual std::optional<SignedCheckpoint> LatestSeal() const = 0;
+  // The canonical encoding of committed event `seq`, as hashed into its leaf (what a receipt
+  // carries so that the agency can check the leaf itself). NotFound when not committed or purged.
+  virtual Result<Bytes> EncodedEvent(uint64_t seq) const = 0;
   virtual Result<std::vector<Hash>> ConsistencyProof(uint64_t old_size,
                                                      uint64_t new_size) const = 0;
 };

@@ -3,6 +3,13 @@
 //
 //   POST /api/v1/checks        raise a check (schemas/api/check-request.schema.json) -> 201
 //   GET  /api/v1/checks/{id}   the check with each agency's part and answer          -> 200
+//   POST /api/v1/checks/{id}/authorisation  a manager authorises or rejects an override:
+//        {"decision": "authorise"|"reject", "reason": "..."}                      -> 200
+//
+// Whatever must be audited (raising, viewing, deciding, refusals) is answered only once its
+// audit event has committed; 503 when the log cannot record it. A refusal by the sharing
+// agreement is 403 with the agreement's reasons; a decision on a check that does not await one
+// is 409.
 //   GET  /api/v1/agencies      registered agencies and whether each is online        -> 200
 //
 // Errors are {"error": {"code": "...", "message": "..."}}; 401 never says why. Requests are

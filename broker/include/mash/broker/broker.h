@@ -1,5 +1,6 @@
-// mash-broker assembled: TLS contexts, the courier (keys and replay store), the check service,
-// the agent hub and the API, all on one io_context.
+// mash-broker assembled: TLS contexts, the courier (keys and replay store), the audit log (with
+// its start-up self-check), the sharing agreement, the check service, the agent hub and the API,
+// all on one io_context.
 //
 // Thread safety: Create, Stop and the accessors run on the io_context's thread (or before it
 // runs).
@@ -12,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 
+#include "mash/audit/log.h"
 #include "mash/broker/agent_hub.h"
 #include "mash/broker/api_server.h"
 #include "mash/broker/checks.h"
@@ -22,8 +24,9 @@ namespace mash::broker {
 
 class Broker {
  public:
-  // Loads keys and TLS material, opens the database, binds both listeners. Any failure leaves
-  // nothing listening (fail closed).
+  // Loads keys and TLS material, opens the databases, verifies the audit log (DataLoss when it
+  // does not verify: the broker must not serve), loads the sharing agreement, binds both
+  // listeners. Any failure leaves nothing listening (fail closed).
   static Result<std::unique_ptr<Broker>> Create(boost::asio::io_context& io,
                                                 const BrokerConfig& config,
                                                 const common::Clock& clock,
@@ -34,6 +37,7 @@ class Broker {
   uint16_t api_port() const { return api_->port(); }
   CheckService& checks() { return *checks_; }
   AgentHub& hub() { return *hub_; }
+  audit::AuditLog& audit() { return *audit_; }
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 
@@ -41,12 +45,17 @@ class Broker {
   explicit Broker(boost::asio::io_context& io) : sweep_timer_(io) {}
   void ScheduleSweep();
 
+  // Declared first so that it is destroyed last: its destructor commits what is queued, and
+  // the callbacks it calls then find the service gone and do nothing.
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;
   boost::asio::steady_timer sweep_timer_;
   bool stopped_ = false;
+  int sweeps_ = 0;
 };
 
 }  // namespace mash::broker

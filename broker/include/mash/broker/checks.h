@@ -1,16 +1,32 @@
-// Agency checks at the hub: raise a check, send a sealed query to each agency, correlate the
-// signed answers, and report each agency's part with its state and timing.
+// Agency checks at the hub: raise a check under the sharing agreement, send a sealed query to
+// each agency, correlate the signed answers, and report each agency's part with its state.
 //
-// This is the thin first cut of the workflow (DESIGN §4): checks live in memory; staff
-// accounts, authorisation of overrides, deadlines by urgency, decisions and retention come with
-// the workflow issue. Queries to an agency that is offline wait and go out when it connects,
-// as long as the check has not expired.
+// Every step is an audit event (DESIGN §8), and the service fails closed on the audit log:
+//   - a check exists, and its queries go out, only once its check_raised event has committed;
+//   - a refusal by the agreement is answered only once its request_refused event has committed;
+//   - an answer counts (is shown, and gets its receipt) only once its answer_received event and
+//     the category events with it have committed; if the log cannot take them, the answer is
+//     dropped, the part is marked failed and the agency gets a generic error;
+//   - a check is shown only once its result_viewed event has committed.
 //
-// Thread safety: used on the broker's io thread only.
+// The sharing agreement (policy::PolicySet, enforced and optional shadow version) decides for
+// each agency of a check whether this person may ask it, and the highest level: a denial for any
+// agency refuses the whole check, with the agreement's reasons. A check whose decision carries
+// second_approver (an override of consent) waits in awaiting_authorisation and nothing is sent;
+// authorisation by a manager comes with the workflow issue. The agreement's version goes into
+// every query's envelope header (policy_hash) and every event.
+//
+// Checks live in memory (the workflow issue stores them); queries to an agency that is offline
+// wait and go out when it connects, as long as the check has not expired.
+//
+// Thread safety: used on the broker's io thread only. Audit callbacks arrive on the log's
+// committer thread and are posted back to the io thread with `post`; they hold only a weak
+// reference, so a callback that arrives after the service is gone does nothing.
 #pragma once
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,9 +34,12 @@
 #include <string>
 #include <vector>
 
+#include "mash/audit/sink.h"
 #include "mash/broker/agent_hub.h"
 #include "mash/broker/courier.h"
 #include "mash/common/clock.h"
+#include "mash/crypto/pseudonym.h"
+#include "mash/policy/evaluator.h"
 #include "mash/schemas/messages.h"
 
 namespace mash::broker {
@@ -39,12 +58,28 @@ struct RaiseRequest {
   std::vector<std::string> agencies;
   std::vector<std::string> categories;
 
-  // Validates against schemas/api/check-request.schema.json plus the rules a schema cannot say
-  // (consent given needs an evidence reference; no consent needs an override ground and a
-  // justification). InvalidArgument naming the field.
+  // Validates against schemas/api/check-request.schema.json plus what a schema cannot say:
+  // purpose, lawful basis, override ground and urgency from the controlled vocabulary; consent
+  // given needs an evidence reference; no consent needs an override ground and a justification.
+  // InvalidArgument naming the field.
   static Result<RaiseRequest> FromJson(const nlohmann::json& body);
-  // The consent field of the envelope header: the state, or "override:<ground>".
+  // The consent field of the envelope header: the state, or "<state>;override:<ground>"
+  // (docs/envelope.md).
   std::string ConsentTag() const;
+};
+
+// The member of staff making a request, as authenticated by the API.
+struct Staff {
+  std::string user;
+  std::string role;  // practitioner | manager | ig_officer | dpo | ...
+  std::string organisation = "hub";
+};
+
+struct CheckServiceOptions {
+  std::chrono::seconds query_lifetime{120};
+  // Queries handed to one agency's connection and not yet written; the rest wait in order, so
+  // that a backlog never overflows the connection's queue (keep it below the hub's max_queue).
+  int max_in_flight = 64;
 };
 
 class CheckService final : public AgentEvents {
@@ -54,36 +89,73 @@ class CheckService final : public AgentEvents {
   static constexpr size_t kMaxChecks = 10000;
   static constexpr std::chrono::hours kKeepFinished{24};
 
-  // `max_in_flight`: queries handed to one agency's connection and not yet written; the rest wait
-  // in order, so that a backlog never overflows the connection's queue (keep it below the
-  // hub's max_queue).
+  // Runs a function on the service's (io) thread.
+  using Post = std::function<void(std::function<void()>)>;
+  // The JSON to show, or the error. PermissionDenied: refused by the agreement (the message
+  // holds its reasons); InvalidArgument: a bad request; NotFound; Unavailable: the audit log
+  // could not record it (nothing was done).
+  using Done = std::function<void(Result<nlohmann::json>)>;
+
+  // `audit`, `agreement` and `pseudonyms` must outlive the service's use of them (the broker
+  // owns all of them and destroys the audit log last).
   CheckService(Courier& courier, const common::Clock& clock, common::RandomSource& random,
-               std::chrono::seconds query_lifetime, int max_in_flight);
+               audit::AuditSink& audit, std::shared_ptr<const policy::PolicySet> agreement,
+               std::shared_ptr<const crypto::Pseudonymiser> pseudonyms, Post post,
+               CheckServiceOptions options);
+  ~CheckService() override;
 
   void AttachHub(std::shared_ptr<AgentHub> hub) { hub_ = std::move(hub); }
 
-  // Returns the new check id (32 hex). Errors: InvalidArgument for an agency that is not
-  // registered; Unavailable when sealing fails (nothing is sent for this check then).
-  Result<std::string> Raise(const RaiseRequest& request, const std::string& raised_by);
-  // The check as JSON for the API. NotFound for an unknown id.
-  Result<nlohmann::json> Show(const std::string& id) const;
+  // Raises a check; `done` gets the check as Show() would (201) once check_raised committed.
+  void Raise(const RaiseRequest& request, const Staff& staff, Done done);
+  // A manager's decision on a check that awaits authorisation (an override of consent): a second
+  // person, with the manager role, authorises (its queries go out) or rejects it (nothing is
+  // ever sent), with a reason. `done` gets the check once check_authorised / check_rejected
+  // committed. Errors: NotFound; FailedPrecondition when the check does not await
+  // authorisation; PermissionDenied when `staff` is not a manager or raised the check;
+  // InvalidArgument without a reason; Unavailable when the log cannot record it.
+  void Authorise(const std::string& id, const Staff& staff, bool approve, const std::string& reason,
+                 Done done);
+  // The check as JSON for the API, after its result_viewed event committed.
+  void Show(const std::string& id, const Staff& staff, Done done);
+  // The check as JSON without recording a view (for tests and internal use).
+  Result<nlohmann::json> Peek(const std::string& id) const;
+  // Records a request the API refused before it reached the service (bad token, bad body), so
+  // that every refused request has its row. Does not wait for the commit.
+  void RecordRefusal(const Staff& staff, std::string_view detail);
   // Registered agencies and whether each is online.
   nlohmann::json Agencies() const;
   // Marks parts whose query expired without an answer. Called periodically.
   void Sweep();
+  const policy::PolicySet& agreement() const { return *agreement_; }
 
   // AgentEvents
   void OnAgentOnline(const std::string& agency) override;
   void OnAgentOffline(const std::string& agency) override;
   void OnSessionClosed(const std::string& agency, uint64_t session) override;
   Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) override;
+  std::optional<schemas::WelcomeAudit> OnHello(const std::string& agency,
+                                               const schemas::Hello& hello) override;
 
  private:
-  // kSending: handed to the connection, not yet written; kSent: written to the socket.
-  enum class PartState { kQueued, kSending, kSent, kAnswered, kExpired, kFailed };
+  // kSending: handed to the connection, not yet written; kSent: written to the socket;
+  // kRecording: answered, waiting for the answer's audit events to commit.
+  enum class PartState {
+    kAwaitingAuthorisation,
+    kQueued,
+    kSending,
+    kSent,
+    kRecording,
+    kAnswered,
+    kExpired,
+    kFailed,
+    kRejected
+  };
   struct Part {
     std::string agency;
     PartState state = PartState::kQueued;
+    int level = 0;     // granted by the agreement
+    std::string rule;  // the agreement rule that granted it
     std::string query_id;
     uint64_t session = 0;         // the connection it was last sent over
     common::TimePoint sent_at{};  // when the query was handed to the connection
@@ -93,11 +165,38 @@ class CheckService final : public AgentEvents {
   struct Check {
     std::string id;
     RaiseRequest request;
-    std::string raised_by;
+    Staff raised_by;
+    std::vector<std::string> subjects;  // pseudonyms
+    std::vector<std::string> obligations;
+    bool recorded = false;  // its check_raised event has committed
+    bool deciding = false;  // an authorisation decision is being recorded
+    // The manager's decision on an override: who, when, and why (kept with the check, not in
+    // the audit trail, which holds no free text).
+    std::string decided_by;
+    std::string decision;  // "authorised" | "rejected"
+    std::string decision_reason;
+    common::TimePoint decided_at{};
     common::TimePoint raised_at{};
     common::TimePoint expires_at{};
     std::map<std::string, Part> parts;
   };
+
+  // The audit event common to everything about `check`.
+  audit::AuditEvent EventFor(const Check& check, audit::EventType type, const Staff& who) const;
+  std::vector<std::string> Pseudonyms(const RaiseRequest& request) const;
+  // Appends `events` and calls `done` on the io thread: OK once every one committed, or the
+  // first error.
+  void AppendAll(std::vector<audit::AuditEvent> events,
+                 std::function<void(Result<uint64_t> last_seq)> done);
+  void OnRaiseCommitted(const std::string& id, Result<uint64_t> committed, const Done& done);
+  void OnAnswerCommitted(const std::string& id, const std::string& agency,
+                         const crypto::SealedEnvelope& envelope, const std::string& answer_id,
+                         Result<uint64_t> committed);
+  void SendReceipt(const std::string& agency, const std::string& check_ref,
+                   const crypto::SealedEnvelope& answer, const std::string& answer_id,
+                   uint64_t seq);
+  void RecordFailure(const std::string& agency, std::string_view detail,
+                     const std::string& check_ref = "");
 
   // Sends waiting queries to `agency` while it is online and under its in-flight cap.
   void DispatchWaiting(const std::string& agency);
@@ -107,16 +206,25 @@ class CheckService final : public AgentEvents {
   void DropOldChecks();
   static std::string_view StateName(PartState s);
   static std::string OverallState(const Check& check);
+  nlohmann::json ToJson(const Check& check) const;
 
   Courier& courier_;
   const common::Clock& clock_;
   common::RandomSource& random_;
-  std::chrono::seconds query_lifetime_;
-  int max_in_flight_;
+  audit::AuditSink& audit_;
+  std::shared_ptr<const policy::PolicySet> agreement_;
+  std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
+  Post post_;
+  CheckServiceOptions options_;
   std::shared_ptr<AgentHub> hub_;
+  // Expires with the service: posted audit callbacks check it before touching anything.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::map<std::string, Check> checks_;
   std::map<std::string, std::deque<std::string>> waiting_;  // agency -> check ids, oldest first
   std::map<std::string, int> in_flight_;                    // agency -> parts kSending
+  // The checkpoint size each agency holds, as far as the broker knows (from its hello, then
+  // from each welcome and receipt it was given), for the consistency proofs it is owed.
+  std::map<std::string, uint64_t> held_size_;
 };
 
 }  // namespace mash::broker

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,31 @@ struct ApiToken {
   std::string user;
   std::string role;
   std::string sha256;  // hex SHA-256 of the bearer token; the token itself is never stored
+};
+
+// The hub's audit log (DESIGN §8): its own SQLCipher database and key, the Ed25519 key that signs
+// its checkpoints, and the HMAC key of subject pseudonyms.
+struct AuditSettings {
+  std::filesystem::path database;
+  std::filesystem::path database_key;
+  std::filesystem::path checkpoint_key;  // Ed25519 signing key file (mashctl pki keygen)
+  std::filesystem::path pseudonym_key;   // mashctl pki secret --kind pseudonym
+  uint64_t checkpoint_every_events = 1000;
+  std::chrono::seconds checkpoint_every{10};
+  std::optional<std::chrono::seconds> retention;  // unset: keep every event
+  std::optional<std::filesystem::path> anchor_file;
+  bool full_verify_on_start = false;
+  // A ceiling on the audit database's size (SQLite max_page_count): when it is reached, appends
+  // fail and the broker refuses what it cannot record, instead of filling the disk. 0: none.
+  uint64_t max_size_mb = 0;
+};
+
+// The sharing agreement the broker enforces: a signed bundle or a policy store (enforced and
+// shadow versions), verified against the DPO keys.
+struct PolicySettings {
+  std::filesystem::path agreement;  // a bundle (.json) or, without trusted keys, a TOML file
+  std::filesystem::path store;      // or a policy store folder (mashctl policy publish)
+  std::vector<std::filesystem::path> trusted_keys;
 };
 
 struct BrokerConfig {
@@ -54,6 +80,9 @@ struct BrokerConfig {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds query_lifetime{120};
   int ping_interval_s = 20;
+
+  AuditSettings audit;
+  PolicySettings policy;
 
   std::vector<AgencyEntry> agencies;
   std::vector<ApiToken> api_tokens;

@@ -51,7 +51,7 @@ struct EnvelopeHeader {
   std::string check_ref;
   std::string purpose;
   std::string lawful_basis;
-  std::string consent;  // consent state, or "override:<ground>"
+  std::string consent;  // consent state, or "<state>;override:<ground>"
   std::string urgency;
   std::string policy_hash;  // version of the policy that allowed the message ("" until set)
 

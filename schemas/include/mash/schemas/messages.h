@@ -26,7 +26,7 @@ inline constexpr int kProtocolVersion = 1;
 inline constexpr size_t kMaxFrameBytes = 1 << 20;
 inline constexpr int kMaxJsonDepth = 12;
 
-enum class MessageType { kHello, kWelcome, kQuery, kAnswer, kPing, kError };
+enum class MessageType { kHello, kWelcome, kQuery, kAnswer, kReceipt, kPing, kError };
 std::string_view MessageTypeName(MessageType t);
 
 struct Frame {
@@ -54,12 +54,22 @@ struct Hello {
   static Hello FromJson(const nlohmann::json& validated);
 };
 
+// What the broker shows a connecting agent of its audit log: its newest signed checkpoint and,
+// when the agent's hello named an older one, the consistency proof from that size (base64
+// hashes, docs/audit-format.md).
+struct WelcomeAudit {
+  std::string checkpoint;        // signed checkpoint text
+  int64_t consistency_from = 0;  // 0: no proof
+  std::vector<std::string> consistency_proof;
+};
+
 struct Welcome {
   int version = kProtocolVersion;
   std::string hub;
   std::string sign_key;
   std::string enc_key;
   int ping_interval_s = 20;
+  std::optional<WelcomeAudit> audit;
   nlohmann::json ToJson() const;
   static Welcome FromJson(const nlohmann::json& validated);
 };
@@ -111,7 +121,10 @@ struct CategoryAnswer {
   std::string summary;
   std::string reason;
   nlohmann::json records = nlohmann::json::array();
-  std::string latest;  // date of the latest record, YYYY-MM-DD
+  std::string latest;                 // date of the latest record, YYYY-MM-DD
+  int level = -1;                     // the level released (shared, redacted); -1: not given
+  std::string rule;                   // the deciding rule of the agency's policy
+  std::vector<std::string> redacted;  // fields removed from every record object
   nlohmann::json ToJson() const;
 };
 
@@ -125,6 +138,16 @@ struct AnswerBody {
   std::string source;
   nlohmann::json ToJson() const;
   static Result<AnswerBody> Parse(std::string_view plaintext);
+};
+
+// The decrypted body of a receipt envelope (receipt-body.schema.json).
+struct ReceiptBody {
+  std::string answer_id;    // the answer envelope's header id
+  std::string answer_hash;  // hex SHA-256 of the answer envelope's signed bytes
+  std::string event;        // base64 of the canonical answer_received audit event
+  nlohmann::json receipt;   // audit::Receipt JSON (validated against the schema)
+  nlohmann::json ToJson() const;
+  static Result<ReceiptBody> Parse(std::string_view plaintext);
 };
 
 }  // namespace mash::schemas
