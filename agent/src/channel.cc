@@ -179,6 +179,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         // A receipt asks for no reply; the responder logs what it refused (and any alarm).
         (void)channel_->responder_->OnReceipt(*env);
+        // A checkpoint the witness could not connect to what it holds: a new connection's
+        // welcome must prove consistency before anything more is answered.
+        if (channel_->responder_->NeedsResync() && !channel_->responder_->alarmed()) {
+          return Abort();
+        }
         return;
       }
       case schemas::MessageType::kPing: {

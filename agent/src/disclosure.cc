@@ -128,9 +128,25 @@ schemas::CategoryAnswer Disclose(const policy::Policy& policy, const policy::Dec
   if (decision.level >= 1) c.summary = held.summary;
   if (decision.level >= 2) c.latest = held.latest;
   if (decision.level >= 3) {
+    // Records are flat objects of plain values (answer-body.schema.json). One that is not
+    // cannot be redacted field by field with certainty, so a person looks at the category.
+    const bool flat = std::all_of(held.records.begin(), held.records.end(), [](const auto& r) {
+      return r.is_object() && std::none_of(r.begin(), r.end(), [](const auto& v) {
+               return v.is_object() || v.is_array();
+             });
+    });
+    if (!held.records.is_array() || !flat) {
+      schemas::CategoryAnswer review;
+      review.category = c.category;
+      review.rule = c.rule;
+      review.outcome = "review";
+      review.reason =
+          "waits for review by the agency's custodian: its records cannot be redacted "
+          "automatically; nothing is released until then";
+      return review;
+    }
     c.records = held.records;
     for (auto& record : c.records) {
-      if (!record.is_object()) continue;
       for (const auto& field : c.redacted) record.erase(field);
     }
   }

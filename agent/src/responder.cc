@@ -341,7 +341,15 @@ Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
   if (Status s = PersistHeld(); !s.ok()) {
     common::LogError("audit.checkpoint_not_stored", {{"error", s.message()}});
   }
-  if (!verified.ok()) return reject(verified);
+  if (!verified.ok()) {
+    // The broker signed a receipt whose checkpoint this witness cannot connect to what it holds
+    // (no proof, or one from another size). An honest broker that lost track of the held size
+    // proves consistency again on the next connection; a broker that rewrote its log cannot. So
+    // stop answering until a welcome has proven it, and let the channel reconnect.
+    welcome_refused_ = true;
+    common::LogError("audit.resync_needed", {{"reason", verified.message()}});
+    return reject(verified);
+  }
 
   // The answer it speaks of must be one this agent sent, byte for byte.
   auto sent = log_->FindAnswer(body->answer_id);

@@ -131,7 +131,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     const auto token = server_->Authenticate(req[http::field::authorization]);
     if (!token) {
       common::LogWarn("api.unauthenticated", {{"target_kind", TargetKind(req.target())}});
-      server_->checks->RecordRefusal(Staff{"", "", ""}, "unauthenticated");
+      server_->checks->RecordUnauthenticated();
       auto res = JsonResponse(http::status::unauthorized,
                               ErrorBody("unauthenticated", "authentication required"), v, ka);
       res.set(http::field::www_authenticate, "Bearer");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <map>
 
 #include "mash/common/log.h"
 #include "mash/crypto/tls.h"
@@ -38,6 +39,63 @@ Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config
   return audit::AuditLog::Open(std::move(db),
                                std::make_shared<const crypto::SigningKey>(std::move(key)),
                                std::move(shared_clock), std::move(options));
+}
+
+// What the broker started with last time (policy versions, key fingerprints), in its own
+// database, so that each change is recorded once in the audit trail: a published policy taking
+// effect (policy_published) and a changed key (key_changed). Runs before anything is served, and
+// fails the start when the events cannot be recorded.
+Status RecordStartupChanges(const BrokerConfig& config, const policy::PolicySet& agreement,
+                            const std::vector<std::string>& signers, const Courier& courier,
+                            const crypto::SigningPublicKey& audit_key, audit::AuditLog& log) {
+  MASH_ASSIGN_OR_RETURN(auto db, storage::Database::Open({config.database, config.database_key}));
+  MASH_RETURN_IF_ERROR(db->Exec(
+      "CREATE TABLE IF NOT EXISTS broker_state(key TEXT PRIMARY KEY, value TEXT NOT NULL)"));
+  std::map<std::string, std::string> now;
+  now["policy.enforced"] = agreement.enforced().version;
+  now["policy.shadow"] = agreement.shadow() ? agreement.shadow()->version : "";
+  now["key.hub"] = courier.SignFingerprint() + " " + courier.EncFingerprint();
+  now["key.audit"] = audit_key.Fingerprint();
+  for (const auto& [id, reg] : courier.agencies()) {
+    now["key.agency." + id] = reg.sign.Fingerprint() + " " + reg.enc.Fingerprint();
+  }
+  std::vector<std::pair<std::string, std::string>> changed;
+  for (const auto& [key, value] : now) {
+    MASH_ASSIGN_OR_RETURN(auto stmt, db->Prepare("SELECT value FROM broker_state WHERE key = ?"));
+    stmt.Bind(1, key);
+    MASH_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (row && stmt.ColumnText(0) == value) continue;
+    if (!row && value.empty()) continue;
+    changed.emplace_back(key, value);
+  }
+  if (changed.empty()) return Status::Ok();
+  std::string signed_by;
+  for (const auto& s : signers) signed_by += (signed_by.empty() ? "" : " ") + s;
+  for (const auto& [key, value] : changed) {
+    audit::AuditEvent e;
+    e.person = "mash-broker";
+    e.role = "system";
+    e.organisation = config.hub_id;
+    if (key.starts_with("policy.")) {
+      e.type = audit::EventType::kPolicyPublished;
+      const bool enforced = key == "policy.enforced";
+      e.policy_version = value;
+      e.rule = enforced ? agreement.enforced().id : (value.empty() ? "" : agreement.shadow()->id);
+      e.detail = enforced ? "enforced; signed by: " + (signed_by.empty() ? "none" : signed_by)
+                          : (value.empty() ? "shadow withdrawn" : "shadow");
+    } else {
+      e.type = audit::EventType::kKeyChanged;
+      e.agency = key.starts_with("key.agency.") ? key.substr(11) : "";
+      e.detail = key + " " + value;  // public key fingerprints only
+    }
+    MASH_RETURN_IF_ERROR(log.AppendAndWait(std::move(e)).status());
+    MASH_ASSIGN_OR_RETURN(
+        auto put, db->Prepare("INSERT OR REPLACE INTO broker_state(key, value) VALUES (?, ?)"));
+    put.Bind(1, key).Bind(2, value);
+    MASH_RETURN_IF_ERROR(put.Run());
+  }
+  common::LogInfo("broker.changes_recorded", {{"changes", changed.size()}});
+  return Status::Ok();
 }
 
 }  // namespace
@@ -98,6 +156,12 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                      {"checked", b->audit_->startup_report().entries_checked}});
 
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
+  {
+    MASH_ASSIGN_OR_RETURN(crypto::SigningKey audit_key,
+                          crypto::LoadSigningKey(config.audit.checkpoint_key));
+    MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers,
+                                              *b->courier_, audit_key.Public(), *b->audit_));
+  }
   CheckServiceOptions check_options;
   check_options.query_lifetime = config.query_lifetime;
   // Half the connection's queue for queries leaves room for pings and errors.

@@ -238,6 +238,16 @@ void CheckService::RecordRefusal(const Staff& staff, std::string_view detail) {
   });
 }
 
+void CheckService::RecordUnauthenticated() { ++unauthenticated_; }
+
+void CheckService::FlushUnauthenticated() {
+  if (unauthenticated_ == 0) return;
+  // One row per second at most, with the count: a peer without a token cannot fill the audit
+  // store one row per request (each request is still logged).
+  RecordRefusal(Staff{"", "", ""}, "unauthenticated x" + std::to_string(unauthenticated_));
+  unauthenticated_ = 0;
+}
+
 void CheckService::RecordFailure(const std::string& agency, std::string_view detail,
                                  const std::string& check_ref) {
   audit::AuditEvent e;
@@ -333,6 +343,11 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
     }
   }
   policy::SortObligations(check.obligations);
+  if (awaiting) {
+    // Nothing of the check leaves before the override is authorised, whichever agency's
+    // decision asked for the second approver: a rejection must leave no agency told.
+    for (auto& [_, part] : check.parts) part.state = PartState::kAwaitingAuthorisation;
+  }
 
   if (!denials.empty()) {
     common::LogInfo("check.refused",
@@ -445,32 +460,66 @@ bool CheckService::Dispatch(Check& check, Part& part) {
     RecordFailure(part.agency, "query_seal_failed", check.id);
     return true;
   }
-  const std::string frame =
-      schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->ToJson()).dump();
-  const uint64_t session =
-      hub_->Send(part.agency, frame, [this, id = check.id, agency = part.agency](bool written) {
-        OnDelivered(id, agency, written);
-      });
-  if (session == 0) {
-    common::LogWarn("query.send_failed", {{"check", check.id}, {"agency", part.agency}});
-    return false;  // stays queued; retried when the agent reconnects
-  }
+  // The query leaves only once its query_sent event (with the envelope's hash) has committed
+  // (DPA 2018 s.62: who was told what, when). Until then it counts against the agency's
+  // in-flight cap.
   part.state = PartState::kSending;
-  part.session = session;
-  part.sent_at = clock_.Now();
+  part.session = 0;
   ++in_flight_[part.agency];
-
   audit::AuditEvent sent = EventFor(check, audit::EventType::kQuerySent, check.raised_by);
   sent.agency = part.agency;
   sent.level = part.level;
   sent.rule = part.rule;
   const auto hash = sealed->Hash();
   sent.envelope_hashes.push_back(common::Bytes(hash.begin(), hash.end()));
-  audit_.Append(std::move(sent), [](Result<uint64_t> r) {
-    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
-  });
-  common::LogInfo("query.sent", {{"check", check.id}, {"agency", part.agency}});
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(sent));
+  AppendAll(std::move(events),
+            [this, id = check.id, agency = part.agency,
+             frame = schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->ToJson()).dump()](
+                Result<uint64_t> r) { OnQueryRecorded(id, agency, frame, std::move(r)); });
   return true;
+}
+
+void CheckService::OnQueryRecorded(const std::string& id, const std::string& agency,
+                                   const std::string& frame, Result<uint64_t> committed) {
+  Part* part = nullptr;
+  if (const auto it = checks_.find(id); it != checks_.end()) {
+    const auto pit = it->second.parts.find(agency);
+    if (pit != it->second.parts.end() && pit->second.state == PartState::kSending &&
+        pit->second.session == 0) {
+      part = &pit->second;
+    }
+  }
+  if (part == nullptr || !committed.ok()) {
+    --in_flight_[agency];
+    if (part != nullptr) {
+      part->state = PartState::kFailed;
+      common::LogError(
+          "query.audit_failed",
+          {{"check", id}, {"agency", agency}, {"error", committed.status().ToString()}});
+    }
+    DispatchWaiting(agency);
+    return;
+  }
+  std::weak_ptr<int> alive = alive_;
+  const uint64_t session = hub_ ? hub_->Send(agency, frame,
+                                             [this, alive, id, agency](bool written) {
+                                               if (!alive.expired())
+                                                 OnDelivered(id, agency, written);
+                                             })
+                                : 0;
+  if (session == 0) {
+    // Offline since: first in line again for the next connection (in a new envelope).
+    --in_flight_[agency];
+    part->state = PartState::kQueued;
+    waiting_[agency].push_front(id);
+    common::LogWarn("query.send_failed", {{"check", id}, {"agency", agency}});
+    return;
+  }
+  part->session = session;
+  part->sent_at = clock_.Now();
+  common::LogInfo("query.sent", {{"check", id}, {"agency", agency}});
 }
 
 void CheckService::OnDelivered(const std::string& check_id, const std::string& agency,
@@ -633,7 +682,8 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
 void CheckService::SendReceipt(const std::string& agency, const std::string& check_ref,
                                const crypto::SealedEnvelope& answer, const std::string& answer_id,
                                uint64_t seq) {
-  if (!hub_ || !hub_->IsOnline(agency)) return;  // the agency can ask again on reconnect
+  if (!hub_ || !hub_->IsOnline(agency))
+    return KeepReceipt(agency, check_ref, answer, answer_id, seq);
   uint64_t& held = held_size_[agency];
   auto receipt = audit_.MakeReceipt(seq, held);
   if (!receipt.ok()) {
@@ -665,10 +715,21 @@ void CheckService::SendReceipt(const std::string& agency, const std::string& che
   }
   const std::string frame =
       schemas::EnvelopeFrame(schemas::MessageType::kReceipt, sealed->ToJson()).dump();
-  if (hub_->Send(agency, frame) == 0) return;
+  if (hub_->Send(agency, frame) == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
   if (auto cp = audit::ParseCheckpoint(receipt->checkpoint); cp.ok()) {
     held = cp->checkpoint.size;
   }
+}
+
+void CheckService::KeepReceipt(const std::string& agency, const std::string& check_ref,
+                               const crypto::SealedEnvelope& answer, const std::string& answer_id,
+                               uint64_t seq) {
+  auto& pending = unsent_receipts_[agency];
+  if (pending.size() >= kMaxUnsentReceipts) {
+    common::LogWarn("receipt.dropped", {{"agency", agency}, {"check", pending.front().check_ref}});
+    pending.pop_front();
+  }
+  pending.push_back({check_ref, answer, answer_id, seq});
 }
 
 std::optional<schemas::WelcomeAudit> CheckService::OnHello(const std::string& agency,
@@ -699,7 +760,13 @@ std::optional<schemas::WelcomeAudit> CheckService::OnHello(const std::string& ag
   return w;
 }
 
-void CheckService::OnAgentOnline(const std::string& agency) { DispatchWaiting(agency); }
+void CheckService::OnAgentOnline(const std::string& agency) {
+  // Receipts the agency missed while it was away, then the queries waiting for it.
+  auto pending = std::move(unsent_receipts_[agency]);
+  unsent_receipts_.erase(agency);
+  for (const auto& r : pending) SendReceipt(agency, r.check_ref, r.answer, r.answer_id, r.seq);
+  DispatchWaiting(agency);
+}
 
 void CheckService::OnAgentOffline(const std::string&) {
   // Nothing to do: OnSessionClosed has already put back what the connection carried.
@@ -718,6 +785,7 @@ void CheckService::Sweep() {
     }
   }
   DropOldChecks();
+  FlushUnauthenticated();
   courier_.PurgeReplayCache();
 }
 

@@ -166,6 +166,41 @@ TEST_F(AuditTrailTest, EveryStepOfACheckIsAnEventAndTheLogVerifies) {
   EXPECT_TRUE(report->ok) << report->problem;
 }
 
+TEST_F(AuditTrailTest, PolicyAndKeyChangesAreRecordedOnceWhenTheyTakeEffect) {
+  auto count = [&](audit::EventType type) {
+    hub_->broker().audit().Flush();
+    auto db = OpenAuditDb();
+    audit::QueryFilter f;
+    f.type = type;
+    auto events = audit::QueryEvents(*db, f);
+    EXPECT_TRUE(events.ok());
+    return events.ok() ? *events : std::vector<audit::AuditEvent>{};
+  };
+  auto published = count(audit::EventType::kPolicyPublished);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].policy_version, AgreementVersion());
+  EXPECT_EQ(published[0].rule, "northshire-mash-agreement");
+  // The hub's keys, the audit key and six agencies' keys.
+  EXPECT_EQ(count(audit::EventType::kKeyChanged).size(), 8u);
+
+  hub_->StopBroker();
+  hub_->StartBroker();
+  EXPECT_EQ(count(audit::EventType::kPolicyPublished).size(), 1u);
+  EXPECT_EQ(count(audit::EventType::kKeyChanged).size(), 8u);
+
+  // A re-registered agency key is recorded at the next start.
+  hub_->StopBroker();
+  const auto keys = hub_->dir() / "keys";
+  ASSERT_TRUE(crypto::GenerateKeyPairFiles(keys, "police2").ok());
+  for (auto& a : hub_->config().agencies) {
+    if (a.id == "police") a.sign_public_key = keys / "police2.sign.pub";
+  }
+  hub_->StartBroker();
+  const auto changed = count(audit::EventType::kKeyChanged);
+  ASSERT_EQ(changed.size(), 9u);
+  EXPECT_EQ(changed.back().agency, "police");
+}
+
 TEST_F(AuditTrailTest, ARefusalByTheAgreementIsExplainedAndRecorded) {
   // An IG officer may not raise checks (hub-agreement.toml, only-mash-staff-raise-checks).
   auto id = hub_->Raise(ConsentedRequest({"police"}), "ig.officer", "ig_officer");
@@ -209,6 +244,58 @@ TEST_F(AuditTrailTest, AnOverrideWaitsForAManagerAndSendsNothing) {
   EXPECT_EQ(CountOf(events, audit::EventType::kCheckRaised), 1u);
   EXPECT_EQ(CountOf(events, audit::EventType::kQuerySent), 0u);
   for (const auto& e : events) EXPECT_EQ(e.override_ground, "child_significant_harm");
+}
+
+TEST(AuthorisationTest, NoAgencyIsAskedBeforeTheSecondApproverWhicheverAgencyNeedsIt) {
+  // An agreement that wants a second approver for housing only.
+  TempDir dir("mash-agreement");
+  std::ifstream in(std::filesystem::path(MASH_SOURCE_DIR) / "examples/policies/hub-agreement.toml");
+  const std::string source((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(dir / "agreement.toml") << source << R"(
+[[rule]]
+id = "test-housing-second-approver"
+effect = "permit"
+roles = ["practitioner"]
+purposes = ["child-protection-s47"]
+agencies = ["housing"]
+max_level = 2
+obligations = ["second_approver"]
+)";
+  TestHub hub([&](broker::BrokerConfig& c) { c.policy.agreement = dir / "agreement.toml"; });
+  for (const std::string a : {"police", "housing"}) hub.StartAgent(a, Fixture(a));
+  ASSERT_TRUE(hub.WaitOnline("police", 10s));
+  ASSERT_TRUE(hub.WaitOnline("housing", 10s));
+  auto id = hub.Raise(ConsentedRequest({"police", "housing"}));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  std::this_thread::sleep_for(300ms);
+  nlohmann::json check = Peek(hub, *id);
+  EXPECT_EQ(check["state"], "awaiting_authorisation");
+  for (const auto& p : check["agencies"]) {
+    EXPECT_EQ(p["state"], "awaiting_authorisation") << p.dump();
+    EXPECT_FALSE(p.contains("sent_at")) << p.dump();
+  }
+
+  // The raiser cannot authorise; a practitioner cannot; a manager can, and then both go out.
+  auto decide = [&](const broker::Staff& who, bool approve) {
+    auto done = std::make_shared<std::promise<Result<nlohmann::json>>>();
+    auto fut = done->get_future();
+    boost::asio::post(hub.io(), [&, done] {
+      hub.broker().checks().Authorise(*id, who, approve, "strategy discussion today",
+                                      [done](Result<nlohmann::json> r) { done->set_value(r); });
+    });
+    return fut.get();
+  };
+  EXPECT_EQ(decide({"test.practitioner", "manager", "hub"}, true).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(decide({"other.practitioner", "practitioner", "hub"}, true).status().code(),
+            StatusCode::kPermissionDenied);
+  auto authorised = decide({"the.manager", "manager", "hub"}, true);
+  ASSERT_TRUE(authorised.ok()) << authorised.status().ToString();
+  EXPECT_EQ((*authorised)["authorisation"]["by"], "the.manager");
+  EXPECT_EQ(decide({"the.manager", "manager", "hub"}, true).status().code(),
+            StatusCode::kFailedPrecondition);
+  check = WaitWhile(hub, *id, "dispatched", 15s);
+  EXPECT_EQ(check["state"], "answered") << check.dump(2);
 }
 
 TEST_F(AuditTrailTest, UnknownVocabularyIsRejectedBeforeAnythingHappens) {

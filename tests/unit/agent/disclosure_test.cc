@@ -138,6 +138,29 @@ redact = ["names", "note"]
   EXPECT_EQ(c.records[0], nlohmann::json({{"date", "2026-01-02"}}));
 }
 
+TEST(DiscloseTest, RecordsThatCannotBeRedactedFieldByFieldGoToTheCustodian) {
+  const auto p = ParseOk(std::string(kHeader) + R"(
+[[rule]]
+id = "redacting"
+effect = "permit"
+max_level = 3
+redact = ["names"]
+)");
+  const auto d = policy::Evaluate(p, Req("incidents", 3), kStart);
+  for (const nlohmann::json& records :
+       {nlohmann::json::array({"free text naming someone"}),
+        nlohmann::json::array({{{"date", "2026-01-02"}, {"people", {{"names", "x"}}}}}),
+        nlohmann::json::array({{{"date", "2026-01-02"}, {"names", {"x", "y"}}}})}) {
+    CategoryRecords held = Held();
+    held.records = records;
+    const auto c = Disclose(p, d, "incidents", held);
+    EXPECT_EQ(c.outcome, "review") << records.dump();
+    EXPECT_TRUE(c.records.empty());
+    EXPECT_TRUE(c.summary.empty());
+    EXPECT_EQ(c.rule, "redacting");
+  }
+}
+
 TEST(DiscloseTest, DenialSaysWhyAndWhichRule) {
   const auto p = ParseOk(std::string(kHeader) + R"(
 [[rule]]

@@ -289,6 +289,21 @@ TEST_F(ReceiptTest, BadSignaturesAreRejectedWithoutAlarm) {
   EXPECT_TRUE(Deliver(body_).ok());
 }
 
+TEST_F(ReceiptTest, AnUnprovenCheckpointStopsAnswersUntilAWelcomeProvesIt) {
+  // A validly signed, newer checkpoint without a proof from the held size: not an alarm (it
+  // may be an honest broker that lost track), but nothing is answered until the log is proven.
+  const auto unproven = ReceiptFor(*log_, answer_, event_, /*held_size=*/0);
+  ASSERT_FALSE(unproven.receipt.contains("consistency"));
+  EXPECT_FALSE(Deliver(unproven).ok());
+  EXPECT_FALSE(r_->alarmed());
+  EXPECT_TRUE(r_->NeedsResync());
+  EXPECT_EQ(r_->Answer(Query(1)).status().code(), StatusCode::kUnavailable);
+  // The next connection's welcome proves consistency from the held size: answers resume.
+  ASSERT_TRUE(r_->OnWelcome(Welcome(log_.get(), r_->witness().held_size())).ok());
+  EXPECT_FALSE(r_->NeedsResync());
+  EXPECT_TRUE(r_->Answer(Query(1)).ok());
+}
+
 TEST_F(ReceiptTest, ReceiptFromAForkedLogRaisesTheAlarm) {
   // A second log with the same key and origin, whose history differs from the first five events
   // the agent saw, but which also records this answer.

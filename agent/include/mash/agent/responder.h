@@ -76,6 +76,10 @@ class Responder {
 
   // The witness alarm: raised now or restored from the database.
   bool alarmed() const;
+  // True when the hub's log has not been proven consistent with the held checkpoint on this
+  // connection (a welcome or a receipt whose checkpoint was not accepted): the agent answers no
+  // query until a new connection's welcome proves it. The channel then reconnects.
+  bool NeedsResync() const { return welcome_refused_; }
   std::string alarm_reason() const { return alarm_; }
   const audit::Witness& witness() const { return *witness_; }
   const policy::PolicySet& policies() const { return *policies_; }

@@ -123,6 +123,9 @@ class CheckService final : public AgentEvents {
   // Records a request the API refused before it reached the service (bad token, bad body), so
   // that every refused request has its row. Does not wait for the commit.
   void RecordRefusal(const Staff& staff, std::string_view detail);
+  // Counts a request without a valid token; Sweep() records them as one request_refused event
+  // ("unauthenticated xN") per second at most.
+  void RecordUnauthenticated();
   // Registered agencies and whether each is online.
   nlohmann::json Agencies() const;
   // Marks parts whose query expired without an answer. Called periodically.
@@ -197,6 +200,14 @@ class CheckService final : public AgentEvents {
                    uint64_t seq);
   void RecordFailure(const std::string& agency, std::string_view detail,
                      const std::string& check_ref = "");
+  void FlushUnauthenticated();
+  // A query whose query_sent event committed (or failed): hand it to the agency's connection.
+  void OnQueryRecorded(const std::string& id, const std::string& agency, const std::string& frame,
+                       Result<uint64_t> committed);
+  // A receipt that could not be sent now goes out when the agency is next online.
+  void KeepReceipt(const std::string& agency, const std::string& check_ref,
+                   const crypto::SealedEnvelope& answer, const std::string& answer_id,
+                   uint64_t seq);
 
   // Sends waiting queries to `agency` while it is online and under its in-flight cap.
   void DispatchWaiting(const std::string& agency);
@@ -225,6 +236,15 @@ class CheckService final : public AgentEvents {
   // The checkpoint size each agency holds, as far as the broker knows (from its hello, then
   // from each welcome and receipt it was given), for the consistency proofs it is owed.
   std::map<std::string, uint64_t> held_size_;
+  struct UnsentReceipt {
+    std::string check_ref;
+    crypto::SealedEnvelope answer;
+    std::string answer_id;
+    uint64_t seq = 0;
+  };
+  static constexpr size_t kMaxUnsentReceipts = 10000;
+  std::map<std::string, std::deque<UnsentReceipt>> unsent_receipts_;
+  uint64_t unauthenticated_ = 0;
 };
 
 }  // namespace mash::broker
