@@ -64,6 +64,21 @@ bool IsCalendarDate(std::string_view dob) {
   return ymd.ok();
 }
 
+// The strings of the array `j[key]`, made safe for a terminal and joined with ", "; "" when
+// absent or empty.
+std::string JoinedStrings(const json& j, std::string_view key) {
+  std::string out;
+  if (!j.is_object()) return out;
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    if (!v.is_string()) continue;
+    if (!out.empty()) out += ", ";
+    out += Safe(v.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<nlohmann::json> BuildRaiseRequest(const RaiseFlags& f) {
@@ -178,14 +193,8 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
       << "purpose  " << Shown(check, "purpose") << "\n"
       << "urgency  " << Shown(check, "urgency") << "\n"
       << "policy   " << Shown(check, "policy_version") << "\n";
-  if (const auto it = check.find("obligations"); it != check.end() && it->is_array()) {
-    std::string list;
-    for (const auto& o : *it) {
-      if (!o.is_string()) continue;
-      if (!list.empty()) list += ", ";
-      list += Safe(o.get<std::string>());
-    }
-    if (!list.empty()) out << "duties   " << list << "\n";
+  if (const std::string duties = JoinedStrings(check, "obligations"); !duties.empty()) {
+    out << "duties   " << duties << "\n";
   }
   if (const auto it = check.find("authorisation"); it != check.end() && it->is_object()) {
     out << "override " << Shown(*it, "decision") << " by " << Shown(*it, "by") << " at "
@@ -212,14 +221,7 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     const json& answer = *answer_it;
     out << "  held        " << Shown(answer, "held") << "\n"
         << "  match       " << Shown(answer, "match") << "\n";
-    std::string matched_on;
-    if (const auto it = answer.find("matched_on"); it != answer.end() && it->is_array()) {
-      for (const auto& m : *it) {
-        if (!m.is_string()) continue;
-        if (!matched_on.empty()) matched_on += ", ";
-        matched_on += Safe(m.get<std::string>());
-      }
-    }
+    const std::string matched_on = JoinedStrings(answer, "matched_on");
     out << "  matched_on  " << (matched_on.empty() ? "-" : matched_on) << "\n"
         << "  policy      " << Shown(answer, "policy_version") << "\n";
     const auto cats = answer.find("categories");
@@ -233,14 +235,8 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
       if (cat.contains("level")) out << ", level " << Shown(cat, "level");
       if (cat.contains("rule")) out << " (rule " << Shown(cat, "rule") << ")";
       out << "\n";
-      if (const auto red = cat.find("redacted"); red != cat.end() && red->is_array()) {
-        std::string fields;
-        for (const auto& f : *red) {
-          if (!f.is_string()) continue;
-          if (!fields.empty()) fields += ", ";
-          fields += Safe(f.get<std::string>());
-        }
-        if (!fields.empty()) out << "      redacted: " << fields << "\n";
+      if (const std::string fields = JoinedStrings(cat, "redacted"); !fields.empty()) {
+        out << "      redacted: " << fields << "\n";
       }
       const std::string summary = Str(cat, "summary");
       const std::string reason = Str(cat, "reason");

@@ -179,6 +179,40 @@ TEST(PrintCheckTest, ShowsEveryPartAndCategory) {
   EXPECT_NE(text.find("Known to?[31m GP"), std::string::npos);
 }
 
+TEST(PrintCheckTest, ShowsPolicyDutiesAuthorisationAndEachCategorysRule) {
+  json check = SampleCheck();
+  check["policy_version"] = "sha256:abcd";
+  check["obligations"] = {"second_approver", "record_reason"};
+  check["authorisation"] = {{"decision", "authorised"},
+                            {"by", "m.manager"},
+                            {"at", "2026-11-22T10:00:00Z"},
+                            {"reason", "strategy\u001b discussion"}};
+  auto& part = check["agencies"][0];
+  part["level"] = 2;
+  part["rule"] = "s47-red-records";
+  part["answer"]["policy_version"] = "sha256:ef01";
+  part["answer"]["categories"][0]["level"] = 2;
+  part["answer"]["categories"][0]["rule"] = "core-health";
+  part["answer"]["categories"][0]["redacted"] = {"clinical_notes", 7, "third_party_names"};
+  std::ostringstream out;
+  PrintCheck(check, out);
+  const std::string text = out.str();
+  for (const char* expected :
+       {"policy   sha256:abcd", "duties   second_approver, record_reason",
+        "override authorised by m.manager at 2026-11-22T10:00:00Z: strategy? discussion",
+        "level       2 (agreement rule s47-red-records)", "policy      sha256:ef01",
+        "involvement: shared, level 2 (rule core-health)",
+        "redacted: clinical_notes, third_party_names"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  check.erase("authorisation");
+  check["state"] = "awaiting_authorisation";
+  std::ostringstream waiting;
+  PrintCheck(check, waiting);
+  EXPECT_NE(waiting.str().find("mashctl check authorise 0123456789abcdef0123456789abcdef"),
+            std::string::npos);
+}
+
 TEST(PrintCheckTest, SurvivesMistypedFields) {
   std::ostringstream out;
   PrintCheck(json::parse(
