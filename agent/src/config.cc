@@ -71,7 +71,27 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   c.enc_key = r.Path("keys.enc");
   c.database = r.Path("storage.database");
   c.database_key = r.Path("storage.key");
-  c.records_fixture = r.Path("records.fixture");
+  // Exactly one record source: the fixture or the command connector.
+  if (r.Has("records.fixture") == r.Has("records.command")) {
+    r.ErrorAt("records", "[records] needs exactly one of fixture and command");
+  }
+  if (r.Has("records.fixture")) c.records_fixture = r.Path("records.fixture");
+  if (r.Has("records.command")) {
+    c.records_command = r.StringArray("records.command");
+    if (c.records_command.empty()) {
+      r.ErrorAt("records.command", "records.command needs at least the program");
+    } else if (!std::filesystem::path(c.records_command[0]).is_absolute()) {
+      r.ErrorAt("records.command", "records.command[0] must be an absolute path");
+    }
+  } else {
+    for (const char* key : {"records.command_timeout_ms", "records.command_max_output_bytes"}) {
+      if (r.Has(key)) r.ErrorAt(key, std::string(key) + " needs records.command");
+    }
+  }
+  c.records_command_timeout =
+      std::chrono::milliseconds(r.Integer("records.command_timeout_ms", 5000, 100, 300000));
+  c.records_command_max_output_bytes = static_cast<size_t>(
+      r.Integer("records.command_max_output_bytes", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024));
 
   // Exactly one source of the disclosure policy; the policy itself is loaded and checked
   // (signature, kind, agency type) by LoadDisclosurePolicies at start and by check-config.

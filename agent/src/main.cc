@@ -11,6 +11,7 @@
 #include "mash/agent/config.h"
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
+#include "mash/agent/record_source.h"
 #include "mash/agent/responder.h"
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
@@ -100,6 +101,11 @@ int main(int argc, char** argv) {
     }
     if (auto key = mash::crypto::LoadSigningPublicKey(config->audit_log_public_key); !key.ok()) {
       std::cerr << config_path << ": audit.log_public_key: " << key.status().message() << "\n";
+      return kExitConfig;
+    }
+    // The fixture parses, or the command connector's program is an executable file.
+    if (auto records = mash::agent::OpenRecordSource(*config); !records.ok()) {
+      std::cerr << config_path << ": records: " << records.status().message() << "\n";
       return kExitConfig;
     }
     std::cout << config_path << ": OK (agency " << config->agency_id << ", policy "

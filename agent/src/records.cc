@@ -75,4 +75,13 @@ const Record* FixtureRecords::Find(const std::map<std::string, std::string>& ide
   return found;
 }
 
+Result<std::vector<SourceMatch>> FixtureRecords::Find(const schemas::QueryBody& query,
+                                                      const QueryContext& /*context*/) {
+  std::vector<SourceMatch> out;
+  std::vector<std::string> matched_on;
+  const Record* rec = Find(query.subject.identifiers, &matched_on);
+  if (rec != nullptr) out.push_back(SourceMatch{*rec, std::move(matched_on), "confirmed"});
+  return out;
+}
+
 }  // namespace mash::agent

@@ -1,6 +1,7 @@
 #include "mash/agent/responder.h"
 
 #include <algorithm>
+#include <map>
 
 #include "mash/audit/event.h"
 #include "mash/audit/merkle.h"
@@ -26,6 +27,19 @@ nlohmann::json LoggedCategory(const schemas::CategoryAnswer& c) {
   if (!c.redacted.empty()) j["redacted"] = c.redacted;
   if (!c.reason.empty()) j["reason"] = c.reason;
   return j;
+}
+
+// The answer-body schema's limit on matched_on.
+constexpr size_t kMaxMatchedOn = 16;
+
+// A category the policy would release, of a possible match: it waits for the custodian.
+schemas::CategoryAnswer PossibleMatchReview(const schemas::CategoryAnswer& released) {
+  schemas::CategoryAnswer c;
+  c.category = released.category;
+  c.outcome = "review";
+  c.rule = released.rule;
+  c.reason = "possible match: waits for the agency's custodian";
+  return c;
 }
 
 Result<std::vector<audit::Hash>> DecodeProof(const std::vector<std::string>& proof) {
@@ -91,8 +105,7 @@ Result<std::unique_ptr<Responder>> Responder::Create(const AgentConfig& config,
         "audit.alarm",
         {{"reason", alarm->reason}, {"raised_at", alarm->raised_at}, {"restored", true}});
   }
-  MASH_ASSIGN_OR_RETURN(FixtureRecords records, FixtureRecords::Load(config.records_fixture));
-  r->records_ = std::make_unique<FixtureRecords>(std::move(records));
+  MASH_ASSIGN_OR_RETURN(r->records_, OpenRecordSource(config));
   return r;
 }
 
@@ -174,33 +187,45 @@ Status Responder::OnWelcome(const schemas::Welcome& welcome) {
   return Status::Ok();
 }
 
-Responder::Built Responder::BuildAnswer(const schemas::QueryBody& query,
-                                        const crypto::EnvelopeHeader& header,
-                                        const ConsentTag& consent) const {
+Result<Responder::Built> Responder::BuildAnswer(const schemas::QueryBody& query,
+                                                const crypto::EnvelopeHeader& header,
+                                                const ConsentTag& consent) const {
   Built b;
   schemas::AnswerBody& a = b.body;
   a.query_id = query.query_id;
   a.policy_version = policies_->enforced().version;
   a.source = records_->source();
-  const Record* rec = records_->Find(query.subject.identifiers, &a.matched_on);
-  if (rec == nullptr) {
-    a.matched_on.clear();
-    return b;
-  }
+  MASH_ASSIGN_OR_RETURN(const std::vector<SourceMatch> matches,
+                        records_->Find(query, QueryContext{header.check_ref, header.purpose}));
+  if (matches.empty()) return b;
   a.held = true;
-  a.match = "confirmed";
+  // One confirmed record is a confirmed match. A possible one, or several records for one
+  // subject (ambiguous), is a possible match: nothing of it is released automatically.
+  const bool possible = matches.size() != 1 || matches.front().match != "confirmed";
+  a.match = possible ? "possible" : "confirmed";
+  std::map<std::string, const CategoryRecords*> held;
+  for (const auto& m : matches) {
+    for (const auto& kind : m.matched_on) {
+      if (!Has(a.matched_on, kind) && a.matched_on.size() < kMaxMatchedOn) {
+        a.matched_on.push_back(kind);
+      }
+    }
+    for (const auto& [name, cat] : m.record.categories) held.emplace(name, &cat);
+  }
   if (query.level == 0) return b;  // discovery: held / not held, nothing more
   const int64_t now = clock_.NowUnix();
-  for (const auto& [name, cat] : rec->categories) {
+  for (const auto& [name, cat] : held) {
     if (!query.categories.empty() && std::find(query.categories.begin(), query.categories.end(),
                                                name) == query.categories.end()) {
       continue;
     }
     const auto outcome =
         policies_->EvaluateBoth(MakeDisclosureRequest(header, consent, name, query.level), now);
-    schemas::CategoryAnswer c = Disclose(policies_->enforced(), outcome.enforced, name, cat);
-    if (outcome.enforced.effect == policy::Effect::kPermit &&
-        Has(outcome.enforced.obligations, "notify_custodian")) {
+    schemas::CategoryAnswer c = Disclose(policies_->enforced(), outcome.enforced, name, *cat);
+    if (possible && (c.outcome == "shared" || c.outcome == "redacted")) {
+      c = PossibleMatchReview(c);
+    } else if (outcome.enforced.effect == policy::Effect::kPermit &&
+               Has(outcome.enforced.obligations, "notify_custodian")) {
       b.notify.push_back(name);
     }
     if (outcome.differs && outcome.shadow) {
@@ -244,7 +269,14 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
     common::LogWarn("query.rejected", {{"reason", consent.status().message()}});
     return consent.status();
   }
-  const Built built = BuildAnswer(*body, opened->header, *consent);
+  auto answer = BuildAnswer(*body, opened->header, *consent);
+  if (!answer.ok()) {
+    // Fail closed: no partial answer, the broker gets the generic `unavailable`.
+    common::LogError("query.records_unavailable",
+                     {{"check", opened->header.check_ref}, {"error", answer.status().message()}});
+    return Unavailable("record source unavailable");
+  }
+  const Built built = std::move(answer).value();
   const std::string& version = policies_->enforced().version;
 
   crypto::EnvelopeHeader h;

@@ -39,6 +39,37 @@ inline std::filesystem::path ExampleRecords(const std::string& agency) {
 // 2026-11-22T10:00:00Z, the time the example policies' tests use.
 inline constexpr int64_t kStart = 1795341600;
 
+// The tables of a police agent.toml that the config tests do not vary: [agency], [broker],
+// [tls], [keys] and [storage].
+inline std::string AgentTomlHead() {
+  return std::string(R"([agency]
+id = "police"
+name = "Northshire Police"
+type = "police"
+
+[broker]
+url = "wss://localhost:8443/agent/v1"
+sign_public_key = "keys/hub.sign.pub"
+enc_public_key = "keys/hub.enc.pub"
+
+[tls]
+ca = "root.pem"
+crls = ["root.crl"]
+cert = "police.pem"
+key = "police.key"
+ca_pin = "sha256:)") +
+         std::string(64, 'a') + R"("
+
+[keys]
+sign = "keys/police.sign.key"
+enc = "keys/police.enc.key"
+
+[storage]
+database = "police.db"
+key = "keys/police.db.key"
+)";
+}
+
 // The broker's view of an answer: accepts every id (replay is the agent's concern here).
 class AcceptAll final : public crypto::ReplayGuard {
  public:

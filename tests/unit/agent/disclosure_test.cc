@@ -282,32 +282,7 @@ class AgentConfigTest : public AgentTest {
  protected:
   Result<AgentConfig> Load(const std::string& policy_and_audit) {
     const auto path = dir_ / "agent.toml";
-    WriteFile(path, std::string(R"([agency]
-id = "police"
-name = "Northshire Police"
-type = "police"
-
-[broker]
-url = "wss://localhost:8443/agent/v1"
-sign_public_key = "keys/hub.sign.pub"
-enc_public_key = "keys/hub.enc.pub"
-
-[tls]
-ca = "root.pem"
-crls = ["root.crl"]
-cert = "police.pem"
-key = "police.key"
-ca_pin = "sha256:)") + std::string(64, 'a') +
-                        R"("
-
-[keys]
-sign = "keys/police.sign.key"
-enc = "keys/police.enc.key"
-
-[storage]
-database = "police.db"
-key = "keys/police.db.key"
-
+    WriteFile(path, AgentTomlHead() + R"(
 [records]
 fixture = "police.json"
 )" + policy_and_audit);

@@ -49,7 +49,12 @@ struct AgentConfig {
   std::filesystem::path database;
   std::filesystem::path database_key;
 
+  // Where records come from ([records]): exactly one of `fixture` (records.h) and `command`
+  // (the command connector, command_connector.h: argv, the program an absolute path) is set.
   std::filesystem::path records_fixture;
+  std::vector<std::string> records_command;
+  std::chrono::milliseconds records_command_timeout{5000};
+  size_t records_command_max_output_bytes = 4 * 1024 * 1024;
 
   PolicySource policy;
   // The hub's audit checkpoint public key ([audit] log_public_key): the agent witnesses the

@@ -1,6 +1,6 @@
 // A small JSON fixture of records, looked up by exact strong identifier. This is the stand-in
-// record source of the foundation; the built-in SQLCipher store, the command connector and the
-// probabilistic matcher replace it in the agent issue.
+// record source of the foundation (a RecordSource); the built-in SQLCipher store and the
+// probabilistic matcher replace it in the agent issue, the command connector is its alternative.
 //
 // Fixture format:
 //   {"source": "Example Police RMS",
@@ -17,22 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "mash/agent/record_source.h"
 #include "mash/common/status.h"
 
 namespace mash::agent {
 
-struct CategoryRecords {
-  std::string summary;
-  std::string latest;
-  nlohmann::json records = nlohmann::json::array();
-};
-
-struct Record {
-  std::map<std::string, std::string> identifiers;  // normalised
-  std::map<std::string, CategoryRecords> categories;
-};
-
-class FixtureRecords {
+class FixtureRecords final : public RecordSource {
  public:
   // Errors: NotFound, InvalidArgument (with the record index, never its contents).
   static Result<FixtureRecords> Load(const std::filesystem::path& path);
@@ -42,7 +32,11 @@ class FixtureRecords {
   // the identifier kinds that agreed. nullptr when none matches.
   const Record* Find(const std::map<std::string, std::string>& identifiers,
                      std::vector<std::string>* matched_on) const;
-  const std::string& source() const { return source_; }
+  // RecordSource: the record Find(query.subject.identifiers) gives, as a confirmed match, or
+  // none. Never fails.
+  Result<std::vector<SourceMatch>> Find(const schemas::QueryBody& query,
+                                        const QueryContext& context) override;
+  std::string source() const override { return source_; }
   size_t size() const { return records_.size(); }
 
  private:

@@ -24,7 +24,7 @@
 #include "mash/agent/config.h"
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
-#include "mash/agent/records.h"
+#include "mash/agent/record_source.h"
 #include "mash/audit/witness.h"
 #include "mash/common/clock.h"
 #include "mash/crypto/envelope.h"
@@ -62,7 +62,9 @@ class Responder {
   // Verifies, opens and answers a query that arrived from the broker. Returns the answer frame
   // (JSON text) to send. Errors are for the log; the peer only gets a generic error:
   // Unavailable while the audit alarm is raised, after a refused welcome, or when the answer
-  // cannot be recorded in the disclosure log; Unauthenticated / InvalidArgument for a bad query.
+  // cannot be recorded in the disclosure log, or when the record source fails (a connector that
+  // crashed, timed out or printed something invalid: never a partial answer);
+  // Unauthenticated / InvalidArgument for a bad query.
   Result<std::string> Answer(const crypto::SealedEnvelope& query);
 
   // Verifies a receipt the broker sealed for one of this agent's answers (docs/agent.md) and
@@ -93,8 +95,9 @@ class Responder {
             common::RandomSource& random)
       : sign_(std::move(sign)), enc_(std::move(enc)), clock_(clock), random_(random) {}
 
-  Built BuildAnswer(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
-                    const ConsentTag& consent) const;
+  // Errors: the record source's (the query is then answered `unavailable`).
+  Result<Built> BuildAnswer(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
+                            const ConsentTag& consent) const;
   // Records and logs an inconsistency of the hub's log; returns the DataLoss to report.
   Status RaiseAlarm(const std::string& reason, const std::string& presented);
   // Persists the witness's held checkpoint when it changed.
@@ -112,7 +115,7 @@ class Responder {
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<storage::SqlReplayStore> replay_;
   std::unique_ptr<storage::SequenceCounter> sequence_;
-  std::unique_ptr<FixtureRecords> records_;
+  std::unique_ptr<RecordSource> records_;
   std::shared_ptr<const policy::PolicySet> policies_;
   std::unique_ptr<DisclosureLog> log_;
   std::unique_ptr<audit::Witness> witness_;
