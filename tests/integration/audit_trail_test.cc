@@ -26,10 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::filesystem::path Fixture(const std::string& agency) {
-  return std::filesystem::path(MASH_SOURCE_DIR) / "examples" / "records" / (agency + ".json");
-}
-
 broker::RaiseRequest ConsentedRequest(std::vector<std::string> agencies) {
   broker::RaiseRequest r;
   r.subject.given_names = "Amelia";

@@ -29,6 +29,11 @@ namespace mash::testing {
 inline const std::vector<std::string> kAgencies = {"police",    "social-care", "health",
                                                    "education", "probation",   "housing"};
 
+// The example records of `agency` (examples/records/<agency>.json).
+inline std::filesystem::path Fixture(const std::string& agency) {
+  return std::filesystem::path(MASH_SOURCE_DIR) / "examples" / "records" / (agency + ".json");
+}
+
 // Runs `fn` on `io`'s thread and returns its result.
 template <typename Fn>
 auto OnIo(boost::asio::io_context& io, Fn fn) -> decltype(fn()) {
