@@ -15,9 +15,8 @@ namespace {
 constexpr int kSweepsPerPurge = 3600;
 
 Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config,
-                                                      const common::Clock& clock) {
-  MASH_ASSIGN_OR_RETURN(crypto::SigningKey key,
-                        crypto::LoadSigningKey(config.audit.checkpoint_key));
+                                                      const common::Clock& clock,
+                                                      crypto::SigningKey key) {
   storage::DatabaseOptions db_options;
   db_options.file = config.audit.database;
   db_options.key_file = config.audit.database_key;
@@ -146,7 +145,10 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                         crypto::Pseudonymiser::Create(std::move(pseudonym_key)));
   b->pseudonyms_ = std::make_shared<const crypto::Pseudonymiser>(std::move(pseudonyms));
 
-  auto audit_log = OpenAuditLog(config, clock);
+  MASH_ASSIGN_OR_RETURN(crypto::SigningKey audit_key,
+                        crypto::LoadSigningKey(config.audit.checkpoint_key));
+  const crypto::SigningPublicKey audit_public = audit_key.Public();
+  auto audit_log = OpenAuditLog(config, clock, std::move(audit_key));
   if (!audit_log.ok()) {
     common::LogError("audit.startup_check_failed", {{"error", audit_log.status().ToString()}});
     return audit_log.status();
@@ -156,12 +158,8 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                      {"checked", b->audit_->startup_report().entries_checked}});
 
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
-  {
-    MASH_ASSIGN_OR_RETURN(crypto::SigningKey audit_key,
-                          crypto::LoadSigningKey(config.audit.checkpoint_key));
-    MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers,
-                                              *b->courier_, audit_key.Public(), *b->audit_));
-  }
+  MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers, *b->courier_,
+                                            audit_public, *b->audit_));
   CheckServiceOptions check_options;
   check_options.query_lifetime = config.query_lifetime;
   // Half the connection's queue for queries leaves room for pings and errors.

@@ -225,6 +225,14 @@ void CheckService::AppendAll(std::vector<audit::AuditEvent> events,
   }
 }
 
+void CheckService::AppendUnwaited(audit::AuditEvent event) {
+  // A record of something already refused or failed: nothing waits for it, so a failure to
+  // record it can only be logged.
+  audit_.Append(std::move(event), [](Result<uint64_t> r) {
+    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
+  });
+}
+
 void CheckService::RecordRefusal(const Staff& staff, std::string_view detail) {
   audit::AuditEvent e;
   e.type = audit::EventType::kRequestRefused;
@@ -233,9 +241,7 @@ void CheckService::RecordRefusal(const Staff& staff, std::string_view detail) {
   e.role = staff.role;
   e.organisation = staff.organisation;
   e.detail = std::string(detail);
-  audit_.Append(std::move(e), [](Result<uint64_t> r) {
-    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
-  });
+  AppendUnwaited(std::move(e));
 }
 
 void CheckService::RecordUnauthenticated() { ++unauthenticated_; }
@@ -259,9 +265,7 @@ void CheckService::RecordFailure(const std::string& agency, std::string_view det
   e.agency = agency;
   e.check_ref = check_ref;
   e.detail = std::string(detail);
-  audit_.Append(std::move(e), [](Result<uint64_t> r) {
-    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
-  });
+  AppendUnwaited(std::move(e));
 }
 
 void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done done) {

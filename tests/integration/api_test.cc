@@ -19,6 +19,8 @@ namespace http = beast::http;
 using namespace std::chrono_literals;
 
 constexpr const char* kToken = "4f1c0e7d2b9a8c6e5d4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
+constexpr const char* kManagerToken =
+    "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988";
 constexpr const char* kIgToken = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 class ApiTest : public ::testing::Test {
@@ -29,6 +31,8 @@ class ApiTest : public ::testing::Test {
       c.api_tokens.push_back({"pat.practitioner", "practitioner", common::HexEncode(digest)});
       const auto ig = crypto::Sha256(common::AsBytes(kIgToken));
       c.api_tokens.push_back({"ian.ig", "ig_officer", common::HexEncode(ig)});
+      const auto manager = crypto::Sha256(common::AsBytes(kManagerToken));
+      c.api_tokens.push_back({"mo.manager", "manager", common::HexEncode(manager)});
     });
     port_ = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
   }
@@ -117,6 +121,39 @@ TEST_F(ApiTest, TheAgreementRefusesWithItsReasonsAndEveryRequestIsAudited) {
   EXPECT_EQ((seen["request_refused//unauthenticated x1"]), 1);
   EXPECT_EQ((seen["check_raised/pat.practitioner/"]), 1);
   EXPECT_EQ((seen["result_viewed/pat.practitioner/"]), 1);
+}
+
+TEST_F(ApiTest, AuthorisationTakesAManagerAWellFormedDecisionAndACheckThatAwaitsIt) {
+  nlohmann::json request = ValidRequest();
+  request["consent"] = {{"state", "not_sought"},
+                        {"override_ground", "child_significant_harm"},
+                        {"justification", "Consent would alert the alleged perpetrator."}};
+  request["urgency"] = "red";
+  const HttpReply raised = Call(http::verb::post, "/api/v1/checks", request.dump());
+  ASSERT_EQ(raised.status, 201) << raised.body.dump();
+  EXPECT_EQ(raised.body["state"], "awaiting_authorisation");
+  const std::string path =
+      "/api/v1/checks/" + raised.body["id"].get<std::string>() + "/authorisation";
+  const std::string authorise = R"({"decision":"authorise","reason":"strategy meeting today"})";
+
+  EXPECT_EQ(Call(http::verb::get, path, "", kManagerToken).status, 405);
+  for (const char* bad :
+       {"{", "[]", R"({"decision":"authorise"})", R"({"decision":"maybe","reason":"x"})",
+        R"({"decision":"authorise","reason":"x","extra":1})", R"({"decision":1,"reason":"x"})"}) {
+    EXPECT_EQ(Call(http::verb::post, path, bad, kManagerToken).status, 400) << bad;
+  }
+  // The practitioner who raised it is not a manager; an IG officer is not either.
+  EXPECT_EQ(Call(http::verb::post, path, authorise).status, 403);
+  EXPECT_EQ(Call(http::verb::post, path, authorise, kIgToken).status, 403);
+  const HttpReply decided = Call(http::verb::post, path, authorise, kManagerToken);
+  ASSERT_EQ(decided.status, 200) << decided.body.dump();
+  EXPECT_EQ(decided.body["authorisation"]["by"], "mo.manager");
+  // Decided once: a second decision conflicts; an unknown check is not found.
+  EXPECT_EQ(Call(http::verb::post, path, authorise, kManagerToken).status, 409);
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/checks/" + std::string(32, 'a') + "/authorisation",
+                 authorise, kManagerToken)
+                .status,
+            404);
 }
 
 TEST_F(ApiTest, UnknownCheckAndUnknownPathAreNotFound) {

@@ -201,6 +201,8 @@ class CheckService final : public AgentEvents {
   void RecordFailure(const std::string& agency, std::string_view detail,
                      const std::string& check_ref = "");
   void FlushUnauthenticated();
+  // Appends `event` without waiting for its commit (for refusals and failures).
+  void AppendUnwaited(audit::AuditEvent event);
   // A query whose query_sent event committed (or failed): hand it to the agency's connection.
   void OnQueryRecorded(const std::string& id, const std::string& agency, const std::string& frame,
                        Result<uint64_t> committed);
