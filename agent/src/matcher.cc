@@ -28,6 +28,7 @@ struct Weights {
   double dob_disagree = W(0.025, 0.9975);
   double postcode_full = W(0.75, 0.002);
   double postcode_full_same_family = W(0.75, 0.02);
+  double postcode_household = W(0.75, 0.02);
   double postcode_sector = W(0.05, 0.02);
   double postcode_district = W(0.06, 0.04);
   double postcode_disagree = W(0.14, 0.938);
@@ -41,6 +42,11 @@ const Weights& Wt() {
 }
 
 constexpr double kJaroWinklerSimilar = 0.92;
+
+// One keying error (WithinOneEdit) in a name of at least four letters.
+bool OneTypo(std::string_view a, std::string_view b) {
+  return std::max(a.size(), b.size()) >= 4 && WithinOneEdit(a, b);
+}
 
 struct Level {
   double weight = 0;
@@ -87,11 +93,18 @@ Level CompareFamily(const NameForm& q, const NameForm& r, const NameFrequencies*
   const bool multi =
       q.family.find(' ') != std::string::npos || r.family.find(' ') != std::string::npos;
   if ((multi && SharesToken(q.family, r.family)) ||
-      JaroWinkler(q.family_flat, r.family_flat) >= kJaroWinklerSimilar) {
+      JaroWinkler(q.family_flat, r.family_flat) >= kJaroWinklerSimilar ||
+      OneTypo(q.family_flat, r.family_flat)) {
     return {w.family_similar, "family_name_similar"};
   }
   if (q.family_code == r.family_code) return {w.family_phonetic, "family_name_phonetic"};
   return {w.family_disagree, nullptr};
+}
+
+// Could be the same first given name as keyed: equal, a nickname or one typo away.
+bool SameGivenName(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  return a == b || AreNicknames(a, b) || OneTypo(a, b) || AreMistypedNicknames(a, b);
 }
 
 bool InMiddle(std::string_view given, std::string_view middle) {
@@ -106,7 +119,8 @@ Level CompareGiven(const NameForm& q, const NameForm& r, const NameFrequencies* 
             "given_name"};
   }
   if (AreNicknames(q.given, r.given)) return {w.given_nickname, "given_name_nickname"};
-  if (JaroWinkler(q.given, r.given) >= kJaroWinklerSimilar || InMiddle(q.given, r.middle) ||
+  if (JaroWinkler(q.given, r.given) >= kJaroWinklerSimilar || OneTypo(q.given, r.given) ||
+      AreMistypedNicknames(q.given, r.given) || InMiddle(q.given, r.middle) ||
       InMiddle(r.given, q.middle)) {
     return {w.given_similar, "given_name_similar"};
   }
@@ -152,7 +166,7 @@ Level CompareDob(const Dob& q, const Dob& r) {
 // they are): given the same family name, a different person at the same postcode is common
 // (u 0.05, a parent, child or sibling), and the postcode counts for less.
 Level ComparePostcodes(const std::vector<std::string>& q, const std::vector<std::string>& r,
-                       bool same_family) {
+                       const std::vector<std::string>& r_household, bool same_family) {
   const Weights& w = Wt();
   if (q.empty() || r.empty()) return {};
   int best = 0;  // 3 full, 2 sector, 1 district
@@ -164,6 +178,11 @@ Level ComparePostcodes(const std::vector<std::string>& q, const std::vector<std:
       const size_t oa = a.size() - 3, ob = b.size() - 3;
       if (oa == ob && a.compare(0, oa, b, 0, ob) == 0)
         best = std::max(best, a[oa] == b[ob] ? 2 : 1);
+    }
+  }
+  for (const auto& a : q) {
+    if (std::find(r_household.begin(), r_household.end(), a) != r_household.end()) {
+      return {w.postcode_household, "postcode_household"};
     }
   }
   if (best == 2) return {w.postcode_sector, "postcode_sector"};
@@ -245,6 +264,72 @@ void BlockingKeys(const Subject& s, bool query, std::vector<uint64_t>* out) {
   }
   std::sort(out->begin(), out->end());
   out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+// A household in one store: the records that share the primary family name and a postcode.
+// Sets each record's household_postcodes (the others' postcodes: where the household lived
+// before or lives now) and household_namesakes. A family name at a postcode held by more than
+// kMaxHousehold records (a hostel, a care home) is not a household: namesakes stay unknown.
+void LinkHouseholds(std::vector<Subject>* subjects) {
+  std::unordered_map<std::string, std::vector<uint32_t>> at;  // family + postcode -> records
+  auto key = [](const Subject& s, const std::string& postcode) {
+    return s.names[0].family_flat + '\x1f' + postcode;
+  };
+  auto in_household = [](const Subject& s) {
+    return !s.names.empty() && !s.names[0].family_flat.empty() && !s.postcodes.empty();
+  };
+  for (uint32_t i = 0; i < subjects->size(); ++i) {
+    const Subject& s = (*subjects)[i];
+    if (!in_household(s)) continue;
+    for (const auto& p : s.postcodes) at[key(s, p)].push_back(i);
+  }
+  std::vector<uint32_t> members;
+  for (uint32_t i = 0; i < subjects->size(); ++i) {
+    Subject& s = (*subjects)[i];
+    if (!in_household(s)) continue;
+    members.clear();
+    bool too_large = false;
+    for (const auto& p : s.postcodes) {
+      const auto& at_p = at[key(s, p)];
+      if (at_p.size() > PersonIndex::kMaxHousehold) too_large = true;
+      for (uint32_t j : at_p) {
+        if (j != i && std::find(members.begin(), members.end(), j) == members.end()) {
+          members.push_back(j);
+        }
+      }
+    }
+    if (too_large) continue;
+    s.household_namesakes = 0;
+    for (uint32_t j : members) {
+      const Subject& m = (*subjects)[j];
+      if (SameGivenName(s.names[0].given, m.names[0].given)) ++s.household_namesakes;
+      for (const auto& other : m.postcodes) {
+        if (std::find(s.postcodes.begin(), s.postcodes.end(), other) == s.postcodes.end() &&
+            std::find(s.household_postcodes.begin(), s.household_postcodes.end(), other) ==
+                s.household_postcodes.end()) {
+          s.household_postcodes.push_back(other);
+        }
+      }
+    }
+  }
+}
+
+bool Is(const Level& l, std::string_view label) {
+  return l.label != nullptr && std::string_view(l.label) == label;
+}
+
+// Rule 2b of matcher.h: the record is the only one of its household in the store who could
+// carry the query's first name, and the query is at that household's address.
+bool HouseholdIdentity(const NameForm* q, const NameForm* r, const Level& family,
+                       const Level& middle, const Level& dob, const Level& postcode,
+                       const Level& sex, const Subject& record) {
+  if (record.household_namesakes != 0 || q == nullptr || r == nullptr) return false;
+  if (!SameGivenName(q->given, r->given)) return false;
+  if (!Is(postcode, "postcode") && !Is(postcode, "postcode_household")) return false;
+  if (middle.weight < 0 || sex.weight < 0) return false;
+  if (Is(family, "family_name") || Is(family, "family_name_similar")) return dob.weight >= 0;
+  // A changed family name (marriage): the exact date of birth must agree instead.
+  return Is(dob, "dob");
 }
 
 }  // namespace
@@ -334,6 +419,8 @@ Comparison Compare(const Subject& q, const Subject& r, const MatchThresholds& t,
   // Names: the best (name or alias) pairing.
   Level best_family, best_given, best_middle;
   bool have_names = false;
+  const NameForm* best_q = nullptr;
+  const NameForm* best_r = nullptr;
   for (const auto& qn : q.names) {
     for (const auto& rn : r.names) {
       const Level f = CompareFamily(qn, rn, freq);
@@ -344,6 +431,8 @@ Comparison Compare(const Subject& q, const Subject& r, const MatchThresholds& t,
         best_family = f;
         best_given = g;
         best_middle = m;
+        best_q = &qn;
+        best_r = &rn;
         have_names = true;
       }
     }
@@ -351,7 +440,8 @@ Comparison Compare(const Subject& q, const Subject& r, const MatchThresholds& t,
   const Level dob = CompareDob(q.dob, r.dob);
   const bool same_family =
       best_family.label != nullptr && std::string_view(best_family.label) == "family_name";
-  const Level postcode = ComparePostcodes(q.postcodes, r.postcodes, same_family);
+  const Level postcode =
+      ComparePostcodes(q.postcodes, r.postcodes, r.household_postcodes, same_family);
   const Level sex = CompareSex(q.sex, r.sex);
 
   double demographic = 0;
@@ -374,6 +464,10 @@ Comparison Compare(const Subject& q, const Subject& r, const MatchThresholds& t,
   if (!id_agreed.empty()) c.score += kIdentifierAgree;  // one agrees, another conflicts
   if (c.score >= t.confirmed && !id_conflict) {
     c.band = MatchBand::kConfirmed;
+  } else if (!id_conflict &&
+             HouseholdIdentity(best_q, best_r, best_family, best_middle, dob, postcode, sex, r)) {
+    c.band = MatchBand::kConfirmed;
+    c.agreed.emplace_back("household");
   } else if (c.score >= t.possible) {
     c.band = MatchBand::kPossible;
   }
@@ -398,6 +492,7 @@ void PersonIndex::Builder::Add(std::string record_id, const schemas::Person& per
 PersonIndex PersonIndex::Builder::Build() && {
   PersonIndex index;
   std::sort(postings_.begin(), postings_.end());
+  LinkHouseholds(&subjects_);
   for (const Subject& s : subjects_) {
     if (s.names.empty()) continue;
     if (!s.names[0].family_flat.empty()) ++index.frequencies_.family[s.names[0].family_flat];

@@ -108,6 +108,18 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   return jaro + prefix * 0.1 * (1.0 - jaro);
 }
 
+bool WithinOneEdit(std::string_view a, std::string_view b) {
+  if (a == b) return false;
+  if (a.size() < b.size()) std::swap(a, b);
+  if (a.size() - b.size() > 1) return false;
+  size_t i = 0;
+  while (i < b.size() && a[i] == b[i]) ++i;
+  if (a.size() != b.size()) return a.substr(i + 1) == b.substr(i);    // one deletion
+  if (a.substr(i + 1) == b.substr(i + 1)) return true;                // one substitution
+  return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] &&  // adjacent swap
+         a.substr(i + 2) == b.substr(i + 2);
+}
+
 std::string Nysiis(std::string_view name) {
   std::string s;
   s.reserve(name.size());
@@ -317,6 +329,24 @@ bool AreNicknames(std::string_view a, std::string_view b) {
     if (std::find(gb.begin(), gb.end(), x) != gb.end()) return true;
   }
   return false;
+}
+
+namespace {
+
+bool MistypedFormOf(std::string_view typed, std::string_view other) {
+  for (uint16_t g : NicknameGroups(other)) {
+    for (std::string_view name : NicknameGroupList()[g]) {
+      if (name != other && WithinOneEdit(typed, name)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool AreMistypedNicknames(std::string_view a, std::string_view b) {
+  if (a.size() < 3 || b.size() < 3 || a == b) return false;
+  return MistypedFormOf(a, b) || MistypedFormOf(b, a);
 }
 
 size_t NicknamePairCount() { return Nicknames().pairs; }

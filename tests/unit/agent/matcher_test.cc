@@ -131,6 +131,34 @@ TEST(NameTest, NicknameTableKnowsCommonUkPairs) {
   EXPECT_FALSE(AreNicknames("zebedee", "william"));
 }
 
+TEST(NameTest, WithinOneEditKnowsTheFourKeyingErrors) {
+  EXPECT_TRUE(WithinOneEdit("evans", "evbns"));       // substitution
+  EXPECT_TRUE(WithinOneEdit("samantha", "samntha"));  // deletion
+  EXPECT_TRUE(WithinOneEdit("samntha", "samantha"));  // insertion
+  EXPECT_TRUE(WithinOneEdit("abigail", "aibgail"));   // adjacent letters swapped
+  EXPECT_TRUE(WithinOneEdit("noah", "noa"));          // last letter dropped
+  EXPECT_FALSE(WithinOneEdit("evans", "evans"));
+  EXPECT_FALSE(WithinOneEdit("evans", "evbnz"));  // two substitutions
+  EXPECT_FALSE(WithinOneEdit("evans", "eva"));    // two deletions
+  EXPECT_FALSE(WithinOneEdit("abigail", "biagail"));
+  EXPECT_FALSE(WithinOneEdit("", "ab"));
+  EXPECT_TRUE(WithinOneEdit("", "a"));
+  // Jaro–Winkler misses these, which is why the matcher needs both.
+  EXPECT_LT(JaroWinkler("evans", "evbns"), 0.92);
+  EXPECT_LT(JaroWinkler("samntha", "samantha"), 0.92);
+}
+
+TEST(NameTest, MistypedNicknamesAreFound) {
+  EXPECT_TRUE(AreMistypedNicknames("lim", "william"));  // Liam, one letter dropped
+  EXPECT_TRUE(AreMistypedNicknames("william", "lim"));
+  EXPECT_TRUE(AreMistypedNicknames("bss", "elizabeth"));  // Bess
+  EXPECT_TRUE(AreMistypedNicknames("jqke", "jacob"));     // Jake
+  EXPECT_FALSE(AreMistypedNicknames("lim", "robert"));
+  EXPECT_FALSE(AreMistypedNicknames("william", "william"));
+  EXPECT_FALSE(AreMistypedNicknames("ed", "edward"));  // too short to tell
+  EXPECT_FALSE(AreMistypedNicknames("zebedee", "zachary"));
+}
+
 TEST(DobTest, ParsesOnlyRealDates) {
   ASSERT_TRUE(ParseDob("2016-02-29"));
   EXPECT_EQ(ParseDob("2016-02-29")->day, 29);
@@ -204,6 +232,30 @@ TEST(CompareTest, GivenNameLevels) {
   EXPECT_TRUE(Has(with("Anne").agreed, "given_name_similar"));
   // A nickname with everything else equal is still confirmed.
   EXPECT_EQ(nickname.band, MatchBand::kConfirmed);
+}
+
+TEST(CompareTest, OneKeyingErrorInAShortNameIsSimilar) {
+  Person p = Jane(), q = Jane();
+  p.family_name = "Evans";
+  q.family_name = "Evbns";
+  q.postcodes.clear();
+  EXPECT_TRUE(Has(Cmp(p, q).agreed, "family_name_similar"));
+  q.family_name = "Evbnz";  // two errors: no longer similar
+  EXPECT_FALSE(Has(Cmp(p, q).agreed, "family_name_similar"));
+  q = Jane();
+  p.family_name = q.family_name;
+  p.given_names = "Noah";
+  q.given_names = "Nbah";
+  EXPECT_TRUE(Has(Cmp(p, q).agreed, "given_name_similar"));
+  q.given_names = "Lim";  // a mistyped Liam
+  p.given_names = "William";
+  EXPECT_TRUE(Has(Cmp(p, q).agreed, "given_name_similar"));
+  p.given_names = "Robert";
+  EXPECT_FALSE(Has(Cmp(p, q).agreed, "given_name_similar"));
+  // Three-letter names are too short: one edit turns Leo into Lee.
+  p.given_names = "Leo";
+  q.given_names = "Lee";
+  EXPECT_FALSE(Has(Cmp(p, q).agreed, "given_name_similar"));
 }
 
 TEST(CompareTest, DobLevels) {
@@ -392,6 +444,127 @@ TEST(PersonIndexTest, HouseholdMembersEachFindTheirOwnRecord) {
   EXPECT_EQ(m[0].record_id, "R2");
 }
 
+// A household of the Kowalskis that moved from BD7 1DP to LS6 2AB; one record of the mother
+// keeps both addresses.
+Person Moved(const char* given, const char* dob, const char* sex) {
+  Person p = Member(given, dob, sex);
+  p.postcodes = {"LS6 2AB"};
+  return p;
+}
+
+TEST(PersonIndexTest, HouseholdAddressHistoryAgreesWithAnOldAddress) {
+  Person jakub = Moved("Jakub", "2015-01-30", "male");
+  Person anna = Moved("Anna", "1984-05-17", "female");
+  anna.postcodes.push_back("BD7 1DP");  // the previous address, kept on her record
+  // The query knows only the old address.
+  const Person query = Member("Jakub", "2015-01-30", "male");
+  // Without the mother's record the old address disagrees: same name, date of birth and sex
+  // elsewhere, which a stranger can share, so only POSSIBLE.
+  {
+    PersonIndex::Builder b;
+    b.Add("jakub", jakub);
+    const auto m = PersonIndex(std::move(b).Build()).Lookup(query);
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_EQ(m[0].band, MatchBand::kPossible);
+    EXPECT_FALSE(Has(m[0].agreed, "postcode_household"));
+  }
+  PersonIndex::Builder b;
+  b.Add("jakub", jakub);
+  b.Add("anna", anna);
+  const PersonIndex index = std::move(b).Build();
+  auto m = index.Lookup(query);
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m[0].record_id, "jakub");
+  EXPECT_TRUE(Has(m[0].agreed, "postcode_household"));
+  EXPECT_EQ(m[0].band, MatchBand::kConfirmed);
+  // A stranger with the same name, date of birth and sex at a third address is not lifted.
+  Person stranger = query;
+  stranger.postcodes = {"M1 1AE"};
+  m = index.Lookup(stranger);
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m[0].band, MatchBand::kPossible);
+  // Another family name at the same postcodes is another household.
+  Person other = jakub;
+  other.family_name = "Nowak";
+  PersonIndex::Builder b2;
+  b2.Add("jakub", other);
+  b2.Add("anna", anna);
+  LookupOptions all;
+  all.min_band = MatchBand::kNone;
+  m = std::move(b2).Build().Lookup(Member("Jakub", "2015-01-30", "male"), all);
+  ASSERT_FALSE(m.empty());
+  for (const auto& match : m) {
+    EXPECT_FALSE(Has(match.agreed, "postcode_household")) << match.record_id;
+    EXPECT_NE(match.band, MatchBand::kConfirmed) << match.record_id;
+  }
+}
+
+TEST(PersonIndexTest, OnlyNamesakeInTheHouseholdConfirmsWithoutDob) {
+  Person piotr = Member("Piotr", "1982-11-02", "male");
+  piotr.given_names = "Piotr Jan";
+  Person query = Member("Piotr", "", "male");  // no date of birth
+  // Plain Compare knows nothing of the store: name, sex and a household's postcode are not
+  // enough (a father and son can share them).
+  EXPECT_EQ(Cmp(query, piotr).band, MatchBand::kPossible);
+  {
+    PersonIndex::Builder b;
+    b.Add("piotr", piotr);
+    b.Add("anna", Member("Anna", "1984-05-17", "female"));
+    const auto m = std::move(b).Build().Lookup(query);
+    ASSERT_FALSE(m.empty());
+    EXPECT_EQ(m[0].record_id, "piotr");
+    EXPECT_EQ(m[0].band, MatchBand::kConfirmed);
+    EXPECT_TRUE(Has(m[0].agreed, "household"));
+    // A date of birth that disagrees, a different middle name or sex, or another address: not
+    // this rule.
+    Person q2 = query;
+    q2.dob = "1990-06-15";
+    PersonIndex::Builder b2;
+    b2.Add("piotr", piotr);
+    const PersonIndex index2 = std::move(b2).Build();
+    EXPECT_NE(index2.Lookup(q2)[0].band, MatchBand::kConfirmed);
+    q2 = query;
+    q2.given_names = "Piotr Adam";
+    EXPECT_NE(index2.Lookup(q2)[0].band, MatchBand::kConfirmed);
+    q2 = query;
+    q2.postcodes = {"LS6 2AB"};
+    EXPECT_NE(index2.Lookup(q2)[0].band, MatchBand::kConfirmed);
+    q2 = query;
+    q2.sex = "female";
+    EXPECT_TRUE(index2.Lookup(q2).empty() || index2.Lookup(q2)[0].band != MatchBand::kConfirmed);
+    // One digit off is a keying error, not a disagreement.
+    q2 = query;
+    q2.dob = "1982-11-03";
+    EXPECT_EQ(index2.Lookup(q2)[0].band, MatchBand::kConfirmed);
+  }
+  // Father and son both called Piotr (the son known as Piotrek's formal name): the store holds
+  // two who could be meant, so neither is confirmed.
+  PersonIndex::Builder b;
+  b.Add("piotr", piotr);
+  b.Add("son", Member("Piotr", "2010-03-04", "male"));
+  const auto m = std::move(b).Build().Lookup(query);
+  ASSERT_EQ(m.size(), 2u);
+  for (const auto& match : m) EXPECT_EQ(match.band, MatchBand::kPossible) << match.record_id;
+}
+
+TEST(PersonIndexTest, ChangedFamilyNameConfirmsOnlyWithTheExactDobAtTheAddress) {
+  Person married = Member("Anna", "1984-05-17", "female");
+  Person maiden = married;
+  maiden.family_name = "Nowak";  // her birth name, at another agency
+  PersonIndex::Builder b;
+  b.Add("anna", married);
+  const PersonIndex index = std::move(b).Build();
+  auto m = index.Lookup(maiden);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].band, MatchBand::kConfirmed);
+  EXPECT_TRUE(Has(m[0].agreed, "household"));
+  EXPECT_EQ(Cmp(maiden, married).band, MatchBand::kPossible);  // outside a store
+  maiden.dob = "1984-05-18";
+  m = index.Lookup(maiden);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].band, MatchBand::kPossible);
+}
+
 TEST(PersonIndexTest, LookupComparesOnlyBlockedCandidates) {
   SyntheticOptions o;
   o.families = 4000;
@@ -489,13 +662,17 @@ TEST(MatchQualityTest, ConfirmedPrecisionMeetsTarget) {
   EXPECT_GT(Quality().possible, 0u);
 }
 
-// Recall: issue 5's target is 0.97 and it is NOT met yet (0.90-0.92, reported by `./mash bench
-// match`): about two pairs in three share no identifier, and the misses are people who moved,
-// lack a date of birth or changed their family name, which on names alone look like the
-// same-name, same-dob strangers that must stay POSSIBLE (see matcher.h). This guards the level
-// reached so far against regressions; raise it to 0.97 when household evidence is used.
+// The levels measured on these 12,330 records (1,500 families, the default seed): precision
+// 0.9984, recall 0.9698 (0.9994 and 0.9065 before one-edit typos, household address history
+// and rule 2b of matcher.h). Larger sets reach the 0.97 target: 3,000 families (the size
+// `./mash bench match` uses) 0.972, 15,000 families with seeds 1 and 2 0.975 and 0.974. These
+// guard the levels reached against regressions.
 TEST(MatchQualityTest, ConfirmedRecallDoesNotFallBelowItsMeasuredLevel) {
-  EXPECT_GE(Quality().recall(), 0.90);
+  EXPECT_GE(Quality().recall(), 0.965);
+}
+
+TEST(MatchQualityTest, ConfirmedPrecisionDoesNotFallBelowItsMeasuredLevel) {
+  EXPECT_GE(Quality().precision(), 0.997);
 }
 
 }  // namespace
