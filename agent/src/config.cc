@@ -69,7 +69,7 @@ Result<ProxyUrl> ParseProxyUrl(std::string_view url) {
   return out;
 }
 
-Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConfig* partial) {
   MASH_ASSIGN_OR_RETURN(common::ConfigFile file, common::ConfigFile::Load(path));
   common::ConfigReader r = file.Reader();
   AgentConfig c;
@@ -159,6 +159,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   c.backoff_max =
       std::chrono::milliseconds(r.Integer("connection.backoff_max_ms", 60000, 100, 3600000));
   c.answer_lifetime = std::chrono::seconds(r.Integer("connection.answer_lifetime_s", 120, 10, 300));
+  if (partial != nullptr) *partial = c;
   MASH_RETURN_IF_ERROR(r.Finish());
   return c;
 }

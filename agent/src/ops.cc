@@ -1070,18 +1070,25 @@ Result<nlohmann::json> BuildDiagnostics(const std::filesystem::path& config_path
 
 std::vector<std::string> CheckConfig(const std::filesystem::path& config_path, int64_t now) {
   std::vector<std::string> problems;
-  auto config = LoadAgentConfig(config_path);
-  if (!config.ok()) {
-    std::istringstream lines(config.status().message());
-    for (std::string l; std::getline(lines, l);) {
-      if (!l.empty()) problems.push_back(l);
+  AgentConfig c;
+  bool read = false;  // whether the file parsed far enough to fill `c`
+  {
+    AgentConfig partial;
+    partial.agency_id = "\n";  // a value LoadAgentConfig never leaves: tells whether it filled it
+    auto config = LoadAgentConfig(config_path, &partial);
+    if (!config.ok()) {
+      std::istringstream lines(config.status().message());
+      for (std::string l; std::getline(lines, l);) {
+        if (!l.empty()) problems.push_back(l);
+      }
     }
-    return problems;
+    read = partial.agency_id != "\n";
+    if (read) c = std::move(partial);
   }
-  const AgentConfig& c = *config;
   auto file = common::ConfigFile::Load(config_path);
-  if (!file.ok()) return {file.status().message()};
+  if (!read || !file.ok()) return problems;
   common::ConfigReader reader = file->Reader();
+  // Keys whose value is empty were missing or wrong: LoadAgentConfig has reported them.
   auto check = [&](std::string_view key, const Status& s) {
     if (s.ok()) return;
     problems.push_back(reader.PositionOf(key).ToString() + ": " + std::string(key) + ": " +
@@ -1091,10 +1098,14 @@ std::vector<std::string> CheckConfig(const std::filesystem::path& config_path, i
 
   // TLS: the certificate first (its agency and dates), then the whole context (key permissions,
   // key matching the certificate, CA and CRL files).
-  if (auto cert = crypto::DescribeCertificate(c.tls.cert_chain_file); !cert.ok()) {
+  const bool tls_set = !c.tls.cert_chain_file.empty() && !c.tls.key_file.empty() &&
+                       !c.tls.ca_file.empty() && !c.tls.crl_files.empty();
+  if (c.tls.cert_chain_file.empty()) {
+    // reported by LoadAgentConfig
+  } else if (auto cert = crypto::DescribeCertificate(c.tls.cert_chain_file); !cert.ok()) {
     check("tls.cert", cert.status());
   } else {
-    if (cert->agency_id != c.agency_id) {
+    if (!c.agency_id.empty() && cert->agency_id != c.agency_id) {
       check("tls.cert", InvalidArgument("the certificate names agency '" + cert->agency_id +
                                         "', not agency.id '" + c.agency_id + "'"));
     }
@@ -1103,17 +1114,22 @@ std::vector<std::string> CheckConfig(const std::filesystem::path& config_path, i
             FailedPrecondition("the certificate expired on " + TimeText(cert->not_after)));
     }
   }
-  if (auto ctx = crypto::MakeTlsContext(c.tls); !ctx.ok()) check("tls", ctx.status());
-  check("keys.sign", status_of(crypto::LoadSigningKey(c.sign_key)));
-  check("keys.enc", status_of(crypto::LoadEncryptionKey(c.enc_key)));
-  check("broker.sign_public_key",
-        status_of(crypto::LoadSigningPublicKey(c.broker_sign_public_key)));
-  check("broker.enc_public_key",
-        status_of(crypto::LoadEncryptionPublicKey(c.broker_enc_public_key)));
-  check("audit.log_public_key", status_of(crypto::LoadSigningPublicKey(c.audit_log_public_key)));
-  check("storage.key",
-        status_of(crypto::ReadKeyFile(c.database_key, crypto::KeyKind::kDatabaseKey)));
-  if (std::error_code ec; !std::filesystem::is_directory(c.database.parent_path(), ec)) {
+  if (tls_set) {
+    if (auto ctx = crypto::MakeTlsContext(c.tls); !ctx.ok()) check("tls", ctx.status());
+  }
+  auto check_file = [&](std::string_view key, const std::filesystem::path& path, auto load) {
+    if (!path.empty()) check(key, status_of(load(path)));
+  };
+  check_file("keys.sign", c.sign_key, crypto::LoadSigningKey);
+  check_file("keys.enc", c.enc_key, crypto::LoadEncryptionKey);
+  check_file("broker.sign_public_key", c.broker_sign_public_key, crypto::LoadSigningPublicKey);
+  check_file("broker.enc_public_key", c.broker_enc_public_key, crypto::LoadEncryptionPublicKey);
+  check_file("audit.log_public_key", c.audit_log_public_key, crypto::LoadSigningPublicKey);
+  check_file("storage.key", c.database_key, [](const std::filesystem::path& path) {
+    return crypto::ReadKeyFile(path, crypto::KeyKind::kDatabaseKey);
+  });
+  if (std::error_code ec;
+      !c.database.empty() && !std::filesystem::is_directory(c.database.parent_path(), ec)) {
     check("storage.database",
           NotFound("the folder " + c.database.parent_path().string() + " does not exist"));
   }
@@ -1123,11 +1139,14 @@ std::vector<std::string> CheckConfig(const std::filesystem::path& config_path, i
   for (size_t i = 0; i < c.policy.trusted_keys.size(); ++i) {
     check("policy.trusted_keys", status_of(crypto::LoadSigningPublicKey(c.policy.trusted_keys[i])));
   }
-  check(c.policy.file.empty() ? "policy.store" : "policy.file",
-        status_of(LoadDisclosurePolicies(c.policy, c.agency_type, now)));
-  check(c.records_fixture.empty() ? (c.records_command.empty() ? "records" : "records.command")
-                                  : "records.fixture",
-        status_of(OpenRecordSource(c)));
+  if (c.policy.file.empty() != c.policy.store.empty()) {
+    check(c.policy.file.empty() ? "policy.store" : "policy.file",
+          status_of(LoadDisclosurePolicies(c.policy, c.agency_type, now)));
+  }
+  if (c.records_fixture.empty() != c.records_command.empty()) {
+    check(c.records_fixture.empty() ? "records.command" : "records.fixture",
+          status_of(OpenRecordSource(c)));
+  }
   return problems;
 }
 

@@ -118,6 +118,19 @@ TEST_F(OpsConfigTest, CheckConfigPositionsEveryProblemAtTheKeyThatNamesTheFile) 
   EXPECT_NE(all.find("chmod 600"), std::string::npos) << all;
 }
 
+TEST_F(OpsConfigTest, CheckConfigReportsFileProblemsBesideTheConfigFilesOwn) {
+  // A bad proxy URL (the file's own problem) and a loose signing key (a named file's): both.
+  ASSERT_EQ(::chmod((keys_ / "police.sign.key").c_str(), 0640), 0);
+  const auto path = WriteToml("proxy = \"https://proxy.example\"\n", Tail());
+  const auto problems = CheckConfig(path, kStart);
+  std::string all;
+  for (const auto& p : problems) all += p + "\n";
+  EXPECT_NE(all.find("agent.toml:10:"), std::string::npos) << all;
+  EXPECT_NE(all.find("must start with http://"), std::string::npos) << all;
+  EXPECT_NE(all.find("agent.toml:20:"), std::string::npos) << all;
+  EXPECT_NE(all.find(": keys.sign: "), std::string::npos) << all;
+}
+
 TEST_F(OpsConfigTest, CheckConfigReportsEverySyntaxProblemOfTheFile) {
   const auto path = WriteToml("proxy = \"ftp://x\"\nbogus = 1\n", "");
   const auto problems = CheckConfig(path, kStart);

@@ -83,7 +83,10 @@ struct AgentConfig {
   std::chrono::seconds answer_lifetime{120};
 };
 
-// InvalidArgument lists every problem as "file:line:col: message".
-Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+// InvalidArgument lists every problem as "file:line:col: message". `partial`, when given, gets
+// what could be read even when there were problems (check-config goes on to check the files it
+// names); it is left untouched when the file cannot be read or parsed at all.
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path,
+                                    AgentConfig* partial = nullptr);
 
 }  // namespace mash::agent
