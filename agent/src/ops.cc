@@ -456,13 +456,19 @@ class Tester {
   void OnDialFailed(const DialFailure& f) {
     std::string hint;
     std::string detail = f.detail;
+    const std::string target =
+        config_.proxy
+            ? "the proxy " + config_.proxy->host + ":" + std::to_string(config_.proxy->port)
+            : config_.broker.host + ":" + std::to_string(config_.broker.port);
     switch (f.step) {
       case DialStep::kResolve:
+        detail = "cannot resolve " + target + ": " + f.detail;
         hint = "check the host name in " +
                std::string(config_.proxy ? "broker.proxy" : "broker.url") +
                " and this machine's DNS";
         break;
       case DialStep::kConnect:
+        detail = "cannot connect to " + target + ": " + f.detail;
         hint = config_.proxy ? "is the proxy running, and may this host reach it?"
                              : "a firewall may block outbound connections to the broker's "
                                "port; set broker.proxy when the agency uses an HTTP proxy";
