@@ -102,7 +102,8 @@ std::optional<nlohmann::json> ScrubLogLine(std::string_view line);
 // ---- check-config ----------------------------------------------------------------------------
 
 // Every problem of an agent.toml, each "file:line:col: message": the file's own (LoadAgentConfig)
-// and, when it loads, those of what it names (TLS certificate, key and CRLs, key files, pinned
+// and, for every key that was read (also when the file has problems elsewhere), those of what it
+// names (TLS certificate, key and CRLs, key files, pinned
 // broker keys, audit key, database key, proxy credentials, policy, records), positioned at the
 // key that names the file. Empty when all is well.
 std::vector<std::string> CheckConfig(const std::filesystem::path& config_path, int64_t now);
