@@ -90,6 +90,11 @@ end_ns=$(date +%s%N)
 echo
 echo "demo: check answered by all six agencies in $(( (end_ns - start_ns) / 1000000 )) ms from authorisation (mashctl included)"
 
+step "Agency IT at the police: status, a connection test and the disclosure log of this check"
+"$hub_agent_bin" status --config "$work/agent-police.toml"
+"$hub_agent_bin" test-connection --config "$work/agent-police.toml"
+"$hub_agent_bin" log --config "$work/agent-police.toml" --check "$check_id"
+
 step "Stopping"
 hub_stop_all || { echo "demo: a process exited with an error" >&2; exit 1; }
 if grep -h '"level":"error"' "$work"/logs/*.log; then echo "demo: errors were logged" >&2; exit 1; fi

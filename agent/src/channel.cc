@@ -8,8 +8,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 
+#include "mash/agent/dial.h"
 #include "mash/common/log.h"
-#include "mash/crypto/tls.h"
 
 namespace mash::agent {
 
@@ -38,9 +38,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
       common::LogWarn("broker.connection_failed", {{"step", "setup deadline"}});
       self->Abort();
     });
-    const auto& b = channel_->options_.broker;
-    resolver_.async_resolve(b.host, std::to_string(b.port),
-                            beast::bind_front_handler(&Connection::OnResolve, shared_from_this()));
+    const ChannelOptions& o = channel_->options_;
+    DialOptions dial;
+    dial.broker = o.broker;
+    dial.proxy = o.proxy;
+    dial.proxy_authorization = o.proxy_authorization;
+    dial.handshake_timeout = o.handshake_timeout;
+    AsyncDial(ws_, resolver_, dial, {},
+              [self = shared_from_this()](std::optional<DialFailure> failure) {
+                if (failure) return self->Fail(*failure);
+                self->OnDialled();
+              });
   }
 
   void Abort() {
@@ -63,47 +71,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Abort();
   }
 
-  void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
-    if (ec) return Fail("dns", ec);
-    beast::get_lowest_layer(ws_).expires_after(channel_->options_.handshake_timeout);
-    beast::get_lowest_layer(ws_).async_connect(
-        results, beast::bind_front_handler(&Connection::OnConnect, shared_from_this()));
+  void Fail(const DialFailure& f) {
+    if (done_) return;
+    nlohmann::json fields = {{"step", DialStepName(f.step)}, {"error", f.detail}};
+    if (f.proxy_status != 0) fields["proxy_status"] = f.proxy_status;
+    common::LogWarn("broker.connection_failed", fields);
+    Abort();
   }
 
-  void OnConnect(beast::error_code ec, tcp::endpoint) {
-    if (ec) return Fail("connect", ec);
-    SSL* ssl = ws_.next_layer().native_handle();
-    if (const Status s = crypto::SetExpectedPeerName(ssl, channel_->options_.broker.host);
-        !s.ok()) {
-      common::LogError("broker.bad_name", {{"error", s.message()}});
-      return Abort();
-    }
-    beast::get_lowest_layer(ws_).expires_after(channel_->options_.handshake_timeout);
-    ws_.next_layer().async_handshake(
-        net::ssl::stream_base::client,
-        beast::bind_front_handler(&Connection::OnTlsHandshake, shared_from_this()));
-  }
-
-  void OnTlsHandshake(beast::error_code ec) {
-    if (ec) return Fail("tls", ec);
-    beast::get_lowest_layer(ws_).expires_never();
+  void OnDialled() {
     websocket::stream_base::timeout t{};
     t.handshake_timeout = channel_->options_.handshake_timeout;
     // The broker answers every ping; three intervals of silence means the link is dead.
     t.idle_timeout = channel_->options_.ping_interval * 3;
     t.keep_alive_pings = false;
     ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(beast::http::field::user_agent, "mash-agent/0.1.0");
-    }));
     ws_.read_message_max(schemas::kMaxFrameBytes);
-    const auto& b = channel_->options_.broker;
-    ws_.async_handshake(b.host + ":" + std::to_string(b.port), b.path,
-                        beast::bind_front_handler(&Connection::OnWsHandshake, shared_from_this()));
-  }
-
-  void OnWsHandshake(beast::error_code ec) {
-    if (ec) return Fail("websocket", ec);
     Send(channel_->responder_->MakeHello().ToJson().dump());
     DoRead();
   }
@@ -158,11 +141,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnFrame(const schemas::Frame& frame) {
     switch (frame.type) {
       case schemas::MessageType::kQuery: {
+        if (channel_->observer_ != nullptr) channel_->observer_->OnQuery();
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
         Result<std::string> answer =
             env.ok() ? channel_->responder_->Answer(*env) : Result<std::string>(env.status());
         if (answer.ok()) {
           Send(std::move(*answer));
+          if (channel_->observer_ != nullptr) channel_->observer_->OnAnswerSent();
         } else {
           schemas::ErrorMessage e;
           e.code =
@@ -288,6 +273,7 @@ void Channel::OnWelcomed() {
   ++connects_;
   backoff_ = std::chrono::milliseconds(0);
   common::LogInfo("broker.connected", {{"connects", connects_}});
+  if (observer_ != nullptr) observer_->OnConnected();
 }
 
 std::chrono::milliseconds Channel::NextBackoff() {
@@ -301,7 +287,10 @@ std::chrono::milliseconds Channel::NextBackoff() {
 
 void Channel::OnConnectionClosed(bool was_welcomed) {
   connected_ = false;
-  if (was_welcomed) common::LogWarn("broker.disconnected", {});
+  if (was_welcomed) {
+    common::LogWarn("broker.disconnected", {});
+    if (observer_ != nullptr) observer_->OnDisconnected();
+  }
   if (stopped_) return;
   const auto delay = NextBackoff();
   common::LogInfo("broker.reconnect_scheduled", {{"delay_ms", delay.count()}});

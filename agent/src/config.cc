@@ -36,7 +36,40 @@ Result<BrokerUrl> ParseBrokerUrl(std::string_view url) {
   return out;
 }
 
-Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
+Result<ProxyUrl> ParseProxyUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) {
+    return InvalidArgument("broker.proxy must start with http:// (the tunnel itself is TLS)");
+  }
+  std::string_view authority = url.substr(kScheme.size());
+  if (!authority.empty() && authority.back() == '/') authority.remove_suffix(1);
+  if (authority.find('@') != std::string_view::npos) {
+    return InvalidArgument("broker.proxy must not hold credentials: use broker.proxy_credentials");
+  }
+  if (authority.find('/') != std::string_view::npos) {
+    return InvalidArgument("broker.proxy takes no path");
+  }
+  ProxyUrl out;
+  const auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos) {
+    const auto port_text = authority.substr(colon + 1);
+    unsigned port = 0;
+    const auto [p, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return InvalidArgument("broker.proxy has a bad port");
+    }
+    out.port = static_cast<uint16_t>(port);
+    authority = authority.substr(0, colon);
+  }
+  static const std::regex kHost("^[A-Za-z0-9.-]{1,253}$");
+  out.host = std::string(authority);
+  if (!std::regex_match(out.host, kHost)) return InvalidArgument("broker.proxy has a bad host");
+  return out;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConfig* partial) {
   MASH_ASSIGN_OR_RETURN(common::ConfigFile file, common::ConfigFile::Load(path));
   common::ConfigReader r = file.Reader();
   AgentConfig c;
@@ -64,6 +97,19 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   c.hub_id = r.String("broker.hub_id", "hub");
   c.broker_sign_public_key = r.Path("broker.sign_public_key");
   c.broker_enc_public_key = r.Path("broker.enc_public_key");
+  if (r.Has("broker.proxy")) {
+    if (auto proxy = ParseProxyUrl(r.String("broker.proxy")); proxy.ok()) {
+      c.proxy = *proxy;
+    } else {
+      r.ErrorAt("broker.proxy", proxy.status().message());
+    }
+  }
+  if (r.Has("broker.proxy_credentials")) {
+    c.proxy_credentials = r.Path("broker.proxy_credentials");
+    if (!r.Has("broker.proxy")) {
+      r.ErrorAt("broker.proxy_credentials", "broker.proxy_credentials needs broker.proxy");
+    }
+  }
 
   c.tls = crypto::ReadTlsOptions(r, crypto::TlsRole::kClient);
 
@@ -113,6 +159,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
   c.backoff_max =
       std::chrono::milliseconds(r.Integer("connection.backoff_max_ms", 60000, 100, 3600000));
   c.answer_lifetime = std::chrono::seconds(r.Integer("connection.answer_lifetime_s", 120, 10, 300));
+  if (partial != nullptr) *partial = c;
   MASH_RETURN_IF_ERROR(r.Finish());
   return c;
 }

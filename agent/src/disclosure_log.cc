@@ -1,5 +1,7 @@
 #include "mash/agent/disclosure_log.h"
 
+#include <algorithm>
+
 #include "mash/common/log.h"
 
 namespace mash::agent {
@@ -133,6 +135,25 @@ Result<std::vector<DisclosureRecord>> DisclosureLog::RecentAnswers(int limit) {
     if (!row) break;
     out.push_back(ReadAnswer(s));
   }
+  return out;
+}
+
+Result<std::vector<DisclosureRecord>> DisclosureLog::AnswersSince(int64_t since,
+                                                                  const std::string& check_ref,
+                                                                  int limit) {
+  MASH_ASSIGN_OR_RETURN(
+      storage::Statement s,
+      db_->Prepare("SELECT " + std::string(kAnswerColumns) +
+                   " FROM disclosures WHERE time >= ? AND (? = '' OR check_ref = ?)"
+                   " ORDER BY id DESC LIMIT ?"));
+  s.Bind(1, since).Bind(2, check_ref).Bind(3, check_ref).Bind(4, static_cast<int64_t>(limit));
+  std::vector<DisclosureRecord> out;
+  while (true) {
+    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadAnswer(s));
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

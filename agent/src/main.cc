@@ -1,7 +1,9 @@
 // mash-agent: reads its configuration, builds the responder (keys, replay store, records,
 // disclosure policy, witness) and the channel to the hub, and runs the event loop until SIGTERM
-// or SIGINT. `check-config` also loads the disclosure policy and the audit key; `audit-reset`
-// clears a witness alarm (docs/agent.md).
+// or SIGINT. `audit-reset` clears a witness alarm; the operations commands (status,
+// test-connection, diagnostics, log, check-config) are ops_main.cc (docs/agent.md).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,13 +11,16 @@
 
 #include "mash/agent/channel.h"
 #include "mash/agent/config.h"
+#include "mash/agent/dial.h"
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
 #include "mash/agent/record_source.h"
 #include "mash/agent/responder.h"
+#include "mash/agent/status.h"
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
 #include "mash/crypto/tls.h"
+#include "ops_main.h"
 
 namespace {
 
@@ -36,9 +41,16 @@ int Run(const mash::agent::AgentConfig& config) {
     mash::common::LogError("agent.start_failed", {{"error", responder.status().ToString()}});
     return kExitConfig;
   }
+  auto dial = mash::agent::DialOptionsFor(config);  // reads the proxy credentials
+  if (!dial.ok()) {
+    mash::common::LogError("agent.start_failed", {{"error", dial.status().ToString()}});
+    return kExitConfig;
+  }
   boost::asio::io_context io(1);
   mash::agent::ChannelOptions options;
   options.broker = config.broker;
+  options.proxy = dial->proxy;
+  options.proxy_authorization = dial->proxy_authorization;
   options.handshake_timeout = config.handshake_timeout;
   options.ping_interval = config.ping_interval;
   options.backoff_initial = config.backoff_initial;
@@ -52,8 +64,19 @@ int Run(const mash::agent::AgentConfig& config) {
     channel->Stop();
   });
   mash::common::LogInfo("agent.started", {{"agency", config.agency_id}});
+  // Live state for `mash-agent status`; advisory, so a failure is logged and not fatal.
+  auto status = mash::agent::AgentStatusStore::Open(config, clock);
+  if (status.ok()) {
+    const auto& policies = (*responder)->policies();
+    (*status)->RecordStart(::getpid(), policies.enforced().version,
+                           policies.shadow() ? policies.shadow()->version : "");
+    channel->set_observer(status->get());
+  } else {
+    mash::common::LogWarn("status.unavailable", {{"error", status.status().message()}});
+  }
   channel->Start();
   io.run();
+  if (status.ok()) (*status)->RecordStop();
   mash::common::LogInfo("agent.stopped", {{"agency", config.agency_id}});
   return kExitOk;
 }
@@ -67,8 +90,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   auto* run = app.add_subcommand("run", "connect to the hub and answer checks");
   run->add_option("--config", config_path, "agent.toml")->required();
-  auto* check = app.add_subcommand("check-config", "check agent.toml and its policy and exit");
-  check->add_option("--config", config_path, "agent.toml")->required();
+  mash::agent::OpsCommands ops(app);
   auto* reset = app.add_subcommand(
       "audit-reset",
       "clear the audit witness alarm and forget the held checkpoint (agent stopped)");
@@ -79,38 +101,18 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitConfig;
   }
+  if (auto rc = ops.Run()) return *rc;
   auto config = mash::agent::LoadAgentConfig(config_path);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return kExitConfig;
   }
-  if (*check || *reset) {
-    // Policy warnings and the reset go to stderr as log lines; stdout keeps the verdict.
+  if (*reset) {
+    // The reset goes to stderr as a log line; stdout keeps the verdict.
     mash::common::LogOptions log = config->log;
     log.to_stderr = true;
     log.file.reset();
     mash::common::InitLogging(log);
-  }
-  if (*check) {
-    mash::common::SystemClock clock;
-    auto policies =
-        mash::agent::LoadDisclosurePolicies(config->policy, config->agency_type, clock.NowUnix());
-    if (!policies.ok()) {
-      std::cerr << config_path << ": " << policies.status().message() << "\n";
-      return kExitConfig;
-    }
-    if (auto key = mash::crypto::LoadSigningPublicKey(config->audit_log_public_key); !key.ok()) {
-      std::cerr << config_path << ": audit.log_public_key: " << key.status().message() << "\n";
-      return kExitConfig;
-    }
-    // The fixture parses, or the command connector's program is an executable file.
-    if (auto records = mash::agent::OpenRecordSource(*config); !records.ok()) {
-      std::cerr << config_path << ": records: " << records.status().message() << "\n";
-      return kExitConfig;
-    }
-    std::cout << config_path << ": OK (agency " << config->agency_id << ", policy "
-              << (*policies)->enforced().version << ")\n";
-    return kExitOk;
   }
   if (*reset) {
     mash::common::SystemClock clock;

@@ -4,6 +4,8 @@
 // its audit checkpoint, answers queries and hands receipts to the Responder, and pings every ping
 // interval. A welcome whose checkpoint the Responder does not accept ends the connection, unless
 // the witness alarm is raised: then the connection stays and every query gets "unavailable".
+// Dialling (lookup, TCP, an HTTP proxy's CONNECT when [broker] proxy is set, TLS, WebSocket) is
+// dial.h's AsyncDial, shared with `mash-agent test-connection`.
 // Any failure closes the connection and a new one is tried after a jittered exponential backoff
 // (full jitter between half and all of the current delay, doubling up to the maximum, reset after
 // a welcome).
@@ -16,6 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "mash/agent/config.h"
 #include "mash/agent/responder.h"
@@ -25,6 +29,9 @@ namespace mash::agent {
 
 struct ChannelOptions {
   BrokerUrl broker;
+  // Tunnel through this HTTP proxy, with this Proxy-Authorization value (secret) when not empty.
+  std::optional<ProxyUrl> proxy;
+  std::string proxy_authorization;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds ping_interval{20000};
   std::chrono::milliseconds backoff_initial{500};
@@ -35,6 +42,17 @@ struct ChannelOptions {
 
 class Connection;
 
+// What the channel reports of its life, for `mash-agent status` (status.h). Called on the io
+// thread; implementations must not block for long.
+class ChannelObserver {
+ public:
+  virtual ~ChannelObserver() = default;
+  virtual void OnConnected() = 0;     // a welcome was accepted
+  virtual void OnDisconnected() = 0;  // a welcomed connection ended
+  virtual void OnQuery() = 0;         // a query frame arrived
+  virtual void OnAnswerSent() = 0;    // an answer frame was queued for the broker
+};
+
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
   Channel(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
@@ -43,6 +61,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   void Start();
   void Stop();
+  // Optional; must outlive the channel's connections. Set before Start.
+  void set_observer(ChannelObserver* observer) { observer_ = observer; }
   bool connected() const { return connected_; }
   int connects() const { return connects_; }  // welcomes received, for status and tests
 
@@ -57,6 +77,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::shared_ptr<boost::asio::ssl::context> tls_;
   ChannelOptions options_;
   Responder* responder_;
+  ChannelObserver* observer_ = nullptr;
   common::RandomSource& random_;
   boost::asio::steady_timer retry_timer_;
   std::weak_ptr<Connection> current_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,16 @@ struct BrokerUrl {
 // Accepts only wss://host[:port][/path]. InvalidArgument otherwise.
 Result<BrokerUrl> ParseBrokerUrl(std::string_view url);
 
+// An HTTP proxy the agent tunnels through with CONNECT ([broker] proxy, docs/agent.md).
+struct ProxyUrl {
+  std::string host;
+  uint16_t port = 3128;
+};
+
+// Accepts only http://host[:port][/]: no user or password in the URL (they belong in a 0600
+// file, [broker] proxy_credentials), no path, no https. InvalidArgument otherwise.
+Result<ProxyUrl> ParseProxyUrl(std::string_view url);
+
 // Where the agency's disclosure policy comes from ([policy] in agent.toml). Exactly one of `file`
 // (a signed bundle NAME.bundle.json or, only without trusted keys, a TOML policy) and `store` (a
 // policy store folder made by `mashctl policy publish`: its enforced and, when present, shadow
@@ -39,6 +50,10 @@ struct AgentConfig {
   std::string hub_id = "hub";
   std::filesystem::path broker_sign_public_key;
   std::filesystem::path broker_enc_public_key;
+  // [broker] proxy and proxy_credentials: an HTTP proxy to tunnel through, and a 0600 file
+  // holding "user:password" for it (Basic authentication). Both optional; credentials need a proxy.
+  std::optional<ProxyUrl> proxy;
+  std::filesystem::path proxy_credentials;
 
   // The agency's client certificate and key, the hub CA, its CRLs, and the pin of the hub CA's
   // public key (sha256:<hex>).
@@ -68,7 +83,10 @@ struct AgentConfig {
   std::chrono::seconds answer_lifetime{120};
 };
 
-// InvalidArgument lists every problem as "file:line:col: message".
-Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+// InvalidArgument lists every problem as "file:line:col: message". `partial`, when given, gets
+// what could be read even when there were problems (check-config goes on to check the files it
+// names); it is left untouched when the file cannot be read or parsed at all.
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path,
+                                    AgentConfig* partial = nullptr);
 
 }  // namespace mash::agent

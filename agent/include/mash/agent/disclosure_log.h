@@ -73,6 +73,10 @@ class DisclosureLog {
   Result<DisclosureRecord> FindAnswer(const std::string& answer_id);
   // Newest first, at most `limit`.
   Result<std::vector<DisclosureRecord>> RecentAnswers(int limit);
+  // Answers sent at or after `since` (Unix seconds), only those of `check_ref` when it is not
+  // empty: the newest `limit`, returned oldest first (`mash-agent log`).
+  Result<std::vector<DisclosureRecord>> AnswersSince(int64_t since, const std::string& check_ref,
+                                                     int limit);
 
   // Stores a verified receipt and the checkpoint the witness now holds, in one transaction.
   // AlreadyExists when the answer already has a receipt.
