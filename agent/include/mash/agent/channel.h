@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "mash/agent/config.h"
 #include "mash/agent/responder.h"
@@ -43,6 +44,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   void Start();
   void Stop();
+  // Connections from now on use `tls` (a renewed certificate); the current one is left alone.
+  void SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls);
   bool connected() const { return connected_; }
   int connects() const { return connects_; }  // welcomes received, for status and tests
 
@@ -55,6 +58,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   boost::asio::io_context& io_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
+  // Replaced contexts, kept while a connection made with them may still be open.
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> retired_tls_;
   ChannelOptions options_;
   Responder* responder_;
   common::RandomSource& random_;
