@@ -83,6 +83,7 @@ std::vector<std::string> Uris(X509* cert) {
 class CertificatesTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    common::InitCrypto();
     pki_ = testing::TestPki::Create({"police"});
     auto ca = IssuingCa::Load(pki_->issuing_ca(), pki_->key("issuing-ca"));
     ASSERT_TRUE(ca.ok()) << ca.status().ToString();
