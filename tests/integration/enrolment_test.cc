@@ -1,6 +1,8 @@
 // Enrolment and renewal end to end: a real broker with its online issuing CA, the real
 // `mash-agent enrol` and renewal code, and the agent that then connects with what it got.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -8,6 +10,7 @@
 #include "harness.h"
 #include "mash/agent/enrol.h"
 #include "mash/common/encoding.h"
+#include "mash/common/log.h"
 #include "mash/common/private_file.h"
 #include "mash/crypto/certificates.h"
 #include "mash/crypto/keys.h"
@@ -390,6 +393,44 @@ TEST_F(EnrolmentTest, AnIdBothEnrolledAndInBrokerTomlStopsTheBroker) {
   }
   hub_->config().agencies.pop_back();
   hub_->StartBroker();
+}
+
+TEST_F(EnrolmentTest, NoLogLineHoldsTheTokenOrKeys) {
+  auto sink_stream = std::make_shared<std::ostringstream>();
+  common::InitLogging({"test", common::LogLevel::kDebug, false, std::nullopt});
+  common::AddLogSink(std::make_shared<spdlog::sinks::ostream_sink_mt>(*sink_stream));
+  const auto token_file = AddAgency("police", "police");
+  std::ifstream in(token_file);
+  std::string token;
+  std::getline(in, token);
+  const auto copy = hub_->dir() / "copy.token";
+  ASSERT_TRUE(common::WritePrivateFile(copy, token + "\n", false).ok());
+  auto enrolled = agent::Enrol(Options(token_file, "logged"), clock_);
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().ToString();
+  EXPECT_FALSE(agent::Enrol(Options(copy, "again"), clock_).ok());
+  const agent::AgentConfig config = CompleteConfig(enrolled->config, "police");
+  ASSERT_TRUE(agent::RenewCertificate(config, clock_, /*force=*/true).ok());
+  spdlog::default_logger()->flush();
+  const std::string logs = sink_stream->str();
+  ASSERT_NE(logs.find("enrolment.enrolled"), std::string::npos);
+  ASSERT_NE(logs.find("enrolment.refused"), std::string::npos);
+  ASSERT_NE(logs.find("enrolment.renewed"), std::string::npos);
+  std::vector<std::string> forbidden = {token};
+  for (const char* secret : {"agency.sign.key", "agency.enc.key", "agent.db.key"}) {
+    const auto kind =
+        std::string(secret).find("sign") != std::string::npos  ? crypto::KeyKind::kSigningSecret
+        : std::string(secret).find("enc") != std::string::npos ? crypto::KeyKind::kEncryptionSecret
+                                                               : crypto::KeyKind::kDatabaseKey;
+    auto key =
+        crypto::ReadKeyFile(std::filesystem::absolute(hub_->dir() / "logged") / secret, kind);
+    ASSERT_TRUE(key.ok()) << secret;
+    forbidden.push_back(common::Base64Encode(key->span()));
+    forbidden.push_back(common::HexEncode(key->span()));
+  }
+  forbidden.push_back("PRIVATE KEY");
+  for (const auto& f : forbidden) {
+    EXPECT_EQ(logs.find(f), std::string::npos) << "log holds " << f.substr(0, 8) << "...";
+  }
 }
 
 }  // namespace
