@@ -514,6 +514,7 @@ void CertificateRenewer::Stop() {
 }
 
 void CertificateRenewer::Schedule(std::chrono::milliseconds after) {
+  if (stopped_) return;  // Stop() may have come from the `renewed` callback
   timer_.expires_after(after);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->stopped_) return;
