@@ -442,6 +442,33 @@ TEST_F(EnrolmentTest, AnIdBothEnrolledAndInBrokerTomlStopsTheBroker) {
   hub_->StartBroker();
 }
 
+TEST_F(EnrolmentTest, RefusalsAreAuditedWithoutLettingPeersFloodTheAuditTrail) {
+  const auto sign = crypto::SigningKey::Generate();
+  const auto enc = crypto::EncryptionKey::Generate();
+  auto made = crypto::MakeKeyAndRequest("police");
+  ASSERT_TRUE(made.ok());
+  const json body = {{"token", std::string(64, 'e')},
+                     {"csr", made->request_pem},
+                     {"sign_public_key", common::Base64Encode(sign.Public().bytes)},
+                     {"enc_public_key", common::Base64Encode(enc.Public().bytes)}};
+  auto& log = hub_->broker().audit();
+  log.Flush();
+  const uint64_t before = log.Size();
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kAttempts = 30;
+  for (int i = 0; i < kAttempts; ++i) {
+    EXPECT_EQ(Api("POST", "/api/v1/enrol", body).status, 401);
+  }
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  log.Flush();
+  const uint64_t rows = log.Size() - before;
+  EXPECT_GE(rows, 1u) << "a refusal must reach the audit trail";
+  EXPECT_LE(rows, static_cast<uint64_t>(seconds) + 2) << "one row per second at most";
+  EXPECT_LT(rows, static_cast<uint64_t>(kAttempts));
+}
+
 TEST_F(EnrolmentTest, NoLogLineHoldsTheTokenOrKeys) {
   auto sink_stream = std::make_shared<std::ostringstream>();
   common::InitLogging({"test", common::LogLevel::kDebug, false, std::nullopt});

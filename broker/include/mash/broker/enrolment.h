@@ -22,8 +22,9 @@
 //              renewal of that agency (no replay).
 //
 // Refusals face the peer as one generic error; the reason goes to the log and, as a
-// request_refused event, to the audit trail (without the token). Token issue, enrolment and
-// renewal are key_changed events.
+// request_refused event, to the audit trail (without the token): at most one such row per
+// second, which counts the refusals it stands for, since the peers are not authenticated yet. Token
+// issue, enrolment and renewal are key_changed events.
 //
 // Thread safety: none; used on the broker's io thread only (which also serialises requests).
 #pragma once
@@ -107,6 +108,8 @@ class EnrolmentAuthority {
   std::string enc_key_b64_;
   uint16_t agent_port_ = 0;
   size_t enrolled_ = 0;
+  int64_t last_refusal_recorded_ = 0;  // the second of the last request_refused row
+  uint64_t refusals_not_recorded_ = 0;
 };
 
 }  // namespace mash::broker
