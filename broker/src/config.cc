@@ -127,7 +127,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     EnrolmentSettings e;
     e.issuing_ca_cert = r.Path("enrolment.issuing_ca_cert");
     e.issuing_ca_key = r.Path("enrolment.issuing_ca_key");
-    const int64_t days = r.Integer("enrolment.certificate_lifetime_days", 90, 1, 90);
+    const int64_t days = r.Integer("enrolment.certificate_lifetime_days", 90, 2, 90);
     e.certificate_lifetime = std::chrono::hours(24) * days;
     e.token_lifetime =
         std::chrono::minutes(r.Integer("enrolment.token_lifetime_minutes", 60, 1, 7 * 24 * 60));
