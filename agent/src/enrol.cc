@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -19,6 +20,7 @@
 #include "mash/crypto/keys.h"
 #include "mash/crypto/secure_memory.h"
 #include "mash/crypto/tls.h"
+#include "mash/schemas/validator.h"
 
 namespace mash::agent {
 namespace {
@@ -30,6 +32,7 @@ using tcp = net::ip::tcp;
 using nlohmann::json;
 
 constexpr size_t kMaxReplyBytes = 1024 * 1024;
+constexpr int kMaxReplyDepth = 8;
 constexpr size_t kMaxTokenBytes = 256;
 constexpr size_t kMaxPemFileBytes = 256 * 1024;
 constexpr char kUserAgent[] = "mash-agent/0.1.0";
@@ -146,7 +149,11 @@ Result<Reply> Exchange(net::ssl::context& ctx, const HttpsUrl& url, http::verb v
   run();
   Reply reply;
   reply.status = static_cast<int>(parser.get().result_int());
-  reply.body = json::parse(parser.get().body(), nullptr, false);
+  // Bounded in depth as well as size: the first reply comes from a broker not yet verified.
+  if (auto parsed = schemas::ParseJson(parser.get().body(), kMaxReplyBytes, kMaxReplyDepth);
+      parsed.ok()) {
+    reply.body = std::move(*parsed);
+  }
   if (reply.status >= 200 && reply.status < 300 && !reply.body.is_object()) {
     return Unavailable("the broker at " + where + " sent a reply that is not a JSON object");
   }
@@ -184,10 +191,25 @@ std::string JsonString(const json& j, const char* name) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The broker's renew window in seconds, within what agent.toml accepts; 0 (a third of the
+// lifetime) when absent or odd.
+int64_t RenewWindow(const json& reply) {
+  const auto it = reply.find("renew_window_s");
+  if (it == reply.end() || !it->is_number_integer()) return 0;
+  const int64_t v = it->get<int64_t>();
+  return v > 0 && v <= 89 * 24 * 3600 ? v : 0;
+}
+
 // A TOML basic string.
 std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
@@ -237,14 +259,14 @@ Status WriteTrust(const json& reply, const std::filesystem::path& ca_file,
 std::string AgentToml(const EnrolOptions& o, const HttpsUrl& url, const json& reply,
                       const std::filesystem::path& dir,
                       const std::vector<std::filesystem::path>& crls, const std::string& now) {
-  const json& agency = reply["agency"];
+  const json& agency = reply.at("agency");  // checked by Enrol
   std::ostringstream t;
   t << "# Written by `mash-agent enrol` at " << now << ".\n"
     << "# Fill in [records] and [policy] below, then run\n"
     << "#   mash-agent check-config --config " << (dir / "agent.toml").string() << "\n\n"
-    << "[agency]\nid = " << Quote(agency["id"].get<std::string>())
-    << "\nname = " << Quote(agency["name"].get<std::string>())
-    << "\ntype = " << Quote(agency["type"].get<std::string>()) << "\n\n"
+    << "[agency]\nid = " << Quote(JsonString(agency, "id"))
+    << "\nname = " << Quote(JsonString(agency, "name"))
+    << "\ntype = " << Quote(JsonString(agency, "type")) << "\n\n"
     << "[broker]\nurl = " << Quote(JsonString(reply, "agent_url"))
     << "\nhub_id = " << Quote(JsonString(reply, "hub_id"))
     << "\nsign_public_key = " << Quote(dir / kHubSign)
@@ -258,8 +280,8 @@ std::string AgentToml(const EnrolOptions& o, const HttpsUrl& url, const json& re
     << "[storage]\ndatabase = " << Quote(dir / "agent.db") << "\nkey = " << Quote(dir / kDbKey)
     << "\n\n"
     << "[audit]\nlog_public_key = " << Quote(dir / kHubAudit) << "\n\n"
-    << "[enrolment]\nbroker = " << Quote(url.text)
-    << "\nrenew_window_s = " << reply.value("renew_window_s", 0) << "\n\n"
+    << "[enrolment]\nbroker = " << Quote(url.text) << "\nrenew_window_s = " << RenewWindow(reply)
+    << "\n\n"
     << "# [records]\n"
     << "# fixture = \"/var/lib/mash-agent/records.json\"\n"
     << "# command = [\"/usr/lib/mash-agent/connector\"]   # or a connector instead\n\n"
@@ -378,12 +400,11 @@ Result<EnrolResult> Enrol(const EnrolOptions& o, const common::Clock& clock) {
   if (reply->status != 200) return ReplyError(*reply, "enrolment");
   const json& r = reply->body;
   const auto agency = r.find("agency");
-  if (agency == r.end() || !agency->is_object() || !(*agency)["id"].is_string() ||
-      !(*agency)["name"].is_string() || !(*agency)["type"].is_string() ||
-      !std::regex_match((*agency)["id"].get<std::string>(), kId)) {
+  if (agency == r.end() || !agency->is_object() || JsonString(*agency, "name").empty() ||
+      JsonString(*agency, "type").empty() || !std::regex_match(JsonString(*agency, "id"), kId)) {
     return Unavailable("the broker's enrolment reply names no agency");
   }
-  const std::string id = (*agency)["id"];
+  const std::string id = JsonString(*agency, "id");
   if (!o.agency_id.empty() && id != o.agency_id) {
     return PermissionDenied("the token was issued for agency '" + id + "', not '" + o.agency_id +
                             "'");
