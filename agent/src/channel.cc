@@ -261,6 +261,11 @@ void Channel::Stop() {
   if (auto c = current_.lock()) c->Abort();
 }
 
+void Channel::SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls) {
+  retired_tls_.push_back(std::move(tls_));
+  tls_ = std::move(tls);
+}
+
 void Channel::Connect() {
   if (stopped_) return;
   auto c = std::make_shared<Connection>(shared_from_this());

@@ -151,6 +151,16 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConf
   c.policy.trusted_keys = r.PathArray("policy.trusted_keys", std::vector<std::filesystem::path>{});
   c.audit_log_public_key = r.Path("audit.log_public_key");
 
+  if (r.Has("enrolment.broker")) {
+    c.enrolment_url = r.String("enrolment.broker");
+    static const std::regex kHttps("^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?$");
+    if (!std::regex_match(c.enrolment_url, kHttps)) {
+      r.ErrorAt("enrolment.broker", "enrolment.broker must look like https://HOST:PORT");
+    }
+  }
+  c.renew_window =
+      std::chrono::seconds(r.Integer("enrolment.renew_window_s", 0, 0, 89 * 24 * 3600));
+
   c.handshake_timeout =
       std::chrono::seconds(r.Integer("connection.handshake_timeout_s", 10, 1, 300));
   c.ping_interval = std::chrono::seconds(r.Integer("connection.ping_interval_s", 20, 1, 3600));

@@ -14,6 +14,7 @@
 #include "mash/agent/dial.h"
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
+#include "mash/agent/enrol.h"
 #include "mash/agent/record_source.h"
 #include "mash/agent/responder.h"
 #include "mash/agent/status.h"
@@ -26,6 +27,7 @@ namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitConfig = 2;
+constexpr int kExitUnavailable = 3;
 
 int Run(const mash::agent::AgentConfig& config) {
   mash::common::InitLogging(config.log);
@@ -57,11 +59,22 @@ int Run(const mash::agent::AgentConfig& config) {
   options.backoff_max = config.backoff_max;
   auto channel =
       std::make_shared<mash::agent::Channel>(io, *ctx, options, responder->get(), random);
+  std::shared_ptr<mash::agent::CertificateRenewer> renewer;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     mash::common::LogInfo("agent.signal", {{"signal", sig}});
+    if (renewer) renewer->Stop();
     channel->Stop();
+  });
+  // Renews the certificate before it expires; the channel uses it from its next connection.
+  renewer = std::make_shared<mash::agent::CertificateRenewer>(io, config, clock, [&] {
+    auto renewed = mash::crypto::MakeTlsContext(config.tls);
+    if (renewed.ok()) {
+      channel->SetTlsContext(*renewed);
+    } else {
+      mash::common::LogError("renew.reload_failed", {{"error", renewed.status().ToString()}});
+    }
   });
   mash::common::LogInfo("agent.started", {{"agency", config.agency_id}});
   // Live state for `mash-agent status`; advisory, so a failure is logged and not fatal.
@@ -74,6 +87,7 @@ int Run(const mash::agent::AgentConfig& config) {
   } else {
     mash::common::LogWarn("status.unavailable", {{"error", status.status().message()}});
   }
+  renewer->Start();
   channel->Start();
   io.run();
   if (status.ok()) (*status)->RecordStop();
@@ -95,6 +109,21 @@ int main(int argc, char** argv) {
       "audit-reset",
       "clear the audit witness alarm and forget the held checkpoint (agent stopped)");
   reset->add_option("--config", config_path, "agent.toml")->required();
+  mash::agent::EnrolOptions enrol_options;
+  auto* enrol = app.add_subcommand(
+      "enrol", "enrol with the hub: one-time token + CA pin -> keys, certificate, agent.toml");
+  enrol->add_option("--broker", enrol_options.broker, "the broker's API, https://HOST:PORT")
+      ->required();
+  enrol->add_option("--token-file", enrol_options.token_file, "the one-time token (mode 0600)")
+      ->required();
+  enrol->add_option("--ca-pin", enrol_options.ca_pin, "sha256:<hex> of the hub CA's public key")
+      ->required();
+  enrol->add_option("--dir", enrol_options.dir, "folder for keys, certificates and agent.toml")
+      ->required();
+  enrol->add_option("--agency-id", enrol_options.agency_id,
+                    "refuse a token issued for another agency");
+  auto* renew = app.add_subcommand("renew", "renew the agent's certificate now");
+  renew->add_option("--config", config_path, "agent.toml")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,17 +131,53 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitConfig;
   }
   if (auto rc = ops.Run()) return *rc;
+  if (*enrol) {
+    mash::common::LogOptions log;
+    log.service = "mash-agent";
+    log.to_stderr = true;
+    mash::common::InitLogging(log);
+    mash::common::SystemClock clock;
+    auto enrolled = mash::agent::Enrol(enrol_options, clock);
+    if (!enrolled.ok()) {
+      std::cerr << "mash-agent enrol: " << enrolled.status().message() << "\n";
+      return enrolled.status().code() == mash::StatusCode::kUnavailable ||
+                     enrolled.status().code() == mash::StatusCode::kDeadlineExceeded
+                 ? kExitUnavailable
+                 : kExitConfig;
+    }
+    std::cout << "enrolled as agency " << enrolled->agency << "; certificate valid until "
+              << mash::common::FormatRfc3339(mash::common::FromUnix(enrolled->not_after))
+              << "\nwrote " << enrolled->config.string()
+              << ": fill in [records] and [policy], then run mash-agent check-config --config "
+              << enrolled->config.string() << "\n";
+    return kExitOk;
+  }
   auto config = mash::agent::LoadAgentConfig(config_path);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return kExitConfig;
   }
-  if (*reset) {
-    // The reset goes to stderr as a log line; stdout keeps the verdict.
+  if (*reset || *renew) {
+    // The reset and renewal go to stderr as log lines; stdout keeps the verdict.
     mash::common::LogOptions log = config->log;
     log.to_stderr = true;
     log.file.reset();
     mash::common::InitLogging(log);
+  }
+  if (*renew) {
+    mash::common::SystemClock clock;
+    auto renewed = mash::agent::RenewCertificate(*config, clock, /*force=*/true);
+    if (!renewed.ok()) {
+      std::cerr << config_path << ": renew: " << renewed.status().message() << "\n";
+      return renewed.status().code() == mash::StatusCode::kUnavailable ||
+                     renewed.status().code() == mash::StatusCode::kDeadlineExceeded
+                 ? kExitUnavailable
+                 : kExitConfig;
+    }
+    std::cout << "certificate renewed; valid until "
+              << mash::common::FormatRfc3339(mash::common::FromUnix(renewed->not_after))
+              << " (a running agent uses it from its next connection)\n";
+    return kExitOk;
   }
   if (*reset) {
     mash::common::SystemClock clock;

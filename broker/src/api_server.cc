@@ -27,13 +27,19 @@ inline constexpr int kMaxRequestsPerConnection = 1000;
 
 struct ApiServer::Impl {
   Impl(net::io_context& io_ctx, std::shared_ptr<net::ssl::context> ctx, ApiOptions opts,
-       CheckService* svc)
-      : io(io_ctx), acceptor(io_ctx), tls(std::move(ctx)), options(std::move(opts)), checks(svc) {}
+       CheckService* svc, EnrolmentAuthority* enrol)
+      : io(io_ctx),
+        acceptor(io_ctx),
+        tls(std::move(ctx)),
+        options(std::move(opts)),
+        checks(svc),
+        enrolment(enrol) {}
   net::io_context& io;
   tcp::acceptor acceptor;
   std::shared_ptr<net::ssl::context> tls;
   ApiOptions options;
   CheckService* checks;
+  EnrolmentAuthority* enrolment;  // may be null
   int connections = 0;
   bool stopped = false;
   std::set<void*> sessions;  // ApiSession*, for Stop()
@@ -128,6 +134,12 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
   void Handle(const http::request<http::string_body>& req) {
     const unsigned v = req.version();
     const bool ka = req.keep_alive() && ++requests_ < kMaxRequestsPerConnection;
+    // Enrolment and renewal carry their own credential (a one-time token, a signature), not a
+    // staff bearer token.
+    if (req.target() == "/api/v1/enrol" || req.target() == "/api/v1/renew" ||
+        req.target() == "/api/v1/enrol/ca") {
+      return Write(HandleEnrolment(req, v, ka));
+    }
     const auto token = server_->Authenticate(req[http::field::authorization]);
     if (!token) {
       common::LogWarn("api.unauthenticated", {{"target_kind", TargetKind(req.target())}});
@@ -199,12 +211,62 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
                                      self->Write(Reply(std::move(r), http::status::ok, v, ka));
                                    });
     }
+    if (target == "/api/v1/agencies" && req.method() == http::verb::post) {
+      if (staff.role != "admin") {
+        server_->checks->RecordRefusal(staff, "agency add needs the admin role");
+        return Write(JsonResponse(http::status::forbidden,
+                                  ErrorBody("refused", "this needs the admin role"), v, ka));
+      }
+      if (server_->enrolment == nullptr)
+        return Write(Reply(Unavailable(""), http::status::ok, v, ka));
+      auto body = schemas::ParseJson(req.body(), kBodyLimit, 4);
+      if (!body.ok()) {
+        return Write(JsonResponse(http::status::bad_request,
+                                  ErrorBody("bad_request", body.status().message()), v, ka));
+      }
+      auto added = server_->enrolment->AddAgency(*body, staff.user);
+      if (!added.ok() && added.status().code() == StatusCode::kAlreadyExists) {
+        server_->checks->RecordRefusal(staff, "agency add: " + added.status().message());
+        return Write(JsonResponse(http::status::conflict,
+                                  ErrorBody("conflict", added.status().message()), v, ka));
+      }
+      return Write(Reply(std::move(added), http::status::created, v, ka));
+    }
     if (target == "/api/v1/agencies") {
       if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
       return Write(
           JsonResponse(http::status::ok, {{"agencies", server_->checks->Agencies()}}, v, ka));
     }
     Write(JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+  }
+
+  // POST /api/v1/enrol and /api/v1/renew. Token and signature problems are one generic 401; the
+  // reason is in the log and the audit trail (EnrolmentAuthority).
+  http::response<http::string_body> HandleEnrolment(const http::request<http::string_body>& req,
+                                                    unsigned v, bool ka) {
+    if (server_->enrolment == nullptr || !server_->enrolment->enabled()) {
+      return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v,
+                          ka);
+    }
+    if (req.target() == "/api/v1/enrol/ca") {
+      if (req.method() != http::verb::get) return MethodNotAllowed(v, ka);
+      return Reply(server_->enrolment->TrustMaterial(), http::status::ok, v, ka);
+    }
+    if (req.method() != http::verb::post) return MethodNotAllowed(v, ka);
+    auto body = schemas::ParseJson(req.body(), kBodyLimit, 4);
+    if (!body.ok()) {
+      return JsonResponse(http::status::bad_request, ErrorBody("bad_request", "malformed request"),
+                          v, ka);
+    }
+    const bool enrol = req.target() == "/api/v1/enrol";
+    auto r = enrol ? server_->enrolment->Enrol(*body, std::string(req[http::field::host]))
+                   : server_->enrolment->Renew(*body);
+    if (!r.ok() && r.status().code() == StatusCode::kUnauthenticated) {
+      return JsonResponse(http::status::unauthorized,
+                          ErrorBody("refused", enrol ? "enrolment refused" : "renewal refused"), v,
+                          ka);
+    }
+    return Reply(std::move(r), http::status::ok, v, ka);
   }
 
   // The response for a service result: `ok_status` with the JSON, or the error mapped to its
@@ -235,6 +297,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     // Logged instead of the target itself, which is the caller's to choose.
     if (target.starts_with("/api/v1/checks")) return "checks";
     if (target.starts_with("/api/v1/agencies")) return "agencies";
+    if (target.starts_with("/api/v1/enrol") || target == "/api/v1/renew") return "enrolment";
     return "other";
   }
 
@@ -290,9 +353,10 @@ void DoAccept(ApiServer::Impl* impl, std::shared_ptr<ApiServer> keep) {
 
 Result<std::shared_ptr<ApiServer>> ApiServer::Start(net::io_context& io,
                                                     std::shared_ptr<net::ssl::context> tls,
-                                                    ApiOptions options, CheckService* checks) {
+                                                    ApiOptions options, CheckService* checks,
+                                                    EnrolmentAuthority* enrolment) {
   std::shared_ptr<ApiServer> server(new ApiServer());
-  server->impl_ = std::make_unique<Impl>(io, std::move(tls), std::move(options), checks);
+  server->impl_ = std::make_unique<Impl>(io, std::move(tls), std::move(options), checks, enrolment);
   auto& impl = *server->impl_;
   beast::error_code ec;
   const auto address = net::ip::make_address(impl.options.address, ec);

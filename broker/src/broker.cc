@@ -158,6 +158,10 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                      {"checked", b->audit_->startup_report().entries_checked}});
 
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
+  // Enrolled agencies join the [[agency]] entries in the courier before anything uses them.
+  MASH_ASSIGN_OR_RETURN(b->enrolment_,
+                        EnrolmentAuthority::Create(config, b->courier_.get(), b->audit_.get(),
+                                                   audit_public, clock, random));
   MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers, *b->courier_,
                                             audit_public, *b->audit_));
   CheckServiceOptions check_options;
@@ -192,12 +196,14 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(
       b->hub_, AgentHub::Start(io, std::move(agent_ctx), hub_options, key_check, b->checks_.get()));
   b->checks_->AttachHub(b->hub_);
+  b->enrolment_->set_agent_port(b->hub_->port());
 
   ApiOptions api_options;
   api_options.address = config.api_address;
   api_options.port = config.api_port;
   api_options.tokens = config.api_tokens;
-  auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get());
+  auto api =
+      ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(), b->enrolment_.get());
   if (!api.ok()) {
     b->hub_->Stop();
     return api.status();
@@ -206,7 +212,9 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   b->ScheduleSweep();
   common::LogInfo("broker.ready", {{"agent_port", b->hub_->port()},
                                    {"api_port", b->api_->port()},
-                                   {"agencies", config.agencies.size()}});
+                                   {"agencies", config.agencies.size()},
+                                   {"enrolled_agencies", b->enrolment_->enrolled_count()},
+                                   {"enrolment", b->enrolment_->enabled()}});
   return b;
 }
 

@@ -114,7 +114,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     if (policy::Vocabulary::Builtin().IndexOf(policy::Dimension::kRole, tok.role) < 0) {
       t.ErrorAt("role",
                 "role must be one of the vocabulary's roles (practitioner, manager, custodian, "
-                "ig_officer, dpo, agency_it)");
+                "ig_officer, dpo, agency_it, admin)");
     }
     tok.sha256 = t.String("sha256");
     static const std::regex kHex("^[0-9a-f]{64}$");
@@ -122,6 +122,30 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
       t.ErrorAt("sha256", "sha256 must be 64 lower-case hex digits (mashctl pki token)");
     }
     c.api_tokens.push_back(std::move(tok));
+  }
+  if (r.Has("enrolment")) {
+    EnrolmentSettings e;
+    e.issuing_ca_cert = r.Path("enrolment.issuing_ca_cert");
+    e.issuing_ca_key = r.Path("enrolment.issuing_ca_key");
+    const int64_t days = r.Integer("enrolment.certificate_lifetime_days", 90, 2, 90);
+    e.certificate_lifetime = std::chrono::hours(24) * days;
+    e.token_lifetime =
+        std::chrono::minutes(r.Integer("enrolment.token_lifetime_minutes", 60, 1, 7 * 24 * 60));
+    const int64_t window = r.Integer("enrolment.renew_window_days", (days + 2) / 3, 1, 89);
+    if (window >= days) {
+      r.ErrorAt("enrolment.renew_window_days",
+                "enrolment.renew_window_days must be less than certificate_lifetime_days");
+    }
+    e.renew_window = std::chrono::hours(24) * window;
+    if (r.Has("enrolment.agent_url")) {
+      e.agent_url = r.String("enrolment.agent_url");
+      static const std::regex kUrl("^wss://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/[A-Za-z0-9/._-]*$");
+      if (!std::regex_match(e.agent_url, kUrl)) {
+        r.ErrorAt("enrolment.agent_url",
+                  "enrolment.agent_url must look like wss://HOST:PORT/agent/v1");
+      }
+    }
+    c.enrolment = std::move(e);
   }
   MASH_RETURN_IF_ERROR(r.Finish());
   return c;

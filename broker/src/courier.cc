@@ -28,6 +28,14 @@ const RegisteredAgency* Courier::FindAgency(const std::string& id) const {
   return it == agencies_.end() ? nullptr : &it->second;
 }
 
+Status Courier::AddAgency(RegisteredAgency agency) {
+  const std::string id = agency.id;
+  if (!agencies_.emplace(id, std::move(agency)).second) {
+    return AlreadyExists("agency '" + id + "' is already registered");
+  }
+  return Status::Ok();
+}
+
 Result<crypto::SealedEnvelope> Courier::Seal(const std::string& agency,
                                              crypto::EnvelopeHeader header, std::string_view body,
                                              std::chrono::seconds lifetime) {

@@ -13,6 +13,7 @@
 #include "mash/cli/check_request.h"
 #include "mash/cli/secrets.h"
 #include "mash/common/clock.h"
+#include "mash/common/private_file.h"
 #include "mash/crypto/keys.h"
 #include "mash/crypto/tls.h"
 #include "mash/schemas/validator.h"
@@ -332,6 +333,63 @@ int RunAgencyList(const Context& ctx, const AgencyListCommand& cmd) {
   return kExitOk;
 }
 
+struct AgencyAddCommand {
+  std::string id;
+  std::string name;
+  std::string type;
+  std::string out;  // where the one-time enrolment token goes
+  std::string agent_dir = "/var/lib/mash-agent";
+  bool json = false;
+  ConnectionFlags conn;
+  CLI::App* app = nullptr;
+};
+
+int RunAgencyAdd(const Context& ctx, const AgencyAddCommand& cmd) {
+  // Refuse before the broker makes a token that could then not be written.
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(cmd.out, ec))) {
+    return ctx.Fail(kExitUsage, cmd.out + " already exists; the token goes to a new file");
+  }
+  std::string broker = cmd.conn.broker;
+  if (broker.empty()) broker = FromEnv(ctx.env, "MASH_BROKER").value_or("");
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply =
+      (*client)->Post(kAgenciesPath, json{{"id", cmd.id}, {"name", cmd.name}, {"type", cmd.type}});
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "agency add");
+  json& body = reply->body;
+  const std::string token =
+      body.contains("token") && body["token"].is_string() ? body["token"].get<std::string>() : "";
+  const std::string pin = body.contains("ca_pin") && body["ca_pin"].is_string()
+                              ? body["ca_pin"].get<std::string>()
+                              : "";
+  if (token.empty() || pin.empty()) {
+    return ctx.Fail(kExitConnection, "the broker's reply holds no token or CA pin");
+  }
+  body.erase("token");  // printed nowhere; only the file holds it
+  if (Status s = common::WritePrivateFile(cmd.out, token + "\n", /*overwrite=*/false); !s.ok()) {
+    return ctx.Fail(kExitUsage,
+                    s.message() + " (the token is lost; run agency add again for a new one)");
+  }
+  const std::string expires = body.value("expires_at", "");
+  const std::string command = "mash-agent enrol --broker " + broker + " --token-file " + cmd.out +
+                              " --ca-pin " + pin + " --dir " + cmd.agent_dir + " --agency-id " +
+                              cmd.id;
+  if (cmd.json) {
+    body["token_file"] = cmd.out;
+    body["enrol_command"] = command;
+    PrintJson(ctx.out, body);
+    return kExitOk;
+  }
+  ctx.out << "agency " << cmd.id << ": one-time enrolment token written to " << cmd.out
+          << " (mode 0600); it works once, until " << expires << "\n"
+          << "CA pin: " << pin << "\n"
+          << "Copy the token file to the agency's server by a secure route, then run there:\n"
+          << "  " << command << "\n";
+  return kExitOk;
+}
+
 // Local file problems (exists, missing, unwritable) are configuration problems: exit 2.
 int FailFile(const Context& ctx, const Status& s) {
   if (s.code() == StatusCode::kAlreadyExists) {
@@ -501,6 +559,27 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   list.app = agency->add_subcommand("list", "list registered agencies and whether each is online");
   list.app->add_flag("--json", list.json, "print the list as JSON");
   AddConnectionOptions(list.app, &list.conn);
+  AgencyAddCommand add_agency;
+  add_agency.app = agency->add_subcommand(
+      "add",
+      "as a hub admin, register a new agency for enrolment: the broker makes a one-time token "
+      "(written to --out, mode 0600); prints the CA pin and the mash-agent enrol command");
+  add_agency.app->add_option("--id", add_agency.id, "agency id, ^[a-z][a-z0-9-]{1,31}$")
+      ->required();
+  add_agency.app->add_option("--name", add_agency.name, "name shown to practitioners")->required();
+  add_agency.app->add_option("--type", add_agency.type, "agency type")
+      ->required()
+      ->check(
+          CLI::IsMember({"police", "social-care", "health", "education", "probation", "housing"}));
+  add_agency.app->add_option("--out", add_agency.out, "new file for the one-time enrolment token")
+      ->required()
+      ->type_name("FILE");
+  add_agency.app->add_option("--agent-dir", add_agency.agent_dir,
+                             "the folder the printed enrol command names (default "
+                             "/var/lib/mash-agent)");
+  add_agency.app->add_flag("--json", add_agency.json,
+                           "print the reply as JSON (without the token)");
+  AddConnectionOptions(add_agency.app, &add_agency.conn);
 
   // ---- pki ----
   PkiCommands pki;
@@ -549,6 +628,7 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   if (show.app->parsed()) return RunShow(ctx, show);
   if (authorise.app->parsed()) return RunAuthorise(ctx, authorise);
   if (list.app->parsed()) return RunAgencyList(ctx, list);
+  if (add_agency.app->parsed()) return RunAgencyAdd(ctx, add_agency);
   if (pki.keygen->parsed()) return RunKeygen(ctx, pki);
   if (pki.secret->parsed()) return RunSecret(ctx, pki);
   if (pki.token->parsed()) return RunToken(ctx, pki);

@@ -137,5 +137,60 @@ TEST_F(BrokerConfigTest, UnknownAuditKeysAreErrors) {
       << c.status().message();
 }
 
+TEST_F(BrokerConfigTest, ReadsTheEnrolmentSection) {
+  const std::string policy = "\n[policy]\nagreement = \"hub.toml\"\n";
+  auto none = Load(std::string(kBase) + kAudit + policy);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->enrolment.has_value());
+
+  auto c = Load(std::string(kBase) + kAudit + policy + R"(
+[enrolment]
+issuing_ca_cert = "issuing-ca.pem"
+issuing_ca_key = "issuing-ca.key"
+certificate_lifetime_days = 30
+token_lifetime_minutes = 15
+agent_url = "wss://hub.example:8443/agent/v1"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->enrolment.has_value());
+  EXPECT_EQ(c->enrolment->issuing_ca_key, dir_ / "issuing-ca.key");
+  EXPECT_EQ(c->enrolment->certificate_lifetime, std::chrono::hours(24 * 30));
+  EXPECT_EQ(c->enrolment->token_lifetime, std::chrono::minutes(15));
+  EXPECT_EQ(c->enrolment->renew_window, std::chrono::hours(24 * 10));  // a third, by default
+  EXPECT_EQ(c->enrolment->agent_url, "wss://hub.example:8443/agent/v1");
+}
+
+TEST_F(BrokerConfigTest, EnrolmentLimitsAreEnforced) {
+  const std::string head = std::string(kBase) + kAudit +
+                           "\n[policy]\nagreement = \"hub.toml\"\n[enrolment]\n"
+                           "issuing_ca_cert = \"i.pem\"\nissuing_ca_key = \"i.key\"\n";
+  auto long_life = Load(head + "certificate_lifetime_days = 91\n");
+  ASSERT_FALSE(long_life.ok());
+  EXPECT_NE(long_life.status().message().find("certificate_lifetime_days"), std::string::npos);
+  auto window = Load(head + "certificate_lifetime_days = 30\nrenew_window_days = 30\n");
+  ASSERT_FALSE(window.ok());
+  EXPECT_NE(window.status().message().find("renew_window_days"), std::string::npos);
+  auto url = Load(head + "agent_url = \"https://hub:8443/agent/v1\"\n");
+  ASSERT_FALSE(url.ok());
+  EXPECT_NE(url.status().message().find("agent_url"), std::string::npos);
+  auto no_ca =
+      Load(std::string(kBase) + kAudit + "\n[policy]\nagreement = \"hub.toml\"\n[enrolment]\n");
+  ASSERT_FALSE(no_ca.ok());
+  EXPECT_NE(no_ca.status().message().find("issuing_ca_cert"), std::string::npos);
+}
+
+TEST_F(BrokerConfigTest, AdminIsARole) {
+  auto c = Load(std::string(kBase) + kAudit + R"(
+[policy]
+agreement = "hub.toml"
+[[api_token]]
+user = "ada"
+role = "admin"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->api_tokens.at(0).role, "admin");
+}
+
 }  // namespace
 }  // namespace mash::broker

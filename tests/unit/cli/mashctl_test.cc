@@ -506,4 +506,56 @@ TEST(HttpsClientTest, ConfigurationAndConnectionFailures) {
 }
 
 }  // namespace
+TEST_F(MashctlTest, AgencyAddWritesTheTokenPrivatelyAndPrintsPinAndCommand) {
+  const auto out = dir_ / "police.enrol-token";
+  const std::string token(64, 'a');
+  const std::string pin = "sha256:" + std::string(64, 'b');
+  broker_.Queue(201, {{"agency", "police"},
+                      {"token", token},
+                      {"expires_at", "2026-11-22T10:00:00.000Z"},
+                      {"ca_pin", pin}});
+  ASSERT_EQ(Run({"agency", "add", "--id", "police", "--name", "Police", "--type", "police", "--out",
+                 out.string()}),
+            kExitOk)
+      << err_.str();
+  EXPECT_EQ(broker_.requests.back().method, "POST");
+  EXPECT_EQ(broker_.requests.back().target, "/api/v1/agencies");
+  EXPECT_EQ(broker_.requests.back().body,
+            json({{"id", "police"}, {"name", "Police"}, {"type", "police"}}));
+  struct stat st {};
+  ASSERT_EQ(::stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(*ReadTokenFile(out), token);
+  // The token is in the file only; the pin and the exact command are printed.
+  EXPECT_EQ(out_.str().find(token), std::string::npos);
+  EXPECT_NE(out_.str().find("CA pin: " + pin), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("mash-agent enrol --broker https://hub.test:8443 --token-file " +
+                            out.string() + " --ca-pin " + pin),
+            std::string::npos)
+      << out_.str();
+}
+
+TEST_F(MashctlTest, AgencyAddRefusesAnExistingOutputFileBeforeAskingTheBroker) {
+  const auto out = dir_ / "exists";
+  std::ofstream(out) << "keep me\n";
+  EXPECT_EQ(Run({"agency", "add", "--id", "police", "--name", "Police", "--type", "police", "--out",
+                 out.string()}),
+            kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "keep me");
+}
+
+TEST_F(MashctlTest, AgencyAddOfARegisteredIdIsACheckFailure) {
+  broker_.Queue(409, {{"error", {{"code", "conflict"}, {"message", "already registered"}}}});
+  const auto out = dir_ / "t";
+  EXPECT_EQ(Run({"agency", "add", "--id", "health", "--name", "Health", "--type", "health", "--out",
+                 out.string()}),
+            kExitCheckFailed);
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_NE(err_.str().find("409"), std::string::npos) << err_.str();
+}
+
 }  // namespace mash::cli

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mash/agent/config.h"
 #include "mash/agent/responder.h"
@@ -63,6 +64,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void Stop();
   // Optional; must outlive the channel's connections. Set before Start.
   void set_observer(ChannelObserver* observer) { observer_ = observer; }
+  // Connections from now on use `tls` (a renewed certificate); the current one is left alone.
+  void SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls);
   bool connected() const { return connected_; }
   int connects() const { return connects_; }  // welcomes received, for status and tests
 
@@ -75,6 +78,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   boost::asio::io_context& io_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
+  // Replaced contexts, kept while a connection made with them may still be open.
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> retired_tls_;
   ChannelOptions options_;
   Responder* responder_;
   ChannelObserver* observer_ = nullptr;

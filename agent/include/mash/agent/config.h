@@ -76,6 +76,12 @@ struct AgentConfig {
   // hub's audit log with it (DESIGN §8). Required.
   std::filesystem::path audit_log_public_key;
 
+  // [enrolment], written by `mash-agent enrol` (enrol.h): the broker's HTTPS API to renew the
+  // certificate at, and how long before expiry to renew (0: when a third of the lifetime is
+  // left). An empty url turns automatic renewal off.
+  std::string enrolment_url;
+  std::chrono::seconds renew_window{0};
+
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds ping_interval{20};
   std::chrono::milliseconds backoff_initial{500};

@@ -11,6 +11,15 @@
 // agreement is 403 with the agreement's reasons; a decision on a check that does not await one
 // is 409.
 //   GET  /api/v1/agencies      registered agencies and whether each is online        -> 200
+//   POST /api/v1/agencies      (role admin) a new agency to enrol: {"id","name","type"} -> 201
+//        with its one-time enrolment token and the CA pin; 409 when the id is taken
+//   GET  /api/v1/enrol/ca      (no authentication) the hub root CA and CRLs; the agent checks
+//        the CA against its pin before it trusts or sends anything               -> 200
+//   POST /api/v1/enrol         (no bearer token: the one-time token is in the body) an agent
+//        enrols: token, CSR and public keys -> 200 with its certificate (enrolment.h)
+//   POST /api/v1/renew         (no bearer token: signed with the agency's registered key) an
+//        agent renews its certificate -> 200
+//   Both answer 401 {"error": {"code": "refused"}} for any token or signature problem.
 //
 // Errors are {"error": {"code": "...", "message": "..."}}; 401 never says why. Requests are
 // limited (8 KiB of headers, 64 KiB of body) and every read and write has a deadline.
@@ -27,6 +36,7 @@
 
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
+#include "mash/broker/enrolment.h"
 
 namespace mash::broker {
 
@@ -42,7 +52,8 @@ class ApiServer : public std::enable_shared_from_this<ApiServer> {
  public:
   static Result<std::shared_ptr<ApiServer>> Start(boost::asio::io_context& io,
                                                   std::shared_ptr<boost::asio::ssl::context> tls,
-                                                  ApiOptions options, CheckService* checks);
+                                                  ApiOptions options, CheckService* checks,
+                                                  EnrolmentAuthority* enrolment = nullptr);
   ~ApiServer();
   uint16_t port() const { return port_; }
   void Stop();

@@ -19,6 +19,7 @@
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
+#include "mash/broker/enrolment.h"
 
 namespace mash::broker {
 
@@ -50,6 +51,7 @@ class Broker {
   std::unique_ptr<audit::AuditLog> audit_;
   std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
   std::unique_ptr<Courier> courier_;
+  std::unique_ptr<EnrolmentAuthority> enrolment_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;

@@ -54,6 +54,20 @@ struct PolicySettings {
   std::vector<std::filesystem::path> trusted_keys;
 };
 
+// The enrolment authority ([enrolment], DESIGN §6): the online issuing CA that certifies agents
+// which enrol with a one-time token (broker/include/mash/broker/enrolment.h).
+struct EnrolmentSettings {
+  std::filesystem::path issuing_ca_cert;  // PEM; the CA that issues agency certificates
+  std::filesystem::path issuing_ca_key;   // PEM private key; refused if mode & 077
+  std::chrono::seconds certificate_lifetime = std::chrono::hours(24 * 90);  // <= 90 days
+  std::chrono::seconds token_lifetime = std::chrono::minutes(60);
+  // Agents renew when less than this is left of their certificate (told to them on enrolment).
+  std::chrono::seconds renew_window = std::chrono::hours(24 * 30);
+  // The agent WebSocket URL given to enrolled agents; empty: wss://<Host of the enrol
+  // request>:<agent port>/agent/v1.
+  std::string agent_url;
+};
+
 struct BrokerConfig {
   std::string hub_id = "hub";
   common::LogOptions log;
@@ -86,6 +100,7 @@ struct BrokerConfig {
 
   std::vector<AgencyEntry> agencies;
   std::vector<ApiToken> api_tokens;
+  std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
 };
 
 // Loads and checks `path`. InvalidArgument lists every problem as "file:line:col: message".

@@ -36,10 +36,14 @@ class Courier {
                                                  common::RandomSource& random);
 
   const RegisteredAgency* FindAgency(const std::string& id) const;
+  // Registers an agency enrolled at run time (enrolment.h). AlreadyExists when the id is taken.
+  Status AddAgency(RegisteredAgency agency);
   const std::map<std::string, RegisteredAgency>& agencies() const { return agencies_; }
   const std::string& hub_id() const { return hub_id_; }
   std::string SignFingerprint() const { return sign_.Public().Fingerprint(); }
   std::string EncFingerprint() const { return enc_.Public().Fingerprint(); }
+  const crypto::SigningPublicKey& SignPublic() const { return sign_.Public(); }
+  const crypto::EncryptionPublicKey& EncPublic() const { return enc_.Public(); }
 
   // Seals `body` to `agency`. The caller fills the purpose fields of `header` (type, check_ref,
   // purpose, lawful_basis, consent, urgency, policy_hash); id, sender, recipient, keys, times

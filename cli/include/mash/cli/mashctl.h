@@ -4,6 +4,7 @@
 //   mashctl check raise ...   raise an agency check (POST /api/v1/checks)
 //   mashctl check show ID     show a check and each agency's answer
 //   mashctl agency list       registered agencies and whether each is online
+//   mashctl agency add        (admin) a one-time enrolment token for a new agency
 //   mashctl pki keygen|secret|token|pin
 //
 // Exit codes: 0 ok; 1 the check failed (the broker refused the request or does not know the
