@@ -1,7 +1,7 @@
 // mash-agent: reads its configuration, builds the responder (keys, replay store, records,
 // disclosure policy, witness) and the channel to the hub, and runs the event loop until SIGTERM
 // or SIGINT. `check-config` also loads the disclosure policy and the audit key; `audit-reset`
-// clears a witness alarm (docs/agent.md).
+// clears a witness alarm; `review` is the custodian's queue (docs/agent.md).
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -16,6 +16,7 @@
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
 #include "mash/crypto/tls.h"
+#include "review_commands.h"
 
 namespace {
 
@@ -73,12 +74,14 @@ int main(int argc, char** argv) {
       "audit-reset",
       "clear the audit witness alarm and forget the held checkpoint (agent stopped)");
   reset->add_option("--config", config_path, "agent.toml")->required();
+  const auto review = mash::agent::AddReviewCommands(app);  // review_commands.cc
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitConfig;
   }
+  if (mash::agent::ReviewSelected(*review)) return mash::agent::RunReviewCommand(*review);
   auto config = mash::agent::LoadAgentConfig(config_path);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
