@@ -293,8 +293,25 @@ class ForgedReviewTest : public CustodianReviewTest {
     body.query_id = query_id;
     body.policy_version = "sha256:" + std::string(64, '0');
     body.categories.push_back({"intelligence", "never_without_custodian", "intelligence-urgent"});
+    return Sealed(schemas::MessageType::kReviewPending, check_ref, body.ToJson().dump());
+  }
+
+  std::string Answer(const std::string& check_ref, const std::string& query_id,
+                     std::vector<schemas::CategoryAnswer> categories) {
+    schemas::AnswerBody a;
+    a.query_id = query_id;
+    a.held = true;
+    a.match = "confirmed";
+    a.categories = std::move(categories);
+    a.policy_version = "sha256:" + std::string(64, '0');
+    a.source = "raw";
+    return Sealed(schemas::MessageType::kAnswer, check_ref, a.ToJson().dump());
+  }
+
+  std::string Sealed(schemas::MessageType type, const std::string& check_ref,
+                     const std::string& text) {
     crypto::EnvelopeHeader h;
-    h.type = "review_pending";
+    h.type = std::string(schemas::MessageTypeName(type));
     h.id = random_.Hex(16);
     h.sender = "police";
     h.sender_key = sign_->Public().Fingerprint();
@@ -308,10 +325,37 @@ class ForgedReviewTest : public CustodianReviewTest {
     h.lawful_basis = "uk-gdpr-6-1-e";
     h.consent = "given";
     h.urgency = "amber";
-    const std::string text = body.ToJson().dump();
     auto sealed = crypto::Seal(h, common::AsBytes(text), *sign_, hub_enc_, random_);
     EXPECT_TRUE(sealed.ok());
-    return schemas::EnvelopeFrame(schemas::MessageType::kReviewPending, sealed->ToJson()).dump();
+    return schemas::EnvelopeFrame(type, sealed->ToJson()).dump();
+  }
+
+  // Reads the query the broker sends to this connection and returns its query id.
+  std::string ReadQueryId() {
+    for (int i = 0; i < 4; ++i) {
+      auto text = client_->Read(5s);
+      if (!text) break;
+      auto frame = schemas::ParseFrame(*text);
+      if (!frame.ok() || frame->type != schemas::MessageType::kQuery) continue;
+      auto env = crypto::SealedEnvelope::FromJson(frame->doc.at("envelope"));
+      const auto keys = hub_->dir() / "keys";
+      auto enc = crypto::LoadEncryptionKey(keys / "police.enc.key");
+      auto hub_sign = crypto::LoadSigningPublicKey(keys / "hub.sign.pub");
+      if (!env.ok() || !enc.ok() || !hub_sign.ok()) break;
+      class AcceptAll final : public crypto::ReplayGuard {
+       public:
+        Status CheckAndRecord(const std::string&, const std::string&, uint64_t, int64_t) override {
+          return Status::Ok();
+        }
+      } replay;
+      crypto::OpenExpectations expect{"hub", &*hub_sign, "police", &*enc, clock_.NowUnix()};
+      auto opened = crypto::Open(*env, expect, replay);
+      if (!opened.ok()) break;
+      auto body = schemas::QueryBody::Parse(common::AsString(opened->plaintext.span()));
+      if (body.ok()) return body->query_id;
+    }
+    ADD_FAILURE() << "no query arrived";
+    return "";
   }
 
   // The broker's reply to a frame: the first error frame.
@@ -363,11 +407,56 @@ TEST_F(ForgedReviewTest, ReviewPendingForAQueryOfThisAgencyWithAnotherQueryIdIsR
   // names another query id is refused and changes nothing.
   auto id = hub_->Raise(AmberRequest({"police"}));
   ASSERT_TRUE(id.ok());
-  auto query = client_->Read(5s);
-  ASSERT_TRUE(query.has_value());
+  ASSERT_FALSE(ReadQueryId().empty());
   const std::string reply = ReplyTo(ReviewPending(*id, random_.Hex(16)));
   EXPECT_NE(reply.find("bad_request"), std::string::npos) << reply;
   EXPECT_TRUE(Peek(*hub_, *id)["awaiting_agency_review"].empty());
+}
+
+TEST_F(ForgedReviewTest, FollowUpMayCarryOnlyTheCategoriesThatWait) {
+  auto id = hub_->Raise(AmberRequest({"police"}));
+  ASSERT_TRUE(id.ok());
+  const std::string query_id = ReadQueryId();
+  ASSERT_FALSE(query_id.empty());
+  ASSERT_TRUE(client_->SendText(ReviewPending(*id, query_id)));
+  const auto category = [](const char* name, const char* outcome) {
+    schemas::CategoryAnswer c;
+    c.category = name;
+    c.outcome = outcome;
+    return c;
+  };
+  schemas::CategoryAnswer da = category("domestic_abuse", "shared");
+  da.summary = "A summary.";
+  da.level = 1;
+  schemas::CategoryAnswer intel = category("intelligence", "review");
+  ASSERT_TRUE(client_->SendText(Answer(*id, query_id, {da, intel})));
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  nlohmann::json check = Peek(*hub_, *id);
+  while (!Part(check, "police").contains("answer") && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    check = Peek(*hub_, *id);
+  }
+  ASSERT_EQ(Part(check, "police")["state"], "awaiting_agency_review") << check.dump(2);
+
+  // A category that does not wait, a "review" again, or nothing: refused, nothing changes.
+  da.summary = "Something else.";
+  EXPECT_NE(ReplyTo(Answer(*id, query_id, {da})).find("bad_request"), std::string::npos);
+  EXPECT_NE(ReplyTo(Answer(*id, query_id, {intel})).find("bad_request"), std::string::npos);
+  EXPECT_NE(ReplyTo(Answer(*id, query_id, {})).find("bad_request"), std::string::npos);
+  EXPECT_NE(ReplyTo(Answer(*id, random_.Hex(16), {intel})).find("bad_request"), std::string::npos);
+  check = Peek(*hub_, *id);
+  EXPECT_EQ((*Category(Part(check, "police"), "domestic_abuse"))["summary"], "A summary.");
+  EXPECT_EQ(Part(check, "police")["state"], "awaiting_agency_review");
+
+  // The category that waits, decided: merged, and the part is answered.
+  schemas::CategoryAnswer withheld = category("intelligence", "withheld");
+  withheld.reason = "declined by the agency's custodian: not now";
+  ASSERT_TRUE(client_->SendText(Answer(*id, query_id, {withheld})));
+  check = WaitForPartState(*hub_, *id, "police", "answered", 10s);
+  ASSERT_EQ(Part(check, "police")["state"], "answered") << check.dump(2);
+  EXPECT_EQ((*Category(Part(check, "police"), "intelligence"))["outcome"], "withheld");
+  // Decided once: the same category again is refused.
+  EXPECT_NE(ReplyTo(Answer(*id, query_id, {withheld})).find("bad_request"), std::string::npos);
 }
 
 }  // namespace
