@@ -6,7 +6,8 @@
 # starts mash-broker and six mash-agent processes (police, children's social care, health,
 # education, probation, housing) on loopback; raises a red check that shares without consent,
 # has a manager authorise it, prints each agency's answer (what was shared, redacted, routed to a
-# custodian or withheld, and why) and how long it took; stops everything; then verifies the audit
+# custodian or withheld, and why) and how long it took; has the police custodian review what police
+# policy routes to a person (mash-agent review); stops everything; then verifies the audit
 # trail offline and prints the subject's disclosure history, as an IG officer would; and removes
 # the folder.
 #
@@ -89,6 +90,27 @@ MASH_TOKEN_FILE="$work/keys/manager.token" "$mashctl" check authorise "$check_id
 end_ns=$(date +%s%N)
 echo
 echo "demo: check answered by all six agencies in $(( (end_ns - start_ns) / 1000000 )) ms from authorisation (mashctl included)"
+
+step "The police custodian reviews what police policy routes to a person (mash-agent review)"
+police_cfg="$work/agent-police.toml"
+"$hub_agent_bin" review list --config "$police_cfg"
+item=$("$hub_agent_bin" review list --config "$police_cfg" | awk 'NR == 2 {print $1}')
+[ -n "$item" ] || { echo "demo: police has no review item" >&2; exit 1; }
+"$hub_agent_bin" review show "$item" --config "$police_cfg"
+"$hub_agent_bin" review decline "$item" --category intelligence --by demo.custodian \
+  --reason "Live operation: disclosure now would prejudice it; ask the DI on duty." --config "$police_cfg"
+"$hub_agent_bin" review release "$item" --by demo.custodian --config "$police_cfg"
+reviewed=
+for _ in $(seq 1 100); do
+  if "$mashctl" check show "$check_id" --json |
+    python3 -c 'import json, sys; sys.exit(1 if "police" in json.load(sys.stdin).get("awaiting_agency_review", []) else 0)'; then
+    reviewed=yes
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$reviewed" ] || { echo "demo: the custodian's answer did not arrive" >&2; exit 1; }
+"$mashctl" check show "$check_id"
 
 step "Agency IT at the police: status, a connection test and the disclosure log of this check"
 "$hub_agent_bin" status --config "$work/agent-police.toml"

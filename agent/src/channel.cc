@@ -26,6 +26,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         resolver_(net::make_strand(channel_->io_)),
         ws_(resolver_.get_executor(), *channel_->tls_),
         ping_timer_(ws_.get_executor()),
+        review_timer_(ws_.get_executor()),
         write_timer_(ws_.get_executor()),
         setup_timer_(ws_.get_executor()) {}
 
@@ -55,6 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (done_) return;
     done_ = true;
     ping_timer_.cancel();
+    review_timer_.cancel();
     write_timer_.cancel();
     setup_timer_.cancel();
     resolver_.cancel();
@@ -131,7 +133,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ping_interval_ = channel_->options_.ping_interval;
       }
       channel_->OnWelcomed();
+      channel_->responder_->OnConnected();
       SchedulePing();
+      ScheduleReviewPoll();
     } else {
       OnFrame(*frame);
     }
@@ -145,7 +149,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
         Result<std::string> answer =
             env.ok() ? channel_->responder_->Answer(*env) : Result<std::string>(env.status());
+        // A review_pending for the answer's categories that wait for the custodian goes first
+        // (it was sealed first); after a failed answer it is dropped.
+        std::vector<std::string> before = channel_->responder_->TakeOutgoing();
         if (answer.ok()) {
+          for (auto& f : before) Send(std::move(f));
           Send(std::move(*answer));
           if (channel_->observer_ != nullptr) channel_->observer_->OnAnswerSent();
         } else {
@@ -196,6 +204,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // Decisions are written by `mash-agent review` in another process: polling the database
+  // picks them up whenever they are made, and after a restart.
+  void ScheduleReviewPoll() {
+    review_timer_.expires_after(channel_->options_.review_poll_interval);
+    review_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->done_) return;
+      for (auto& frame : self->channel_->responder_->PollReviews()) self->Send(std::move(frame));
+      self->ScheduleReviewPoll();
+    });
+  }
+
   void Send(std::string frame) {
     if (done_) return;
     if (queue_.size() >= channel_->options_.max_queue) {
@@ -229,6 +248,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   tcp::resolver resolver_;
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
   net::steady_timer ping_timer_;
+  net::steady_timer review_timer_;
   net::steady_timer write_timer_;
   net::steady_timer setup_timer_;
   beast::flat_buffer read_buffer_;

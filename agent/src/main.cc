@@ -1,7 +1,8 @@
 // mash-agent: reads its configuration, builds the responder (keys, replay store, records,
 // disclosure policy, witness) and the channel to the hub, and runs the event loop until SIGTERM
 // or SIGINT. `audit-reset` clears a witness alarm; the operations commands (status,
-// test-connection, diagnostics, log, check-config) are ops_main.cc (docs/agent.md).
+// test-connection, diagnostics, log, check-config) are ops_main.cc; `review` is the custodian's
+// queue, review_commands.cc (docs/agent.md).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@
 #include "mash/common/log.h"
 #include "mash/crypto/tls.h"
 #include "ops_main.h"
+#include "review_commands.h"
 
 namespace {
 
@@ -124,12 +126,14 @@ int main(int argc, char** argv) {
                     "refuse a token issued for another agency");
   auto* renew = app.add_subcommand("renew", "renew the agent's certificate now");
   renew->add_option("--config", config_path, "agent.toml")->required();
+  const auto review = mash::agent::AddReviewCommands(app);  // review_commands.cc
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitConfig;
   }
+  if (mash::agent::ReviewSelected(*review)) return mash::agent::RunReviewCommand(*review);
   if (auto rc = ops.Run()) return *rc;
   if (*enrol) {
     mash::common::LogOptions log;

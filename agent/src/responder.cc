@@ -61,6 +61,7 @@ struct Responder::Built {
   nlohmann::json categories = nlohmann::json::array();  // for the disclosure log
   nlohmann::json shadow;                                // differences, or null
   std::vector<std::string> notify;                      // categories to tell the custodian of
+  std::vector<ReviewCategory> pending;                  // categories that wait for the custodian
 };
 
 Result<std::unique_ptr<Responder>> Responder::Create(const AgentConfig& config,
@@ -87,6 +88,7 @@ Result<std::unique_ptr<Responder>> Responder::Create(const AgentConfig& config,
   MASH_ASSIGN_OR_RETURN(r->replay_, storage::SqlReplayStore::Create(r->db_.get()));
   MASH_ASSIGN_OR_RETURN(r->sequence_, storage::SequenceCounter::Create(r->db_.get(), "agent-out"));
   MASH_ASSIGN_OR_RETURN(r->log_, DisclosureLog::Create(r->db_.get()));
+  MASH_ASSIGN_OR_RETURN(r->reviews_, ReviewQueue::Create(r->db_.get()));
   MASH_ASSIGN_OR_RETURN(std::optional<std::string> held, r->log_->LoadCheckpoint());
   if (held) {
     if (Status s = r->witness_->Restore(*held); !s.ok()) {
@@ -234,6 +236,10 @@ Result<Responder::Built> Responder::BuildAnswer(const schemas::QueryBody& query,
                           {"enforced", DecisionSummary(outcome.enforced)},
                           {"shadow", DecisionSummary(*outcome.shadow)}});
     }
+    if (c.outcome == "review") {
+      b.pending.push_back(
+          PendingReview(policies_->enforced(), outcome.enforced, name, *cat, possible));
+    }
     b.categories.push_back(LoggedCategory(c));
     a.categories.push_back(std::move(c));
   }
@@ -278,6 +284,15 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   }
   const Built built = std::move(answer).value();
   const std::string& version = policies_->enforced().version;
+  outgoing_.clear();
+  if (!built.pending.empty()) {
+    // Sealed before the answer, so that its sequence number comes first (responder_review.cc).
+    if (Status s = QueueReview(*body, opened->header, built.body, built.pending); !s.ok()) {
+      common::LogError("review.queue_failed",
+                       {{"check", opened->header.check_ref}, {"error", s.message()}});
+      return Unavailable("review queue unavailable");
+    }
+  }
 
   crypto::EnvelopeHeader h;
   h.type = "answer";
@@ -429,6 +444,7 @@ Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
   const std::string held_text = held ? held->text : receipt->checkpoint;
   if (Status s = log_->RecordReceipt(stored, held_text); !s.ok()) return reject(s);
   persisted_checkpoint_ = held_text;
+  NoteFollowUpReceipt(body->answer_id);
   common::LogInfo("receipt.accepted", {{"check", opened->header.check_ref},
                                        {"seq", receipt->seq},
                                        {"size", witness_->held_size()}});

@@ -11,7 +11,7 @@ struct TypeName {
   EventType type;
   std::string_view name;
 };
-constexpr std::array<TypeName, 17> kTypeNames = {{
+constexpr std::array<TypeName, 18> kTypeNames = {{
     {EventType::kCheckRaised, "check_raised"},
     {EventType::kCheckAuthorised, "check_authorised"},
     {EventType::kCheckRejected, "check_rejected"},
@@ -29,6 +29,7 @@ constexpr std::array<TypeName, 17> kTypeNames = {{
     {EventType::kRequestRefused, "request_refused"},
     {EventType::kRequestFailed, "request_failed"},
     {EventType::kRetentionPurge, "retention_purge"},
+    {EventType::kReviewPending, "review_pending"},
 }};
 
 struct OutcomeNameEntry {

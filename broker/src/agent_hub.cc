@@ -244,6 +244,14 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
           SendError(s.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request");
         return;
       }
+      case schemas::MessageType::kReviewPending: {
+        auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
+        if (!env.ok()) return ProtocolError(env.status().message());
+        const Status s = hub_->events_->OnReviewPending(agency_, *env);
+        if (!s.ok())
+          SendError(s.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request");
+        return;
+      }
       case schemas::MessageType::kError: {
         const auto err = schemas::ErrorMessage::FromJson(frame.doc);
         common::LogWarn("agent.reported_error", {{"agency", agency_}, {"code", err.code}});

@@ -134,6 +134,16 @@ std::string_view CheckService::StateName(PartState s) {
   return "unknown";
 }
 
+std::string CheckService::ShownState(const Part& part) {
+  const bool live = part.state == PartState::kSending || part.state == PartState::kSent ||
+                    part.state == PartState::kRecording || part.state == PartState::kAnswered;
+  if (live && !part.review.empty()) return "awaiting_agency_review";
+  return std::string(StateName(part.state));
+}
+
+// A part whose categories wait for the agency's custodian has answered (what its policy lets
+// go automatically): the check can be "answered" while the view says who still reviews what
+// (awaiting_agency_review), so that a practitioner is not held for a person's decision.
 std::string CheckService::OverallState(const Check& check) {
   size_t answered = 0;
   size_t open = 0;
@@ -569,10 +579,58 @@ void CheckService::DropOldChecks() {
   std::erase_if(checks_, [&](const auto& entry) {
     const Check& c = entry.second;
     if (c.expires_at + kKeepFinished >= now) return false;
+    const bool reviewing = std::any_of(c.parts.begin(), c.parts.end(),
+                                       [](const auto& p) { return !p.second.review.empty(); });
+    if (reviewing && c.expires_at + kKeepAwaitingReview >= now) return false;
     // A part whose answer is being recorded keeps its check until the log has answered.
     return std::none_of(c.parts.begin(), c.parts.end(),
                         [](const auto& p) { return p.second.state == PartState::kRecording; });
   });
+}
+
+std::vector<audit::AuditEvent> CheckService::AnswerEvents(const Check& check, const Part& part,
+                                                          const std::string& agency,
+                                                          const crypto::SealedEnvelope& envelope,
+                                                          const schemas::AnswerBody& answer,
+                                                          const std::string& detail) const {
+  const Staff agent{agency, "agent", agency};
+  const auto hash = envelope.Hash();
+  const common::Bytes envelope_hash(hash.begin(), hash.end());
+  std::vector<audit::AuditEvent> events;
+  audit::AuditEvent received = EventFor(check, audit::EventType::kAnswerReceived, agent);
+  received.agency = agency;
+  received.level = part.level;
+  received.policy_version = answer.policy_version;
+  received.envelope_hashes.push_back(envelope_hash);
+  received.detail = answer.held ? "held:" + answer.match : "not_held";
+  if (!detail.empty()) received.detail += ";" + detail;
+  bool any_withheld = false;
+  for (const auto& c : answer.categories) {
+    const std::string disposition(Disposition(c.outcome));
+    audit::AuditEvent ce = EventFor(check,
+                                    disposition == "disclosed" || disposition == "redacted"
+                                        ? audit::EventType::kCategoryDisclosed
+                                        : audit::EventType::kCategoryWithheld,
+                                    agent);
+    ce.agency = agency;
+    ce.level = c.level;
+    ce.rule = c.rule;
+    ce.policy_version = answer.policy_version;
+    ce.outcome = disposition == "disclosed" || disposition == "redacted"
+                     ? audit::Outcome::kOk
+                     : audit::Outcome::kWithheld;
+    ce.categories.push_back({c.category, disposition, c.rule});
+    ce.envelope_hashes.push_back(envelope_hash);
+    if (!detail.empty()) ce.detail = detail;
+    if (ce.outcome == audit::Outcome::kWithheld) any_withheld = true;
+    if (received.categories.size() < audit::kMaxListItems) {
+      received.categories.push_back({c.category, disposition, c.rule});
+    }
+    events.push_back(std::move(ce));
+  }
+  if (any_withheld) received.outcome = audit::Outcome::kPartial;
+  events.push_back(std::move(received));
+  return events;
 }
 
 Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) {
@@ -592,6 +650,12 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   }
   Check& check = check_it->second;
   const auto part_it = check.parts.find(agency);
+  if (part_it != check.parts.end() && !part_it->second.review_announced.empty() &&
+      part_it->second.query_id == body->query_id &&
+      (part_it->second.state == PartState::kRecording ||
+       part_it->second.state == PartState::kAnswered)) {
+    return OnFollowUp(check, part_it->second, envelope, header, std::move(*body));
+  }
   // The answer may overtake the socket's acknowledgement of the query (kSending).
   if (part_it == check.parts.end() ||
       (part_it->second.state != PartState::kSent && part_it->second.state != PartState::kSending) ||
@@ -606,47 +670,178 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
 
   // The answer counts only once the log holds it: one event per category (what was disclosed,
   // what was withheld and why), then the answer itself, whose receipt goes to the agency.
-  const Staff agent{agency, "agent", agency};
-  const auto hash = envelope.Hash();
-  const common::Bytes envelope_hash(hash.begin(), hash.end());
-  std::vector<audit::AuditEvent> events;
-  audit::AuditEvent received = EventFor(check, audit::EventType::kAnswerReceived, agent);
-  received.agency = agency;
-  received.level = part.level;
-  received.policy_version = body->policy_version;
-  received.envelope_hashes.push_back(envelope_hash);
-  received.detail = body->held ? "held:" + body->match : "not_held";
-  bool any_withheld = false;
-  for (const auto& c : body->categories) {
-    const std::string disposition(Disposition(c.outcome));
-    audit::AuditEvent ce = EventFor(check,
-                                    disposition == "disclosed" || disposition == "redacted"
-                                        ? audit::EventType::kCategoryDisclosed
-                                        : audit::EventType::kCategoryWithheld,
-                                    agent);
-    ce.agency = agency;
-    ce.level = c.level;
-    ce.rule = c.rule;
-    ce.policy_version = body->policy_version;
-    ce.outcome = disposition == "disclosed" || disposition == "redacted"
-                     ? audit::Outcome::kOk
-                     : audit::Outcome::kWithheld;
-    ce.categories.push_back({c.category, disposition, c.rule});
-    ce.envelope_hashes.push_back(envelope_hash);
-    if (ce.outcome == audit::Outcome::kWithheld) any_withheld = true;
-    if (received.categories.size() < audit::kMaxListItems) {
-      received.categories.push_back({c.category, disposition, c.rule});
-    }
-    events.push_back(std::move(ce));
-  }
-  if (any_withheld) received.outcome = audit::Outcome::kPartial;
-  events.push_back(std::move(received));
+  std::vector<audit::AuditEvent> events = AnswerEvents(check, part, agency, envelope, *body, "");
   part.answer = std::move(*body);
   AppendAll(std::move(events),
             [this, id = check.id, agency, envelope, answer_id = header.id](Result<uint64_t> r) {
               OnAnswerCommitted(id, agency, envelope, answer_id, std::move(r));
             });
   return Status::Ok();
+}
+
+Status CheckService::OnReviewPending(const std::string& agency,
+                                     const crypto::SealedEnvelope& envelope) {
+  auto opened = courier_.OpenFrom(agency, envelope);
+  if (!opened.ok()) {
+    common::LogWarn("review_pending.rejected",
+                    {{"agency", agency}, {"reason", opened.status().message()}});
+    RecordFailure(agency, "review_pending_rejected");
+    return opened.status();
+  }
+  const auto& header = opened->header;
+  auto body = schemas::ReviewPendingBody::Parse(common::AsString(opened->plaintext.span()));
+  const auto check_it = checks_.find(header.check_ref);
+  Part* part = nullptr;
+  if (header.type == "review_pending" && body.ok() && check_it != checks_.end()) {
+    const auto pit = check_it->second.parts.find(agency);
+    // Only for the query this agency was sent, before or after its first answer.
+    if (pit != check_it->second.parts.end() && pit->second.query_id == body->query_id &&
+        (pit->second.state == PartState::kSending || pit->second.state == PartState::kSent ||
+         pit->second.state == PartState::kRecording || pit->second.state == PartState::kAnswered)) {
+      part = &pit->second;
+    }
+  }
+  if (part == nullptr) {
+    common::LogWarn("review_pending.unmatched", {{"agency", agency}, {"check", header.check_ref}});
+    RecordFailure(agency, "review_pending_unmatched",
+                  check_it == checks_.end() ? "" : check_it->second.id);
+    return InvalidArgument("review_pending does not match a query");
+  }
+  Check& check = check_it->second;
+  std::vector<std::string> categories;
+  for (const auto& c : body->categories) categories.push_back(c.category);
+  std::sort(categories.begin(), categories.end());
+  categories.erase(std::unique(categories.begin(), categories.end()), categories.end());
+  if (!part->review_announced.empty()) {
+    // The same announcement again (the agent was asked again after a lost connection) changes
+    // nothing; another one for the same query is refused.
+    if (part->review_announced == categories) return Status::Ok();
+    common::LogWarn("review_pending.conflict", {{"agency", agency}, {"check", check.id}});
+    RecordFailure(agency, "review_pending_conflict", check.id);
+    return InvalidArgument("review_pending does not match a query");
+  }
+  part->review_announced = categories;
+
+  const Staff agent{agency, "agent", agency};
+  audit::AuditEvent e = EventFor(check, audit::EventType::kReviewPending, agent);
+  e.agency = agency;
+  e.level = part->level;
+  e.policy_version = body->policy_version;
+  for (const auto& c : body->categories) {
+    if (e.categories.size() < audit::kMaxListItems) {
+      e.categories.push_back({c.category, "custodian_review", c.why});
+    }
+  }
+  const auto hash = envelope.Hash();
+  e.envelope_hashes.push_back(common::Bytes(hash.begin(), hash.end()));
+  e.detail = "awaiting_agency_review";
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(e));
+  // Shown as waiting for the custodian only once the log holds the announcement.
+  AppendAll(std::move(events), [this, id = check.id, agency, categories](Result<uint64_t> r) {
+    const auto it = checks_.find(id);
+    if (it == checks_.end()) return;
+    const auto pit = it->second.parts.find(agency);
+    if (pit == it->second.parts.end()) return;
+    Part& p = pit->second;
+    if (!r.ok()) {
+      p.review_announced.clear();
+      common::LogError("review_pending.audit_failed",
+                       {{"check", id}, {"agency", agency}, {"error", r.status().ToString()}});
+      return;
+    }
+    p.review = categories;
+    p.review_since = clock_.Now();
+    common::LogInfo("review_pending.received",
+                    {{"check", id}, {"agency", agency}, {"categories", categories.size()}});
+  });
+  return Status::Ok();
+}
+
+Status CheckService::OnFollowUp(Check& check, Part& part, const crypto::SealedEnvelope& envelope,
+                                const crypto::EnvelopeHeader& header, schemas::AnswerBody body) {
+  const std::string& agency = part.agency;
+  const auto waiting = [&](const std::string& category) {
+    return std::find(part.review.begin(), part.review.end(), category) != part.review.end() &&
+           std::find(part.review_recording.begin(), part.review_recording.end(), category) ==
+               part.review_recording.end();
+  };
+  // Only categories that wait for the custodian, each once, each decided.
+  bool fits = !body.categories.empty();
+  std::vector<std::string> seen;
+  for (const auto& c : body.categories) {
+    if (!waiting(c.category) || c.outcome == "review" ||
+        std::find(seen.begin(), seen.end(), c.category) != seen.end()) {
+      fits = false;
+      break;
+    }
+    seen.push_back(c.category);
+  }
+  if (!fits) {
+    common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", check.id}});
+    RecordFailure(agency, "follow_up_unmatched", check.id);
+    return InvalidArgument("answer does not match a query");
+  }
+  const bool late = clock_.Now() >= check.expires_at;
+  for (const auto& c : seen) part.review_recording.push_back(c);
+  std::vector<audit::AuditEvent> events = AnswerEvents(
+      check, part, agency, envelope, body, late ? "custodian_review;late" : "custodian_review");
+  AppendAll(std::move(events), [this, id = check.id, agency, envelope, answer_id = header.id,
+                                body = std::move(body), late](Result<uint64_t> r) {
+    OnFollowUpCommitted(id, agency, envelope, answer_id, body, late, std::move(r));
+  });
+  return Status::Ok();
+}
+
+void CheckService::OnFollowUpCommitted(const std::string& id, const std::string& agency,
+                                       const crypto::SealedEnvelope& envelope,
+                                       const std::string& answer_id,
+                                       const schemas::AnswerBody& body, bool late,
+                                       Result<uint64_t> committed) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end()) return;
+  const auto pit = it->second.parts.find(agency);
+  if (pit == it->second.parts.end()) return;
+  Part& part = pit->second;
+  const auto drop = [](std::vector<std::string>& from, const std::string& c) {
+    from.erase(std::remove(from.begin(), from.end(), c), from.end());
+  };
+  for (const auto& c : body.categories) drop(part.review_recording, c.category);
+  if (!committed.ok()) {
+    // Not shown: the categories still wait, and the agency is told (generically).
+    common::LogError("answer.audit_failed",
+                     {{"check", id}, {"agency", agency}, {"error", committed.status().ToString()}});
+    if (hub_) {
+      schemas::ErrorMessage e;
+      e.code = "unavailable";
+      hub_->Send(agency, e.ToJson().dump());
+    }
+    return;
+  }
+  if (part.state != PartState::kAnswered || !part.answer) {
+    // The first answer was not recorded: nothing to merge into.
+    common::LogError("answer.follow_up_orphaned", {{"check", id}, {"agency", agency}});
+    return;
+  }
+  for (const auto& c : body.categories) {
+    auto& cats = part.answer->categories;
+    const auto at = std::find_if(cats.begin(), cats.end(),
+                                 [&](const auto& x) { return x.category == c.category; });
+    if (at != cats.end()) {
+      *at = c;
+    } else {
+      cats.push_back(c);
+    }
+    drop(part.review, c.category);
+  }
+  if (late) part.late = true;
+  common::LogInfo("answer.follow_up_received", {{"check", id},
+                                                {"agency", agency},
+                                                {"categories", body.categories.size()},
+                                                {"still_waiting", part.review.size()},
+                                                {"late", late},
+                                                {"audit_seq", *committed}});
+  SendReceipt(agency, id, envelope, answer_id, *committed);
 }
 
 void CheckService::OnAnswerCommitted(const std::string& id, const std::string& agency,
@@ -781,6 +976,10 @@ void CheckService::Sweep() {
   for (auto& [_, check] : checks_) {
     if (now < check.expires_at) continue;
     for (auto& [agency, part] : check.parts) {
+      if (!part.review.empty() && !part.review_overdue) {
+        part.review_overdue = true;
+        common::LogWarn("review.overdue", {{"check", check.id}, {"agency", agency}});
+      }
       if (part.state == PartState::kQueued || part.state == PartState::kSending ||
           part.state == PartState::kSent) {
         part.state = PartState::kExpired;
@@ -793,16 +992,30 @@ void CheckService::Sweep() {
   courier_.PurgeReplayCache();
 }
 
+std::vector<std::string> CheckService::AwaitingReview(const Check& check) {
+  std::vector<std::string> out;
+  for (const auto& [agency, p] : check.parts) {
+    if (ShownState(p) == "awaiting_agency_review") out.push_back(agency);
+  }
+  return out;
+}
+
 nlohmann::json CheckService::ToJson(const Check& check) const {
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& [agency, p] : check.parts) {
     const RegisteredAgency* reg = courier_.FindAgency(agency);
     nlohmann::json j = {{"agency", agency},
                         {"name", reg ? reg->name : agency},
-                        {"state", StateName(p.state)},
+                        {"state", ShownState(p)},
                         {"level", p.level},
                         {"rule", p.rule}};
     if (p.sent_at != common::TimePoint{}) j["sent_at"] = common::FormatRfc3339(p.sent_at);
+    if (!p.review.empty()) {
+      j["review"] = {{"categories", p.review},
+                     {"since", common::FormatRfc3339(p.review_since)},
+                     {"overdue", p.review_overdue}};
+    }
+    if (p.late) j["late"] = true;
     if (p.answer && p.state == PartState::kAnswered) {
       j["answered_at"] = common::FormatRfc3339(p.answered_at);
       j["elapsed_ms"] = Millis(p.answered_at) - Millis(p.sent_at);
@@ -829,6 +1042,7 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
                                              {"by", check.decided_by},
                                              {"at", common::FormatRfc3339(check.decided_at)},
                                              {"reason", check.decision_reason}}},
+      {"awaiting_agency_review", AwaitingReview(check)},
       {"subject", check.request.subject.ToJson()},
       {"agencies", std::move(parts)}};
 }

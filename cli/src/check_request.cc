@@ -203,12 +203,28 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     out << "override awaiting a manager: mashctl check authorise " << Shown(check, "id")
         << " --decision authorise|reject --reason TEXT\n";
   }
+  if (const std::string reviewing = JoinedStrings(check, "awaiting_agency_review");
+      !reviewing.empty()) {
+    out << "review   waiting for the custodian of " << reviewing << "\n";
+  }
   for (const auto& part : Parts(check)) {
     out << "\n"
         << "agency " << Shown(part, "agency");
     const std::string name = Shown(part, "name");
     if (name != "-" && name != Shown(part, "agency")) out << " (" << name << ")";
     out << "\n";
+    if (const auto review = part.find("review"); review != part.end() && review->is_object()) {
+      out << "  waiting for " << (name != "-" ? name : Shown(part, "agency"))
+          << " (custodian review: " << JoinedStrings(*review, "categories") << ")";
+      if (review->contains("overdue") && (*review)["overdue"].is_boolean() &&
+          (*review)["overdue"].get<bool>()) {
+        out << ", past the deadline";
+      }
+      out << "\n";
+    }
+    if (part.contains("late") && part["late"].is_boolean() && part["late"].get<bool>()) {
+      out << "  late        the custodian's answer came after the deadline\n";
+    }
     out << "  state       " << Shown(part, "state") << "\n"
         << "  level       " << Shown(part, "level") << " (agreement rule " << Shown(part, "rule")
         << ")\n"

@@ -1,5 +1,7 @@
 #include "mash/schemas/messages.h"
 
+#include <algorithm>
+
 #include "mash/schemas/validator.h"
 
 namespace mash::schemas {
@@ -13,6 +15,7 @@ std::optional<MessageType> TypeFromName(std::string_view s) {
   if (s == "receipt") return MessageType::kReceipt;
   if (s == "ping") return MessageType::kPing;
   if (s == "error") return MessageType::kError;
+  if (s == "review_pending") return MessageType::kReviewPending;
   return std::nullopt;
 }
 
@@ -47,6 +50,8 @@ std::string_view MessageTypeName(MessageType t) {
       return "ping";
     case MessageType::kError:
       return "error";
+    case MessageType::kReviewPending:
+      return "review_pending";
   }
   return "unknown";
 }
@@ -60,7 +65,10 @@ Result<Frame> ParseFrame(std::string_view text) {
   }
   const auto type = TypeFromName(type_it->get_ref<const std::string&>());
   if (!type) return InvalidArgument("frame has an unknown type");
-  MASH_RETURN_IF_ERROR(Validate(MessageTypeName(*type), doc));
+  // Schemas are named with hyphens (review-pending), types with underscores (review_pending).
+  std::string schema(MessageTypeName(*type));
+  std::replace(schema.begin(), schema.end(), '_', '-');
+  MASH_RETURN_IF_ERROR(Validate(schema, doc));
   return Frame{*type, std::move(doc)};
 }
 
@@ -266,6 +274,29 @@ Result<ReceiptBody> ReceiptBody::Parse(std::string_view plaintext) {
   r.answer_hash = j.at("answer_hash").get<std::string>();
   r.event = j.at("event").get<std::string>();
   r.receipt = j.at("receipt");
+  return r;
+}
+
+nlohmann::json ReviewPendingBody::ToJson() const {
+  nlohmann::json cats = nlohmann::json::array();
+  for (const auto& c : categories) {
+    nlohmann::json j = {{"category", c.category}, {"why", c.why}};
+    if (!c.rule.empty()) j["rule"] = c.rule;
+    cats.push_back(std::move(j));
+  }
+  return {{"query_id", query_id}, {"categories", cats}, {"policy_version", policy_version}};
+}
+
+Result<ReviewPendingBody> ReviewPendingBody::Parse(std::string_view plaintext) {
+  MASH_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(plaintext, kMaxFrameBytes, kMaxJsonDepth));
+  MASH_RETURN_IF_ERROR(Validate("review-pending-body", j));
+  ReviewPendingBody r;
+  r.query_id = j.at("query_id").get<std::string>();
+  for (const auto& c : j.at("categories")) {
+    r.categories.push_back(
+        {c.at("category").get<std::string>(), c.at("why").get<std::string>(), StringOr(c, "rule")});
+  }
+  r.policy_version = j.at("policy_version").get<std::string>();
   return r;
 }
 

@@ -213,6 +213,28 @@ TEST(PrintCheckTest, ShowsPolicyDutiesAuthorisationAndEachCategorysRule) {
             std::string::npos);
 }
 
+TEST(PrintCheckTest, ShowsWhichAgencysCustodianReviewsWhat) {
+  json check = SampleCheck();
+  check["awaiting_agency_review"] = {"health"};
+  auto& part = check["agencies"][0];
+  part["state"] = "awaiting_agency_review";
+  part["review"] = {{"categories", {"sexual_health", "mental_health"}},
+                    {"since", "2026-11-22T10:00:00Z"},
+                    {"overdue", true}};
+  check["agencies"][1]["late"] = true;
+  std::ostringstream out;
+  PrintCheck(check, out);
+  const std::string text = out.str();
+  for (const char* expected :
+       {"review   waiting for the custodian of health",
+        "waiting for NHS Trust (custodian review: sexual_health, mental_health), past the deadline",
+        "late        the custodian's answer came after the deadline"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  // The custodian may take hours: --wait does not hold the practitioner for it.
+  EXPECT_TRUE(IsSettled(json::parse(R"({"agencies": [{"state": "awaiting_agency_review"}]})")));
+}
+
 TEST(PrintCheckTest, SurvivesMistypedFields) {
   std::ostringstream out;
   PrintCheck(json::parse(

@@ -194,5 +194,44 @@ TEST(MessagesTest, ReceiptFramesAndBodiesAreValidated) {
   EXPECT_FALSE(frame.ok());  // the envelope is validated like a query's
 }
 
+TEST(MessagesTest, ReviewPendingFramesAndBodiesAreValidated) {
+  ReviewPendingBody r;
+  r.query_id = std::string(32, 'c');
+  r.policy_version = "sha256:" + std::string(64, 'd');
+  r.categories = {{"intelligence", "never_without_custodian", "intelligence-urgent"},
+                  {"domestic_abuse", "possible_match", ""}};
+  auto back = ReviewPendingBody::Parse(r.ToJson().dump());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->query_id, r.query_id);
+  ASSERT_EQ(back->categories.size(), 2u);
+  EXPECT_EQ(back->categories[0].why, "never_without_custodian");
+  EXPECT_EQ(back->categories[0].rule, "intelligence-urgent");
+  EXPECT_EQ(back->categories[1].rule, "");
+  nlohmann::json bad = r.ToJson();
+  bad["categories"] = nlohmann::json::array();  // nothing waits: not a review_pending
+  EXPECT_FALSE(ReviewPendingBody::Parse(bad.dump()).ok());
+  bad = r.ToJson();
+  bad["categories"][0]["why"] = "because";
+  EXPECT_FALSE(ReviewPendingBody::Parse(bad.dump()).ok());
+  bad = r.ToJson();
+  bad["categories"][0]["summary"] = "record content has no place here";
+  EXPECT_FALSE(ReviewPendingBody::Parse(bad.dump()).ok());
+
+  EXPECT_EQ(MessageTypeName(MessageType::kReviewPending), "review_pending");
+  EXPECT_FALSE(ParseFrame(R"({"type":"review_pending","v":1,"envelope":{}})").ok());
+  const std::string b64 = "AAAA";
+  nlohmann::json frame = {{"type", "review_pending"},
+                          {"v", 1},
+                          {"envelope",
+                           {{"header", b64},
+                            {"key", b64},
+                            {"nonce", std::string(32, 'A')},
+                            {"body", b64},
+                            {"sig", std::string(88, 'A')}}}};
+  auto parsed = ParseFrame(frame.dump());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->type, MessageType::kReviewPending);
+}
+
 }  // namespace
 }  // namespace mash::schemas

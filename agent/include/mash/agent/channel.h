@@ -8,7 +8,9 @@
 // dial.h's AsyncDial, shared with `mash-agent test-connection`.
 // Any failure closes the connection and a new one is tried after a jittered exponential backoff
 // (full jitter between half and all of the current delay, doubling up to the maximum, reset after
-// a welcome).
+// a welcome). While welcomed it asks the Responder every review_poll_interval for the follow-up
+// answers of review items the custodian has decided (another process writes the decisions to
+// the database) and sends them.
 //
 // Thread safety: runs on one io_context thread; Start/Stop must be called on it.
 #pragma once
@@ -39,6 +41,7 @@ struct ChannelOptions {
   std::chrono::milliseconds backoff_max{60000};
   std::chrono::milliseconds write_timeout{30000};
   size_t max_queue = 256;
+  std::chrono::milliseconds review_poll_interval{1000};
 };
 
 class Connection;

@@ -13,6 +13,9 @@
 //   witness_alarms  every alarm: raised_at, reason, held and presented checkpoints, cleared_at
 //                   (NULL while raised)
 //
+// The custodian review queue and the custodian's decisions (review_items, review_categories,
+// custodian_decisions) live in the same database: review_queue.h.
+//
 // Thread safety: none; the owner of the Database uses it from one thread.
 #pragma once
 

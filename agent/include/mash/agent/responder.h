@@ -15,16 +15,23 @@
 // restarts, no query is answered (Answer returns Unavailable) until an operator runs
 // `mash-agent audit-reset`.
 //
+// Custodian review (review_queue.h, docs/agent.md): categories the policy routes to a person are
+// answered `review`, kept as a review item, and announced to the broker with a review_pending
+// frame that the channel sends (TakeOutgoing) just before the answer. Items the custodian has
+// decided are answered by PollReviews, which the channel calls every second while connected.
+//
 // Thread safety: none; used from the agent's io thread only.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mash/agent/config.h"
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
 #include "mash/agent/record_source.h"
+#include "mash/agent/review_queue.h"
 #include "mash/audit/witness.h"
 #include "mash/common/clock.h"
 #include "mash/crypto/envelope.h"
@@ -76,6 +83,22 @@ class Responder {
   // checkpoint is inconsistent with the held one: the alarm is raised and persisted.
   Status OnReceipt(const crypto::SealedEnvelope& receipt);
 
+  // Frames to send before the answer Answer() just returned (a review_pending for its
+  // categories that wait for the custodian), oldest first; empties the list. After a failed
+  // Answer() they must be dropped (the review item stays and is announced again when the
+  // query is asked again).
+  std::vector<std::string> TakeOutgoing();
+  // The follow-up answers of review items the custodian has decided, sealed and recorded in
+  // the disclosure log, ready to send; the items are marked sent. After a new welcome, the
+  // follow-ups sent before that have no receipt yet are sent again (in new envelopes; the
+  // broker refuses a copy it already holds). Nothing while the alarm is raised or the welcome
+  // was refused. Errors are logged; an item that cannot be answered now is tried again.
+  std::vector<std::string> PollReviews();
+  // A new connection was welcomed: the next PollReviews also sends again the follow-ups that
+  // have no receipt.
+  void OnConnected() { resend_reviews_ = true; }
+  ReviewQueue& review_queue() { return *reviews_; }
+
   // The witness alarm: raised now or restored from the database.
   bool alarmed() const;
   // True when the hub's log has not been proven consistent with the held checkpoint on this
@@ -98,6 +121,23 @@ class Responder {
   // Errors: the record source's (the query is then answered `unavailable`).
   Result<Built> BuildAnswer(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
                             const ConsentTag& consent) const;
+  // Keeps a review item for the categories of `query` in `pending` (or finds the one kept when
+  // the query was asked before) and queues its review_pending frame. Storage and sealing
+  // errors (the query is then answered `unavailable`).
+  Status QueueReview(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
+                     const schemas::AnswerBody& answer, const std::vector<ReviewCategory>& pending);
+  // Seals `plaintext` to the hub as `type` with the purpose fields of `why` (check reference,
+  // purpose, lawful basis, consent, urgency); `sent` (optional) gets the header sealed.
+  // Storage (sequence) and sealing errors.
+  Result<crypto::SealedEnvelope> SealToHub(const std::string& type,
+                                           const crypto::EnvelopeHeader& why,
+                                           const std::string& plaintext,
+                                           crypto::EnvelopeHeader* sent = nullptr);
+  // Seals the follow-up answer of a decided item and records it in the disclosure log before
+  // it leaves. Storage, sealing and size errors.
+  Result<std::string> FollowUpFrame(const ReviewItem& item);
+  // A receipt for `answer_id` was stored: when it is a review follow-up, its item is done.
+  void NoteFollowUpReceipt(const std::string& answer_id);
   // Records and logs an inconsistency of the hub's log; returns the DataLoss to report.
   Status RaiseAlarm(const std::string& reason, const std::string& presented);
   // Persists the witness's held checkpoint when it changed.
@@ -118,6 +158,9 @@ class Responder {
   std::unique_ptr<RecordSource> records_;
   std::shared_ptr<const policy::PolicySet> policies_;
   std::unique_ptr<DisclosureLog> log_;
+  std::unique_ptr<ReviewQueue> reviews_;
+  std::vector<std::string> outgoing_;  // frames to send before the current answer
+  bool resend_reviews_ = false;        // a new welcome: send unreceipted follow-ups again
   std::unique_ptr<audit::Witness> witness_;
   std::string persisted_checkpoint_;  // the checkpoint text in the database
   std::string alarm_;                 // non-empty while the alarm is raised

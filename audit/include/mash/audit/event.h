@@ -49,6 +49,8 @@ enum class EventType {
   kRequestRefused,
   kRequestFailed,
   kRetentionPurge,
+  // An agency said that categories of its answer wait for its custodian (review_pending).
+  kReviewPending,
 };
 std::string_view EventTypeName(EventType t);  // e.g. "check_raised"
 std::optional<EventType> ParseEventType(std::string_view name);

@@ -49,6 +49,11 @@ class AgentEvents {
   // An answer envelope from `agency`'s authenticated connection, not yet opened. A non-OK
   // result is reported to the agent as a generic error.
   virtual Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) = 0;
+  // A review_pending envelope from `agency`'s authenticated connection, not yet opened: categories
+  // of an answer wait for the agency's custodian. A non-OK result is reported to the agent as a
+  // generic error.
+  virtual Status OnReviewPending(const std::string& agency,
+                                 const crypto::SealedEnvelope& envelope) = 0;
   // An authenticated hello from `agency`, before its welcome: what the welcome says of the audit
   // log (the newest signed checkpoint and the consistency proof from the checkpoint the hello
   // names), or nullopt when the log has nothing signed yet.

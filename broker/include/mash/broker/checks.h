@@ -19,6 +19,13 @@
 // Checks live in memory (the workflow issue stores them); queries to an agency that is offline
 // wait and go out when it connects, as long as the check has not expired.
 //
+// Custodian review (docs/protocol.md): an agency may announce, with review_pending, that
+// categories of its answer wait for its custodian; its part is then awaiting_agency_review
+// (review_pending event) until follow-up answers for the same query bring those categories,
+// each recorded like an answer (category events, answer_received, receipt) and merged into the
+// compiled answer. The deadline keeps running: a follow-up after it is still recorded, and the
+// part is marked late.
+//
 // Thread safety: used on the broker's io thread only. Audit callbacks arrive on the log's
 // committer thread and are posted back to the io thread with `post`; they hold only a weak
 // reference, so a callback that arrives after the service is gone does nothing.
@@ -88,6 +95,8 @@ class CheckService final : public AgentEvents {
   // dropped first, and raising is refused when every slot holds an open check.
   static constexpr size_t kMaxChecks = 10000;
   static constexpr std::chrono::hours kKeepFinished{24};
+  // A check whose categories still wait for an agency's custodian is kept this long.
+  static constexpr std::chrono::hours kKeepAwaitingReview{24 * 7};
 
   // Runs a function on the service's (io) thread.
   using Post = std::function<void(std::function<void()>)>;
@@ -137,6 +146,8 @@ class CheckService final : public AgentEvents {
   void OnAgentOffline(const std::string& agency) override;
   void OnSessionClosed(const std::string& agency, uint64_t session) override;
   Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) override;
+  Status OnReviewPending(const std::string& agency,
+                         const crypto::SealedEnvelope& envelope) override;
   std::optional<schemas::WelcomeAudit> OnHello(const std::string& agency,
                                                const schemas::Hello& hello) override;
 
@@ -163,7 +174,16 @@ class CheckService final : public AgentEvents {
     uint64_t session = 0;         // the connection it was last sent over
     common::TimePoint sent_at{};  // when the query was handed to the connection
     common::TimePoint answered_at{};
-    std::optional<schemas::AnswerBody> answer;
+    std::optional<schemas::AnswerBody> answer;  // compiled: follow-ups merged in
+    // Custodian review at the agency (review_pending): the categories announced, those still
+    // waiting once the announcement committed (shown as awaiting_agency_review), and those
+    // whose follow-up answer is being recorded.
+    std::vector<std::string> review_announced;
+    std::vector<std::string> review;
+    std::vector<std::string> review_recording;
+    common::TimePoint review_since{};
+    bool review_overdue = false;  // the check's deadline passed while waiting
+    bool late = false;            // a follow-up answer arrived after the deadline
   };
   struct Check {
     std::string id;
@@ -195,6 +215,24 @@ class CheckService final : public AgentEvents {
   void OnAnswerCommitted(const std::string& id, const std::string& agency,
                          const crypto::SealedEnvelope& envelope, const std::string& answer_id,
                          Result<uint64_t> committed);
+  // One category_disclosed / category_withheld event per category of `body` and the
+  // answer_received event (with `detail` when not empty), as the log records an answer.
+  std::vector<audit::AuditEvent> AnswerEvents(const Check& check, const Part& part,
+                                              const std::string& agency,
+                                              const crypto::SealedEnvelope& envelope,
+                                              const schemas::AnswerBody& body,
+                                              const std::string& detail) const;
+  // A later answer for a part whose categories wait for the agency's custodian: it may carry
+  // only those categories (InvalidArgument otherwise); recorded like an answer, then merged.
+  Status OnFollowUp(Check& check, Part& part, const crypto::SealedEnvelope& envelope,
+                    const crypto::EnvelopeHeader& header, schemas::AnswerBody body);
+  void OnFollowUpCommitted(const std::string& id, const std::string& agency,
+                           const crypto::SealedEnvelope& envelope, const std::string& answer_id,
+                           const schemas::AnswerBody& body, bool late, Result<uint64_t> committed);
+  // The state a part is shown with: awaiting_agency_review while categories wait.
+  static std::string ShownState(const Part& part);
+  // The agencies whose custodian still reviews categories of their answer.
+  static std::vector<std::string> AwaitingReview(const Check& check);
   void SendReceipt(const std::string& agency, const std::string& check_ref,
                    const crypto::SealedEnvelope& answer, const std::string& answer_id,
                    uint64_t seq);

@@ -53,7 +53,8 @@ Status CheckRaiseRequest(const nlohmann::json& body);
 bool IsCheckId(std::string_view id);
 
 // True when no agency part of `check` (GET /api/v1/checks/{id}) is still open, i.e. in state
-// "waiting_for_agent" or "sent".
+// "waiting_for_agent" or "sent" (a part awaiting_agency_review has answered what its policy
+// releases automatically; its custodian may take hours).
 bool IsSettled(const nlohmann::json& check);
 // The number of agency parts that ended without an answer ("no_answer", "failed").
 int UnansweredParts(const nlohmann::json& check);

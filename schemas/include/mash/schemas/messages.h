@@ -26,7 +26,16 @@ inline constexpr int kProtocolVersion = 1;
 inline constexpr size_t kMaxFrameBytes = 1 << 20;
 inline constexpr int kMaxJsonDepth = 12;
 
-enum class MessageType { kHello, kWelcome, kQuery, kAnswer, kReceipt, kPing, kError };
+enum class MessageType {
+  kHello,
+  kWelcome,
+  kQuery,
+  kAnswer,
+  kReceipt,
+  kPing,
+  kError,
+  kReviewPending
+};
 std::string_view MessageTypeName(MessageType t);
 
 struct Frame {
@@ -89,7 +98,7 @@ struct ErrorMessage {
   static ErrorMessage FromJson(const nlohmann::json& validated);
 };
 
-// query / answer frames: {"type", "v", "envelope": SealedEnvelope JSON}.
+// query / answer / receipt / review_pending frames: {"type", "v", "envelope": SealedEnvelope JSON}.
 nlohmann::json EnvelopeFrame(MessageType type, nlohmann::json envelope);
 
 struct Person {
@@ -148,6 +157,25 @@ struct ReceiptBody {
   nlohmann::json receipt;   // audit::Receipt JSON (validated against the schema)
   nlohmann::json ToJson() const;
   static Result<ReceiptBody> Parse(std::string_view plaintext);
+};
+
+// One category of a review_pending body: its name, why it waits for the agency's custodian
+// (custodian_review | second_approver | never_without_custodian | possible_match |
+// records_need_review) and the deciding rule of the agency's policy.
+struct PendingCategory {
+  std::string category;
+  std::string why;
+  std::string rule;
+};
+
+// The decrypted body of a review_pending envelope (review-pending-body.schema.json): the
+// categories of the query `query_id` whose answer waits for the agency's custodian.
+struct ReviewPendingBody {
+  std::string query_id;
+  std::vector<PendingCategory> categories;
+  std::string policy_version;
+  nlohmann::json ToJson() const;
+  static Result<ReviewPendingBody> Parse(std::string_view plaintext);
 };
 
 }  // namespace mash::schemas
