@@ -15,10 +15,13 @@
 // restarts, no query is answered (Answer returns Unavailable) until an operator runs
 // `mash-agent audit-reset`.
 //
-// Thread safety: none; used from the agent's io thread only.
+// Thread safety: none; used from the agent's io thread only, except FindRecords, which the lookup
+// worker (lookup_worker.h) calls for one query at a time while the io thread goes on: it reads
+// only the record source, which nothing else touches after Create.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "mash/agent/config.h"
@@ -59,6 +62,27 @@ class Responder {
   // the held checkpoint (alarm raised and persisted); storage errors.
   Status OnWelcome(const schemas::Welcome& welcome);
 
+  // A query verified and opened on the io thread, waiting for its records.
+  struct OpenedQuery {
+    crypto::EnvelopeHeader header;
+    schemas::QueryBody body;
+    ConsentTag consent;
+  };
+  // What the record source found for one query.
+  struct Found {
+    std::vector<SourceMatch> matches;
+    std::optional<std::vector<HouseholdMatch>> household;  // nullopt: not looked up
+  };
+
+  // The three steps of Answer, for the channel to run the middle one on the lookup worker:
+  // OpenQuery (io thread) verifies and opens the query (errors as Answer's, before any lookup);
+  // FindRecords (any one thread at a time) asks the record source; FinishAnswer (io thread)
+  // decides, seals, records and returns the frame, or Unavailable when `found` is an error or
+  // the alarm was raised (or a welcome refused) meanwhile.
+  Result<OpenedQuery> OpenQuery(const crypto::SealedEnvelope& query);
+  Result<Found> FindRecords(const OpenedQuery& query) const;
+  Result<std::string> FinishAnswer(const OpenedQuery& query, Result<Found> found);
+
   // Verifies, opens and answers a query that arrived from the broker. Returns the answer frame
   // (JSON text) to send. Errors are for the log; the peer only gets a generic error:
   // Unavailable while the audit alarm is raised, after a refused welcome, or when the answer
@@ -95,9 +119,7 @@ class Responder {
             common::RandomSource& random)
       : sign_(std::move(sign)), enc_(std::move(enc)), clock_(clock), random_(random) {}
 
-  // Errors: the record source's (the query is then answered `unavailable`).
-  Result<Built> BuildAnswer(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
-                            const ConsentTag& consent) const;
+  Built BuildAnswer(const OpenedQuery& query, const Found& found) const;
   // Records and logs an inconsistency of the hub's log; returns the DataLoss to report.
   Status RaiseAlarm(const std::string& reason, const std::string& presented);
   // Persists the witness's held checkpoint when it changed.
