@@ -159,16 +159,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     switch (frame.type) {
       case schemas::MessageType::kQuery: {
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
-        Result<Responder::OpenedQuery> opened =
-            env.ok() ? channel_->responder_->OpenQuery(*env)
-                     : Result<Responder::OpenedQuery>(env.status());
+        Result<Responder::OpenedQuery> opened = env.ok()
+                                                    ? channel_->responder_->OpenQuery(*env)
+                                                    : Result<Responder::OpenedQuery>(env.status());
         if (!opened.ok()) return SendError(opened.status());
         // The lookup runs on the worker; the io thread goes on with pings and other queries.
         auto query = std::make_shared<const Responder::OpenedQuery>(std::move(opened).value());
-        auto job = [self = shared_from_this(), query]() mutable {
-          Result<Responder::Found> found = self->channel_->responder_->FindRecords(*query);
+        auto job = [self = shared_from_this(), query, executor = ws_.get_executor(),
+                    responder = channel_->responder_]() mutable {
+          Result<Responder::Found> found = responder->FindRecords(*query);
           // Everything goes back to the io thread: nothing io-owned is released here.
-          auto executor = self->ws_.get_executor();
           net::post(executor, [self = std::move(self), query = std::move(query),
                                found = std::move(found)]() mutable {
             self->OnRecordsFound(*query, std::move(found));

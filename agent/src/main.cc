@@ -65,7 +65,8 @@ int Import(const mash::agent::AgentConfig& config, const ImportArgs& args) {
   }
   std::cout << "imported " << report->people << " people and " << report->records
             << " category records; " << report->bad_row_count << " bad rows skipped; "
-            << report->warnings << " warnings (invalid identifiers, postcodes or sex values left out)\n";
+            << report->warnings
+            << " warnings (invalid identifiers, postcodes or sex values left out)\n";
   mash::common::LogInfo("records.imported", {{"people", report->people},
                                              {"records", report->records},
                                              {"bad_rows", report->bad_row_count},

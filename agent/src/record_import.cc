@@ -13,7 +13,7 @@
 namespace mash::agent {
 namespace {
 
-constexpr size_t kMaxField = 64 * 1024;         // one CSV field
+constexpr size_t kMaxField = 64 * 1024;          // one CSV field
 constexpr size_t kMaxJsonElement = 1024 * 1024;  // one JSON object
 constexpr int kMaxJsonDepth = 8;
 constexpr size_t kMaxName = 200;  // the query-body schema's limits
@@ -220,9 +220,7 @@ class CsvReader final : public RowReader {
     }
   }
   const Row& row() const override { return row_; }
-  bool HasColumn(const std::string& column) const override {
-    return row_.index.count(column) != 0;
-  }
+  bool HasColumn(const std::string& column) const override { return row_.index.count(column) != 0; }
 
  private:
   // One record of fields (RFC 4180). On a malformed record, `error` is set and the rest of its
@@ -504,8 +502,8 @@ std::optional<std::string> MapSex(const std::string& value, const PeopleMapping&
   const std::string v = Lower(value);
   if (const auto it = m.sex_values.find(v); it != m.sex_values.end()) return it->second;
   static const std::map<std::string, std::string> kBuiltIn = {
-      {"f", "female"},      {"female", "female"}, {"m", "male"},       {"male", "male"},
-      {"o", "other"},       {"other", "other"},   {"u", "unknown"},    {"unknown", "unknown"},
+      {"f", "female"},          {"female", "female"}, {"m", "male"},    {"male", "male"},
+      {"o", "other"},           {"other", "other"},   {"u", "unknown"}, {"unknown", "unknown"},
       {"not known", "unknown"}, {"x", "other"}};
   if (const auto it = kBuiltIn.find(v); it != kBuiltIn.end()) return it->second;
   return std::nullopt;
@@ -537,8 +535,7 @@ class Importer {
     MASH_RETURN_IF_ERROR(prepare(&ins_.record,
                                  "INSERT INTO category_records (record_id, category, date, "
                                  "summary, record) VALUES (?,?,?,?,?)"));
-    MASH_RETURN_IF_ERROR(
-        prepare(&ins_.person_exists, "SELECT 1 FROM persons WHERE record_id = ?"));
+    MASH_RETURN_IF_ERROR(prepare(&ins_.person_exists, "SELECT 1 FROM persons WHERE record_id = ?"));
     return Status::Ok();
   }
 
@@ -666,9 +663,10 @@ class Importer {
     }
     std::string ids[4];
     bool any_id = false;
-    const std::pair<const std::string*, std::string_view> kinds[4] = {
-        {&p.nhs_number, "nhs_number"}, {&p.pnc_id, "pnc_id"}, {&p.upn, "upn"},
-        {&p.ni_number, "ni_number"}};
+    const std::pair<const std::string*, std::string_view> kinds[4] = {{&p.nhs_number, "nhs_number"},
+                                                                      {&p.pnc_id, "pnc_id"},
+                                                                      {&p.upn, "upn"},
+                                                                      {&p.ni_number, "ni_number"}};
     for (int i = 0; i < 4; ++i) {
       auto v = row.Get(*kinds[i].first);
       if (!v.ok()) return v.status().message();
@@ -738,8 +736,8 @@ class Importer {
     nlohmann::json record = nlohmann::json::object();
     if (!date.empty()) record["date"] = date;
     for (auto& [k, v] : *others) {
-      if (k.size() > kMaxFieldName || (v.is_string() && v.get_ref<const std::string&>().size() >
-                                                            kMaxFieldValue)) {
+      if (k.size() > kMaxFieldName ||
+          (v.is_string() && v.get_ref<const std::string&>().size() > kMaxFieldValue)) {
         return "a record field is too long";
       }
       record[k] = std::move(v);

@@ -34,9 +34,9 @@ HouseholdMatch BestOf(const std::vector<Match>& matches, size_t index) {
     h.match = "none";
     return h;
   }
-  const size_t confirmed =
-      std::count_if(matches.begin(), matches.end(),
-                    [](const Match& m) { return m.band == MatchBand::kConfirmed; });
+  const size_t confirmed = std::count_if(matches.begin(), matches.end(), [](const Match& m) {
+    return m.band == MatchBand::kConfirmed;
+  });
   h.match = confirmed == 1 ? "confirmed" : "possible";
   h.matched_on = matches.front().agreed;  // best score first
   return h;
@@ -92,7 +92,8 @@ Result<std::unique_ptr<RecordStore>> RecordStore::Open(const RecordStoreOptions&
     p.sex = all.ColumnText(5);
     p.postcodes = SplitList(all.ColumnText(6));
     for (int i = 0; i < 4; ++i) {
-      if (!all.ColumnIsNull(7 + i)) p.identifiers[std::string(kIdColumns[i])] = all.ColumnText(7 + i);
+      if (!all.ColumnIsNull(7 + i))
+        p.identifiers[std::string(kIdColumns[i])] = all.ColumnText(7 + i);
     }
     builder.Add(all.ColumnText(0), p);
   }

@@ -78,7 +78,9 @@ class ImportFiles {
       if (csv_) {
         records_ << mash::agent::CsvRow({r.record_id, category, date, summary});
       } else {
-        nlohmann::json j = {{"record_id", r.record_id}, {"category", category}, {"date", date},
+        nlohmann::json j = {{"record_id", r.record_id},
+                            {"category", category},
+                            {"date", date},
                             {"summary", summary}};
         records_ << (record_rows_ == 0 ? "\n" : ",\n") << j.dump();
       }
@@ -113,8 +115,7 @@ int WriteImportFiles(const mash::agent::SyntheticOptions& options, const std::st
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-      std::fprintf(stderr, "mash-synth: cannot create %s: %s\n", dir.c_str(),
-                   ec.message().c_str());
+      std::fprintf(stderr, "mash-synth: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
       return 1;
     }
     files[std::string(a)] = std::make_unique<ImportFiles>(dir, csv);

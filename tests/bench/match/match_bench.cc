@@ -34,6 +34,7 @@
 #include "mash/agent/record_import.h"
 #include "mash/agent/record_store.h"
 #include "mash/agent/synthetic.h"
+#include "mash/common/clock.h"
 #include "mash/common/log.h"
 #include "mash/crypto/keys.h"
 
@@ -168,8 +169,7 @@ int main(int argc, char** argv) {
     std::ofstream people(dir / "people.csv", std::ios::binary);
     std::ofstream records(dir / "records.csv", std::ios::binary);
     people << mash::agent::CsvRow({"record_id", "given_names", "family_name", "aliases", "dob",
-                                   "sex", "postcodes", "nhs_number", "pnc_id", "upn",
-                                   "ni_number"});
+                                   "sex", "postcodes", "nhs_number", "pnc_id", "upn", "ni_number"});
     records << mash::agent::CsvRow({"record_id", "category", "date", "summary"});
     nlohmann::json queries = nlohmann::json::array();
     size_t seen = 0;
@@ -202,8 +202,8 @@ int main(int argc, char** argv) {
   auto imported = mash::agent::ImportRecords(**db, {}, people_only);
   const double people_s = Seconds(Clock::now() - t);
   if (!imported.ok() || imported->bad_row_count != 0) {
-    std::fprintf(stderr, "import failed: %s, %zu bad rows\n",
-                 imported.status().ToString().c_str(), imported.ok() ? imported->bad_row_count : 0);
+    std::fprintf(stderr, "import failed: %s, %zu bad rows\n", imported.status().ToString().c_str(),
+                 imported.ok() ? imported->bad_row_count : 0);
     return 1;
   }
   const double import_per_s = static_cast<double>(imported->people) / people_s;
@@ -222,8 +222,7 @@ int main(int argc, char** argv) {
       "import: %zu people in %.2f s (%.0f/s, %zu identifier warnings), %zu category records in "
       "%.2f s (%.0f/s); store %.0f MB on disk (SQLCipher)\n",
       imported->people, people_s, import_per_s, imported->warnings, cats->records, records_s,
-      cats->records / records_s,
-      std::filesystem::file_size(dir / "records.db", ec) / 1048576.0);
+      cats->records / records_s, std::filesystem::file_size(dir / "records.db", ec) / 1048576.0);
 
   // 3. Lookups in a fresh process, as the agent holds the store.
   std::error_code exe_ec;
@@ -253,8 +252,8 @@ int main(int argc, char** argv) {
   }
   std::printf("store: %zu records loaded into the index in %.2f s; rss %.0f MB\n", size, open_s,
               rss);
-  std::printf("lookups: %zu of %zu queries found a match; p99 %.3f ms (median of %d runs)\n",
-              found, kQueries, p99, kRuns);
+  std::printf("lookups: %zu of %zu queries found a match; p99 %.3f ms (median of %d runs)\n", found,
+              kQueries, p99, kRuns);
 
   // Fixed key order, as the issue specifies it (nlohmann::json would sort the keys).
   std::printf(

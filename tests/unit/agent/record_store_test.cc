@@ -1,6 +1,8 @@
 // The built-in record store (record_store.h), `mash-agent import` (record_import.h) and the
 // lookup worker (lookup_worker.h): a real SQLCipher database in a temporary folder, files
 // written at test time, the real matcher and the real Responder.
+#include "mash/agent/record_store.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,7 +15,6 @@
 #include "mash/agent/lookup_worker.h"
 #include "mash/agent/names.h"
 #include "mash/agent/record_import.h"
-#include "mash/agent/record_store.h"
 #include "mash/crypto/keys.h"
 
 namespace mash::agent::testing {
@@ -130,9 +131,8 @@ schemas::Person Person(std::string given, std::string family, std::string dob, s
 // different John Smiths with the same date of birth.
 const std::string kPeople =
     kHeader + "police/1,Amelia Rose,Garbrook,Amy Jones,2014-03-09,female,LS6 2AB;LS6 3CD," +
-    "9434765919,,,\n" +
-    "police/2,John,Smith,,1990-05-05,male,M1 1AA," + Nhs("401023213") + ",,,\n" +
-    "police/3,John,Smith,,1990-05-05,male,LS1 4DY,,19/123456X,,AB123456C\n";
+    "9434765919,,,\n" + "police/2,John,Smith,,1990-05-05,male,M1 1AA," + Nhs("401023213") +
+    ",,,\n" + "police/3,John,Smith,,1990-05-05,male,LS1 4DY,,19/123456X,,AB123456C\n";
 const std::string kRecords =
     "record_id,category,date,summary,risk,officer\n"
     "police/1,domestic_abuse,2026-06-02,Domestic incident at the home address.,standard,PC 1\n"
@@ -261,21 +261,20 @@ TEST_F(RecordStoreTest, ImportsJsonArraysAndJsonLines) {
 }
 
 TEST_F(RecordStoreTest, BadCsvRowsAreReportedByLineAndTheRestImported) {
-  const std::string people =
-      kHeader +                                                                // line 1
-      "a/1,Ann,Able,,2001-01-01,female,,,,,\n" +                               // 2 good
-      "a/2,\"Bob\"x,Baker,,2001-01-01,male,,,,,\n" +                           // 3 bad quoting
-      "a/3,Cat,Cole,,2001-01-01\n" +                                          // 4 column count
-      "a/4,Dan,Dale,,31/01/2001,male,,,,,\n" +                                 // 5 bad date
-      "a/5,Eve,\"Evans\nSmith\",,2001-01-01,female,,,,,\n" +                   // 6-7 newline
-      std::string("a/6,F\0d,Fox,,,,,,,,\n", 20) +                             // 8 NUL byte
-      "a/7,Gus,Gray,,2001-01-01,male,,,,,\n" +                                 // 9 good
-      ",Hal,Hill,,,,,,,,\n" +                                                  // 10 no id
-      "a/1,Ann,Again,,,,,,,,\n" +                                              // 11 duplicate
-      ",,,,,,,,,,\n" +                                                         // 12 nothing
-      "a/8,\xff\xfe,Ivy,,,,,,,,\n" +                                           // 13 not UTF-8
-      "a/9,Jo,\"Jones\",,2001-01-01,female,,,,,\n" +                           // 14 good
-      "a/10,\"Kim,Kay,,,,,,,,,\n";                                             // 15 unterminated
+  const std::string people = kHeader +                                       // line 1
+                             "a/1,Ann,Able,,2001-01-01,female,,,,,\n" +      // 2 good
+                             "a/2,\"Bob\"x,Baker,,2001-01-01,male,,,,,\n" +  // 3 bad quoting
+                             "a/3,Cat,Cole,,2001-01-01\n" +                  // 4 column count
+                             "a/4,Dan,Dale,,31/01/2001,male,,,,,\n" +        // 5 bad date
+                             "a/5,Eve,\"Evans\nSmith\",,2001-01-01,female,,,,,\n" +  // 6-7 newline
+                             std::string("a/6,F\0d,Fox,,,,,,,,\n", 20) +             // 8 NUL byte
+                             "a/7,Gus,Gray,,2001-01-01,male,,,,,\n" +                // 9 good
+                             ",Hal,Hill,,,,,,,,\n" +                                 // 10 no id
+                             "a/1,Ann,Again,,,,,,,,\n" +                             // 11 duplicate
+                             ",,,,,,,,,,\n" +                                        // 12 nothing
+                             "a/8,\xff\xfe,Ivy,,,,,,,,\n" +                          // 13 not UTF-8
+                             "a/9,Jo,\"Jones\",,2001-01-01,female,,,,,\n" +          // 14 good
+                             "a/10,\"Kim,Kay,,,,,,,,,\n";  // 15 unterminated
   LogCapture logs;
   auto report = Import(people);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
@@ -311,8 +310,8 @@ TEST(ImportDateTest, ParsesBothFormatsAndOnlyRealDates) {
   for (const char* bad : {"2001-02-30", "2014-3-9", "09/03/2014", "", "1870-01-01"}) {
     EXPECT_EQ(ParseImportDate(bad, DateFormat::kIso), std::nullopt) << bad;
   }
-  for (const char* bad : {"30/02/2001", "2014-03-09", "09/03/14", "1/2/3/2014", "aa/bb/cccc",
-                          "009/03/2014"}) {
+  for (const char* bad :
+       {"30/02/2001", "2014-03-09", "09/03/14", "1/2/3/2014", "aa/bb/cccc", "009/03/2014"}) {
     EXPECT_EQ(ParseImportDate(bad, DateFormat::kDayMonthYear), std::nullopt) << bad;
   }
 }
@@ -322,9 +321,9 @@ TEST_F(RecordStoreTest, BadJsonRowsAreReportedByLine) {
   m.format = ImportFormat::kJson;
   const std::string people =
       "[\n"
-      "  {\"record_id\": \"j/1\", \"family_name\": \"Able\"},\n"  // line 2 good
-      "  {\"record_id\": \"j/2\", \"family_name\": },\n"          // 3 not JSON
-      "  [1, 2],\n"                                               // 4 not an object
+      "  {\"record_id\": \"j/1\", \"family_name\": \"Able\"},\n"    // line 2 good
+      "  {\"record_id\": \"j/2\", \"family_name\": },\n"            // 3 not JSON
+      "  [1, 2],\n"                                                 // 4 not an object
       "  {\"record_id\": \"j/3\", \"family_name\": {\"x\": 1}},\n"  // 5 not a string
       "  {\"record_id\": \"j/4\",\n"
       "   \"family_name\": \"Cole\", \"dob\": \"1/1/2001\"},\n"  // 6 bad date
@@ -438,7 +437,8 @@ TEST_F(RecordStoreTest, FindsAConfirmedMatchByNhsNumber) {
   auto store = Store();
   ASSERT_TRUE(store);
   EXPECT_EQ(store->source(), "Test RMS");
-  auto found = store->Find(Body(Person("", "", "", "", {}, {{"nhs_number", "943 476 5919"}}), 2), {});
+  auto found =
+      store->Find(Body(Person("", "", "", "", {}, {{"nhs_number", "943 476 5919"}}), 2), {});
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->size(), 1u);
   const SourceMatch& m = (*found)[0];
@@ -463,7 +463,8 @@ TEST_F(RecordStoreTest, FindsAConfirmedMatchOnDemographicsAlone) {
   ASSERT_TRUE(found.ok());
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].match, "confirmed");
-  EXPECT_THAT((*found)[0].matched_on, ::testing::IsSupersetOf({"family_name", "given_name", "dob"}));
+  EXPECT_THAT((*found)[0].matched_on,
+              ::testing::IsSupersetOf({"family_name", "given_name", "dob"}));
   EXPECT_EQ((*found)[0].record.categories.count("domestic_abuse"), 1u);
   // A different person entirely: nothing.
   auto none = store->Find(Body(Person("Zed", "Quorn", "1950-07-07", "male", {"TR1 1AA"}), 2), {});
@@ -501,8 +502,8 @@ TEST_F(RecordStoreTest, HouseholdMembersAreMatched) {
   ASSERT_TRUE(Import(kPeople, kRecords).ok());
   auto store = Store();
   auto q = Body(Person("", "", "", "", {}, {{"nhs_number", "9434765919"}}), 2);
-  q.household.push_back(Person("John", "Smith", "1990-05-05", "male", {"LS1 4DY"},
-                               {{"pnc_id", "19/123456X"}}));
+  q.household.push_back(
+      Person("John", "Smith", "1990-05-05", "male", {"LS1 4DY"}, {{"pnc_id", "19/123456X"}}));
   q.household.push_back(Person("Zed", "Quorn", "1950-07-07", "male", {"TR1 1AA"}));
   auto h = store->FindHousehold(q, {});
   ASSERT_TRUE(h.ok());
@@ -524,8 +525,8 @@ TEST_F(RecordStoreTest, ResponderAnswersFromTheStoreWithHousehold) {
   auto q = Body(Person("Amelia", "Garbrook", "2014-03-09", "female", {"LS6 2AB"},
                        {{"nhs_number", "9434765919"}}),
                 2);
-  q.household.push_back(Person("John", "Smith", "1990-05-05", "male", {"LS1 4DY"},
-                               {{"pnc_id", "19/123456X"}}));
+  q.household.push_back(
+      Person("John", "Smith", "1990-05-05", "male", {"LS1 4DY"}, {{"pnc_id", "19/123456X"}}));
   q.household.push_back(Person("Zed", "Quorn", "1950-07-07", "male", {"TR1 1AA"}));
   auto frame = r->Answer(QueryFor(q));
   ASSERT_TRUE(frame.ok()) << frame.status().ToString();
@@ -586,7 +587,8 @@ TEST_F(RecordStoreTest, TwoConfirmedRecordsAreAmbiguousAndGoToReview) {
   ASSERT_TRUE(Import(people, records).ok());
   auto r = MakeResponder(StoreConfig());
   ASSERT_TRUE(r);
-  auto frame = r->Answer(QueryFor(Body(Person("", "", "", "", {}, {{"nhs_number", "9434765919"}}), 2)));
+  auto frame =
+      r->Answer(QueryFor(Body(Person("", "", "", "", {}, {{"nhs_number", "9434765919"}}), 2)));
   ASSERT_TRUE(frame.ok());
   const auto a = OpenAnswer(*frame);
   EXPECT_EQ(a.body.match, "possible");
@@ -653,9 +655,10 @@ date_format = "DD/MM/YYYY"
   EXPECT_EQ(c->records_import.records.category_values.at("DA"), "domestic_abuse");
 
   const auto fails = [&](const std::string& records, const std::string& says) {
-    WriteFile(path, AgentTomlHead() +
-                        "[policy]\nfile = \"p.toml\"\n[audit]\nlog_public_key = \"k\"\n[records]\n" +
-                        records);
+    WriteFile(path,
+              AgentTomlHead() +
+                  "[policy]\nfile = \"p.toml\"\n[audit]\nlog_public_key = \"k\"\n[records]\n" +
+                  records);
     auto bad = LoadAgentConfig(path);
     ASSERT_FALSE(bad.ok()) << records;
     EXPECT_THAT(bad.status().message(), HasSubstr(says)) << records;

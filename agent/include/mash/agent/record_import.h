@@ -86,9 +86,9 @@ struct ImportProblem {
 };
 
 struct ImportReport {
-  size_t people = 0;   // person rows imported
-  size_t records = 0;  // category record rows imported
-  size_t warnings = 0;  // invalid identifiers left out, unknown sex values
+  size_t people = 0;                    // person rows imported
+  size_t records = 0;                   // category record rows imported
+  size_t warnings = 0;                  // invalid identifiers left out, unknown sex values
   std::vector<ImportProblem> bad_rows;  // rows not imported (the first kMaxReportedProblems)
   size_t bad_row_count = 0;
 };
@@ -97,7 +97,7 @@ inline constexpr size_t kMaxReportedProblems = 1000;
 struct ImportOptions {
   std::optional<std::filesystem::path> people;   // people file
   std::optional<std::filesystem::path> records;  // category records file
-  bool replace = false;  // empty the store first (in the same transaction)
+  bool replace = false;                          // empty the store first (in the same transaction)
 };
 
 // Imports into `db` (tables created if missing). Errors (nothing imported, the transaction

@@ -1,7 +1,8 @@
 // Where the agent's records come from (DESIGN §4 step 4, issue 5 item 2): one interface behind
 // which sit the JSON fixture (FixtureRecords, records.h), the command connector
-// (command_connector.h) and the built-in SQLCipher store (record_store.h). The Responder asks it for the records that
-// match a query's subject and decides, per category, what leaves under the agency's policy.
+// (command_connector.h) and the built-in SQLCipher store (record_store.h). The Responder asks it
+// for the records that match a query's subject and decides, per category, what leaves under the
+// agency's policy.
 //
 // Thread safety: implementations say. The agent calls Find and FindHousehold from its one lookup
 // worker thread (lookup_worker.h), never from the io thread.
@@ -63,9 +64,9 @@ class RecordSource {
   // its message is for the log and holds no personal data.
   virtual Result<std::vector<SourceMatch>> Find(const schemas::QueryBody& query,
                                                 const QueryContext& context) = 0;
-  // One entry per household member of `query`, in order, with its band. The default (fixture, command
-  // connector) does not look household members up: it returns nullopt and the answer carries no
-  // household array. An error is handled as Find's.
+  // One entry per household member of `query`, in order, with its band. The default (fixture,
+  // command connector) does not look household members up: it returns nullopt and the answer
+  // carries no household array. An error is handled as Find's.
   virtual Result<std::optional<std::vector<HouseholdMatch>>> FindHousehold(
       const schemas::QueryBody& query, const QueryContext& context) {
     (void)query;

@@ -37,7 +37,7 @@ namespace mash::agent {
 
 struct RecordStoreOptions {
   std::filesystem::path file;
-  std::filesystem::path key_file;  // crypto::KeyKind::kDatabaseKey, mode 0600
+  std::filesystem::path key_file;       // crypto::KeyKind::kDatabaseKey, mode 0600
   std::string source = "Record store";  // the source system as answers name it (≤ 80 chars)
   bool create_if_missing = false;       // the agent opens an existing store; import creates it
   MatchThresholds thresholds;
@@ -65,8 +65,8 @@ class RecordStore final : public RecordSource {
                                         const QueryContext& context) override;
   // One entry per household member: CONFIRMED when exactly one record is confirmed, POSSIBLE
   // when anything else matched, none otherwise; matched_on from the best-scoring record.
-  Result<std::optional<std::vector<HouseholdMatch>>> FindHousehold(const schemas::QueryBody& query,
-                                                    const QueryContext& context) override;
+  Result<std::optional<std::vector<HouseholdMatch>>> FindHousehold(
+      const schemas::QueryBody& query, const QueryContext& context) override;
   std::string source() const override { return source_; }
 
   size_t size() const { return index_.size(); }
