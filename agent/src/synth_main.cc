@@ -35,6 +35,15 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
+// The generator's byte-level typos can split a multi-byte character; the importer refuses text
+// that is not UTF-8, so names are written without the broken bytes.
+mash::schemas::Person Clean(mash::schemas::Person p) {
+  p.given_names = mash::agent::DropInvalidUtf8(p.given_names);
+  p.family_name = mash::agent::DropInvalidUtf8(p.family_name);
+  for (auto& a : p.aliases) a = mash::agent::DropInvalidUtf8(a);
+  return p;
+}
+
 std::string Id(const SyntheticRecord& r, const char* kind) {
   const auto it = r.person.identifiers.find(kind);
   return it == r.person.identifiers.end() ? std::string() : it->second;
@@ -59,7 +68,7 @@ class ImportFiles {
   }
 
   void Add(const SyntheticRecord& r) {
-    const auto& p = r.person;
+    const mash::schemas::Person p = Clean(r.person);
     if (csv_) {
       people_ << mash::agent::CsvRow({r.record_id, p.given_names, p.family_name, Join(p.aliases),
                                       p.dob, p.sex, Join(p.postcodes), Id(r, "nhs_number"),

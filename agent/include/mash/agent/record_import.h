@@ -107,6 +107,10 @@ struct ImportOptions {
 Result<ImportReport> ImportRecords(storage::Database& db, const ImportMapping& mapping,
                                    const ImportOptions& options);
 
+// `text` with every byte that is not part of a valid UTF-8 sequence dropped (the importer refuses
+// rows that are not UTF-8; mash-synth's byte-level typos can split a multi-byte character).
+std::string DropInvalidUtf8(std::string_view text);
+
 // CSV writing for `mash-synth --import`: one row, fields quoted when they hold a comma, a quote
 // or a line break, ended with "\r\n".
 std::string CsvRow(const std::vector<std::string>& fields);
