@@ -303,6 +303,13 @@ TEST_F(RecordStoreTest, BadCsvRowsAreReportedByLineAndTheRestImported) {
   EXPECT_THAT(logs.Text(), Not(HasSubstr("Bob")));
 }
 
+TEST(ImportTextTest, DropInvalidUtf8KeepsWholeCharactersOnly) {
+  EXPECT_EQ(DropInvalidUtf8("Zo\xc3\xab"), "Zo\xc3\xab");
+  EXPECT_EQ(DropInvalidUtf8("Zo\xab\xc3"), "Zo");  // a typo split the character
+  EXPECT_EQ(DropInvalidUtf8(std::string("a\0b\xff", 4)), "ab");
+  EXPECT_EQ(DropInvalidUtf8("\xed\xa0\x80x"), "x");  // a UTF-16 surrogate
+}
+
 TEST(ImportDateTest, ParsesBothFormatsAndOnlyRealDates) {
   EXPECT_EQ(ParseImportDate("2014-03-09", DateFormat::kIso), "2014-03-09");
   EXPECT_EQ(ParseImportDate("09/03/2014", DateFormat::kDayMonthYear), "2014-03-09");

@@ -18,8 +18,8 @@
 // CONFIRMED, POSSIBLE ones beside it are not returned: they add nothing the custodian could
 // release.
 //
-// Thread safety: Open, Find and FindHousehold may be called from any thread, one call at a time
-// is not required (a mutex guards the database; the index is immutable).
+// Thread safety: Find and FindHousehold may be called from several threads at once
+// (a mutex guards the database; the index is immutable after Open).
 #pragma once
 
 #include <filesystem>
