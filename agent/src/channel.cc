@@ -147,20 +147,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case schemas::MessageType::kQuery: {
         if (channel_->observer_ != nullptr) channel_->observer_->OnQuery();
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
-        Result<std::string> answer =
-            env.ok() ? channel_->responder_->Answer(*env) : Result<std::string>(env.status());
-        // A review_pending for the answer's categories that wait for the custodian goes first
-        // (it was sealed first); after a failed answer it is dropped.
-        std::vector<std::string> before = channel_->responder_->TakeOutgoing();
-        if (answer.ok()) {
-          for (auto& f : before) Send(std::move(f));
-          Send(std::move(*answer));
-          if (channel_->observer_ != nullptr) channel_->observer_->OnAnswerSent();
-        } else {
-          schemas::ErrorMessage e;
-          e.code =
-              answer.status().code() == StatusCode::kUnavailable ? "unavailable" : "bad_request";
-          Send(e.ToJson().dump());
+        Result<Responder::OpenedQuery> opened = env.ok()
+                                                    ? channel_->responder_->OpenQuery(*env)
+                                                    : Result<Responder::OpenedQuery>(env.status());
+        if (!opened.ok()) return SendError(opened.status());
+        // The lookup runs on the worker; the io thread goes on with pings and other queries.
+        auto query = std::make_shared<const Responder::OpenedQuery>(std::move(opened).value());
+        auto job = [self = shared_from_this(), query, executor = ws_.get_executor(),
+                    responder = channel_->responder_]() mutable {
+          Result<Responder::Found> found = responder->FindRecords(*query);
+          // Everything goes back to the io thread: nothing io-owned is released here.
+          net::post(executor, [self = std::move(self), query = std::move(query),
+                               found = std::move(found)]() mutable {
+            self->OnRecordsFound(*query, std::move(found));
+          });
+        };
+        if (channel_->worker_ == nullptr || !channel_->worker_->Submit(std::move(job))) {
+          common::LogWarn("query.lookup_queue_full", {{"check", query->header.check_ref}});
+          SendError(Unavailable("lookup queue full"));
         }
         return;
       }
@@ -192,6 +196,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
         common::LogWarn("broker.unexpected_frame",
                         {{"type", schemas::MessageTypeName(frame.type)}});
         return;
+    }
+  }
+
+  void SendError(const Status& status) {
+    schemas::ErrorMessage e;
+    e.code = status.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request";
+    Send(e.ToJson().dump());
+  }
+
+  // Back on the io thread with what the record source found: decide, seal and send.
+  void OnRecordsFound(const Responder::OpenedQuery& query, Result<Responder::Found> found) {
+    if (done_) return;  // the connection ended meanwhile: nothing is sent or recorded
+    Result<std::string> answer = channel_->responder_->FinishAnswer(query, std::move(found));
+    // A review_pending for the answer's categories that wait for the custodian goes first
+    // (it was sealed first); after a failed answer it is dropped.
+    std::vector<std::string> before = channel_->responder_->TakeOutgoing();
+    if (answer.ok()) {
+      for (auto& f : before) Send(std::move(f));
+      Send(std::move(*answer));
+      if (channel_->observer_ != nullptr) channel_->observer_->OnAnswerSent();
+    } else {
+      SendError(answer.status());
     }
   }
 
@@ -267,10 +293,13 @@ Channel::Channel(net::io_context& io, std::shared_ptr<net::ssl::context> tls,
       random_(random),
       retry_timer_(io) {}
 
-Channel::~Channel() = default;
+Channel::~Channel() {
+  if (worker_ != nullptr) worker_->Stop();
+}
 
 void Channel::Start() {
   stopped_ = false;
+  if (worker_ == nullptr) worker_ = std::make_unique<LookupWorker>(options_.lookup_queue);
   backoff_ = std::chrono::milliseconds(0);
   Connect();
 }
@@ -279,6 +308,12 @@ void Channel::Stop() {
   stopped_ = true;
   retry_timer_.cancel();
   if (auto c = current_.lock()) c->Abort();
+  // Waits for a lookup in progress (at most the record source's own timeout); queued ones are
+  // dropped.
+  if (worker_ != nullptr) {
+    worker_->Stop();
+    worker_.reset();
+  }
 }
 
 void Channel::SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls) {

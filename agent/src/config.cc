@@ -1,5 +1,6 @@
 #include "mash/agent/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <regex>
 
@@ -69,6 +70,80 @@ Result<ProxyUrl> ParseProxyUrl(std::string_view url) {
   return out;
 }
 
+namespace {
+
+// [records.import], [records.import.people] and [records.import.records]: every key optional.
+void ReadImportMapping(common::ConfigReader& r, ImportMapping* m) {
+  const std::string format = r.String("records.import.format", "csv");
+  if (auto f = ParseImportFormat(format)) {
+    m->format = *f;
+  } else {
+    r.ErrorAt("records.import.format", "records.import.format must be csv or json");
+  }
+  const auto column = [&](const char* key, std::string* out) {
+    const std::string full = std::string("records.import.") + key;
+    if (r.Has(full)) *out = r.String(full);
+  };
+  const auto date = [&](const char* key, DateFormat* out) {
+    const std::string full = std::string("records.import.") + key;
+    if (!r.Has(full)) return;
+    if (auto f = ParseDateFormat(r.String(full))) {
+      *out = *f;
+    } else {
+      r.ErrorAt(full, full + " must be YYYY-MM-DD or DD/MM/YYYY");
+    }
+  };
+  const auto values = [&](const char* key, std::map<std::string, std::string>* out,
+                          const std::vector<std::string>* allowed) {
+    const std::string full = std::string("records.import.") + key;
+    if (!r.Has(full)) return;
+    auto table = r.Table(full);
+    if (!table) return;
+    for (const auto& name : table->Keys()) {
+      std::string v = table->String(name);
+      if (allowed != nullptr && std::find(allowed->begin(), allowed->end(), v) == allowed->end()) {
+        r.ErrorAt(full, full + " values must be female, male, other or unknown");
+        continue;
+      }
+      std::string k = name;
+      for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      (*out)[allowed != nullptr ? k : name] = std::move(v);
+    }
+  };
+  PeopleMapping& p = m->people;
+  column("people.record_id", &p.record_id);
+  column("people.given_names", &p.given_names);
+  column("people.family_name", &p.family_name);
+  column("people.aliases", &p.aliases);
+  column("people.alias_separator", &p.alias_separator);
+  column("people.dob", &p.dob);
+  date("people.dob_format", &p.dob_format);
+  column("people.sex", &p.sex);
+  static const std::vector<std::string> kSexes = {"female", "male", "other", "unknown"};
+  values("people.sex_values", &p.sex_values, &kSexes);
+  column("people.postcodes", &p.postcodes);
+  column("people.postcode_separator", &p.postcode_separator);
+  column("people.nhs_number", &p.nhs_number);
+  column("people.pnc_id", &p.pnc_id);
+  column("people.upn", &p.upn);
+  column("people.ni_number", &p.ni_number);
+  if (p.alias_separator.empty() || p.postcode_separator.empty()) {
+    r.ErrorAt("records.import.people", "list separators must not be empty");
+  }
+  CategoryMapping& c = m->records;
+  column("records.record_id", &c.record_id);
+  column("records.category", &c.category);
+  values("records.category_values", &c.category_values, nullptr);
+  column("records.date", &c.date);
+  date("records.date_format", &c.date_format);
+  column("records.summary", &c.summary);
+  if (p.record_id.empty() || c.record_id.empty() || c.category.empty()) {
+    r.ErrorAt("records.import", "record_id and category columns must be named");
+  }
+}
+
+}  // namespace
+
 Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConfig* partial) {
   MASH_ASSIGN_OR_RETURN(common::ConfigFile file, common::ConfigFile::Load(path));
   common::ConfigReader r = file.Reader();
@@ -117,11 +192,24 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConf
   c.enc_key = r.Path("keys.enc");
   c.database = r.Path("storage.database");
   c.database_key = r.Path("storage.key");
-  // Exactly one record source: the fixture or the command connector.
-  if (r.Has("records.fixture") == r.Has("records.command")) {
-    r.ErrorAt("records", "[records] needs exactly one of fixture and command");
+  // Exactly one record source: the fixture, the command connector or the store.
+  if (static_cast<int>(r.Has("records.fixture")) + static_cast<int>(r.Has("records.command")) +
+          static_cast<int>(r.Has("records.store")) !=
+      1) {
+    r.ErrorAt("records", "[records] needs exactly one of fixture, command and store");
   }
   if (r.Has("records.fixture")) c.records_fixture = r.Path("records.fixture");
+  if (r.Has("records.store")) {
+    c.records_store = r.Path("records.store");
+    c.records_store_key = r.Path("records.store_key");
+  } else if (r.Has("records.store_key")) {
+    r.ErrorAt("records.store_key", "records.store_key needs records.store");
+  }
+  c.records_source = r.String("records.source", "");
+  if (c.records_source.size() > 80) {
+    r.ErrorAt("records.source", "records.source must be at most 80 characters");
+  }
+  ReadImportMapping(r, &c.records_import);
   if (r.Has("records.command")) {
     c.records_command = r.StringArray("records.command");
     if (c.records_command.empty()) {

@@ -2,7 +2,7 @@
 // disclosure policy, witness) and the channel to the hub, and runs the event loop until SIGTERM
 // or SIGINT. `audit-reset` clears a witness alarm; the operations commands (status,
 // test-connection, diagnostics, log, check-config) are ops_main.cc; `review` is the custodian's
-// queue, review_commands.cc (docs/agent.md).
+// queue, review_commands.cc; `import` fills the built-in record store (docs/agent.md).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
 #include "mash/agent/enrol.h"
+#include "mash/agent/record_import.h"
 #include "mash/agent/record_source.h"
 #include "mash/agent/responder.h"
 #include "mash/agent/status.h"
@@ -28,8 +29,60 @@
 namespace {
 
 constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // import: nothing imported
 constexpr int kExitConfig = 2;
 constexpr int kExitUnavailable = 3;
+constexpr int kExitBadRows = 3;  // import: some rows were bad, the others imported
+
+struct ImportArgs {
+  std::string people;
+  std::string records;
+  bool replace = false;
+};
+
+// `mash-agent import`: the report goes to stderr (one line per bad row: file, line, reason, never
+// the row), the totals to stdout.
+int Import(const mash::agent::AgentConfig& config, const ImportArgs& args) {
+  if (config.records_store.empty()) {
+    std::cerr << "import: [records] store is not set in the configuration\n";
+    return kExitConfig;
+  }
+  if (args.people.empty() && args.records.empty()) {
+    std::cerr << "import: give --people, --records or both\n";
+    return kExitConfig;
+  }
+  auto db = mash::storage::Database::Open({config.records_store, config.records_store_key});
+  if (!db.ok()) {
+    std::cerr << "import: record store: " << db.status().ToString() << "\n";
+    return kExitFailed;
+  }
+  mash::agent::ImportOptions options;
+  if (!args.people.empty()) options.people = args.people;
+  if (!args.records.empty()) options.records = args.records;
+  options.replace = args.replace;
+  auto report = mash::agent::ImportRecords(**db, config.records_import, options);
+  if (!report.ok()) {
+    std::cerr << "import: nothing imported: " << report.status().message() << "\n";
+    return kExitFailed;
+  }
+  for (const auto& p : report->bad_rows) {
+    std::cerr << p.file << ":" << p.line << ": " << p.reason << "\n";
+  }
+  if (report->bad_row_count > report->bad_rows.size()) {
+    std::cerr << "... and " << report->bad_row_count - report->bad_rows.size()
+              << " more bad rows\n";
+  }
+  std::cout << "imported " << report->people << " people and " << report->records
+            << " category records; " << report->bad_row_count << " bad rows skipped; "
+            << report->warnings
+            << " warnings (invalid identifiers, postcodes or sex values left out)\n";
+  mash::common::LogInfo("records.imported", {{"people", report->people},
+                                             {"records", report->records},
+                                             {"bad_rows", report->bad_row_count},
+                                             {"warnings", report->warnings},
+                                             {"replace", args.replace}});
+  return report->bad_row_count == 0 ? kExitOk : kExitBadRows;
+}
 
 int Run(const mash::agent::AgentConfig& config) {
   mash::common::InitLogging(config.log);
@@ -127,6 +180,14 @@ int main(int argc, char** argv) {
   auto* renew = app.add_subcommand("renew", "renew the agent's certificate now");
   renew->add_option("--config", config_path, "agent.toml")->required();
   const auto review = mash::agent::AddReviewCommands(app);  // review_commands.cc
+  ImportArgs import_args;
+  auto* import = app.add_subcommand(
+      "import", "import person and category records into the record store ([records] store)");
+  import->add_option("--config", config_path, "agent.toml")->required();
+  import->add_option("--people", import_args.people, "people file (CSV or JSON)");
+  import->add_option("--records", import_args.records, "category records file (CSV or JSON)");
+  import->add_flag("--replace", import_args.replace,
+                   "empty the store first (in the same transaction)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -161,8 +222,8 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return kExitConfig;
   }
-  if (*reset || *renew) {
-    // The reset and renewal go to stderr as log lines; stdout keeps the verdict.
+  if (*reset || *renew || *import) {
+    // The reset, renewal and import reports go to stderr as log lines; stdout keeps the verdict.
     mash::common::LogOptions log = config->log;
     log.to_stderr = true;
     log.file.reset();
@@ -183,6 +244,7 @@ int main(int argc, char** argv) {
               << " (a running agent uses it from its next connection)\n";
     return kExitOk;
   }
+  if (*import) return Import(*config, import_args);
   if (*reset) {
     mash::common::SystemClock clock;
     auto cleared = mash::agent::ResetAuditWitness(*config, clock.NowUnix());

@@ -189,16 +189,41 @@ Status Responder::OnWelcome(const schemas::Welcome& welcome) {
   return Status::Ok();
 }
 
-Result<Responder::Built> Responder::BuildAnswer(const schemas::QueryBody& query,
-                                                const crypto::EnvelopeHeader& header,
-                                                const ConsentTag& consent) const {
+Result<Responder::Found> Responder::FindRecords(const OpenedQuery& query) const {
+  const QueryContext context{query.header.check_ref, query.header.purpose};
+  Found found;
+  MASH_ASSIGN_OR_RETURN(found.matches, records_->Find(query.body, context));
+  if (!query.body.household.empty()) {
+    MASH_ASSIGN_OR_RETURN(found.household, records_->FindHousehold(query.body, context));
+  }
+  return found;
+}
+
+Responder::Built Responder::BuildAnswer(const OpenedQuery& opened, const Found& found) const {
+  const schemas::QueryBody& query = opened.body;
+  const crypto::EnvelopeHeader& header = opened.header;
+  const ConsentTag& consent = opened.consent;
+  const std::vector<SourceMatch>& matches = found.matches;
   Built b;
   schemas::AnswerBody& a = b.body;
   a.query_id = query.query_id;
   a.policy_version = policies_->enforced().version;
   a.source = records_->source();
-  MASH_ASSIGN_OR_RETURN(const std::vector<SourceMatch> matches,
-                        records_->Find(query, QueryContext{header.check_ref, header.purpose}));
+  // Household members: held and the band only, at every level; no category of theirs is
+  // disclosed (the policy decides categories of the subject).
+  if (found.household) {
+    for (const auto& h : *found.household) {
+      if (h.index >= query.household.size()) continue;
+      schemas::HouseholdAnswer m;
+      m.index = static_cast<int>(h.index);
+      m.match = h.match == "confirmed" || h.match == "possible" ? h.match : "none";
+      m.held = m.match != "none";
+      for (const auto& kind : h.matched_on) {
+        if (m.held && m.matched_on.size() < kMaxMatchedOn) m.matched_on.push_back(kind);
+      }
+      a.household.push_back(std::move(m));
+    }
+  }
   if (matches.empty()) return b;
   a.held = true;
   // One confirmed record is a confirmed match. A possible one, or several records for one
@@ -247,6 +272,11 @@ Result<Responder::Built> Responder::BuildAnswer(const schemas::QueryBody& query,
 }
 
 Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
+  MASH_ASSIGN_OR_RETURN(OpenedQuery opened, OpenQuery(query));
+  return FinishAnswer(opened, FindRecords(opened));
+}
+
+Result<Responder::OpenedQuery> Responder::OpenQuery(const crypto::SealedEnvelope& query) {
   if (alarmed()) {
     common::LogError("query.refused", {{"reason", "audit alarm raised"}});
     return Unavailable("audit alarm raised");
@@ -275,21 +305,33 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
     common::LogWarn("query.rejected", {{"reason", consent.status().message()}});
     return consent.status();
   }
-  auto answer = BuildAnswer(*body, opened->header, *consent);
-  if (!answer.ok()) {
+  return OpenedQuery{opened->header, std::move(body).value(), *consent};
+}
+
+Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Found> found) {
+  if (!found.ok()) {
     // Fail closed: no partial answer, the broker gets the generic `unavailable`.
     common::LogError("query.records_unavailable",
-                     {{"check", opened->header.check_ref}, {"error", answer.status().message()}});
+                     {{"check", opened.header.check_ref}, {"error", found.status().message()}});
     return Unavailable("record source unavailable");
   }
-  const Built built = std::move(answer).value();
+  // The lookup ran off the io thread: the alarm may have been raised meanwhile.
+  if (alarmed()) {
+    common::LogError("query.refused", {{"reason", "audit alarm raised"}});
+    return Unavailable("audit alarm raised");
+  }
+  if (welcome_refused_) {
+    common::LogWarn("query.refused", {{"reason", "hub audit checkpoint not accepted"}});
+    return Unavailable("hub audit checkpoint not accepted");
+  }
+  const Built built = BuildAnswer(opened, *found);
   const std::string& version = policies_->enforced().version;
   outgoing_.clear();
   if (!built.pending.empty()) {
     // Sealed before the answer, so that its sequence number comes first (responder_review.cc).
-    if (Status s = QueueReview(*body, opened->header, built.body, built.pending); !s.ok()) {
+    if (Status s = QueueReview(opened.body, opened.header, built.body, built.pending); !s.ok()) {
       common::LogError("review.queue_failed",
-                       {{"check", opened->header.check_ref}, {"error", s.message()}});
+                       {{"check", opened.header.check_ref}, {"error", s.message()}});
       return Unavailable("review queue unavailable");
     }
   }
@@ -304,11 +346,11 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   h.issued_at = clock_.NowUnix();
   h.expires_at = h.issued_at + answer_lifetime_.count();
   MASH_ASSIGN_OR_RETURN(h.sequence, sequence_->Next());
-  h.check_ref = opened->header.check_ref;
-  h.purpose = opened->header.purpose;
-  h.lawful_basis = opened->header.lawful_basis;
-  h.consent = opened->header.consent;
-  h.urgency = opened->header.urgency;
+  h.check_ref = opened.header.check_ref;
+  h.purpose = opened.header.purpose;
+  h.lawful_basis = opened.header.lawful_basis;
+  h.consent = opened.header.consent;
+  h.urgency = opened.header.urgency;
   h.policy_hash = version;
   const std::string plaintext = built.body.ToJson().dump();
   MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope sealed,
@@ -331,7 +373,7 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   record.consent = h.consent;
   record.policy_version = version;
   if (const policy::Policy* shadow = policies_->shadow()) record.shadow_version = shadow->version;
-  record.level = body->level;
+  record.level = opened.body.level;
   record.held = built.body.held;
   record.categories = built.categories;
   record.shadow = built.shadow;
@@ -356,7 +398,7 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   common::LogInfo("query.answered", {{"check", h.check_ref},
                                      {"held", built.body.held},
                                      {"categories", built.body.categories.size()},
-                                     {"level", body->level},
+                                     {"level", opened.body.level},
                                      {"policy_version", version}});
   return frame;
 }

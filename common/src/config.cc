@@ -82,6 +82,15 @@ const void* ConfigReader::Find(std::string_view key) const {
 
 bool ConfigReader::Has(std::string_view key) const { return Find(key) != nullptr; }
 
+std::vector<std::string> ConfigReader::Keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : *static_cast<const toml::table*>(table_)) {
+    (void)v;
+    out.emplace_back(k.str());
+  }
+  return out;
+}
+
 ConfigPosition ConfigReader::PositionOf(std::string_view key) const {
   const toml::node* node = nullptr;
   // A missing key is reported where it belongs: at its nearest table that does exist.

@@ -230,6 +230,17 @@ nlohmann::json AnswerBody::ToJson() const {
                       {"policy_version", policy_version},
                       {"source", source}};
   if (!matched_on.empty()) j["matched_on"] = matched_on;
+  if (!household.empty()) {
+    nlohmann::json members = nlohmann::json::array();
+    for (const auto& h : household) members.push_back(h.ToJson());
+    j["household"] = std::move(members);
+  }
+  return j;
+}
+
+nlohmann::json HouseholdAnswer::ToJson() const {
+  nlohmann::json j = {{"index", index}, {"held", held}, {"match", match}};
+  if (!matched_on.empty()) j["matched_on"] = matched_on;
   return j;
 }
 
@@ -256,6 +267,16 @@ Result<AnswerBody> AnswerBody::Parse(std::string_view plaintext) {
   }
   a.policy_version = j.at("policy_version").get<std::string>();
   a.source = j.at("source").get<std::string>();
+  if (const auto it = j.find("household"); it != j.end()) {
+    for (const auto& h : *it) {
+      HouseholdAnswer m;
+      m.index = h.at("index").get<int>();
+      m.held = h.at("held").get<bool>();
+      m.match = h.at("match").get<std::string>();
+      m.matched_on = Strings(h, "matched_on");
+      a.household.push_back(std::move(m));
+    }
+  }
   return a;
 }
 

@@ -515,8 +515,9 @@ TEST_F(RecordsConfigTest, NeedsExactlyOneSourceAndAnAbsoluteProgram) {
     EXPECT_THAT(c.status().message(), HasSubstr(says)) << records;
     EXPECT_THAT(c.status().message(), HasSubstr("agent.toml:")) << records;
   };
-  fails("fixture = \"p.json\"\ncommand = [\"/bin/true\"]\n", "exactly one of fixture and command");
-  fails("", "exactly one of fixture and command");
+  fails("fixture = \"p.json\"\ncommand = [\"/bin/true\"]\n",
+        "exactly one of fixture, command and store");
+  fails("", "exactly one of fixture, command and store");
   fails("command = []\n", "at least the program");
   fails("command = [\"lookup.sh\"]\n", "absolute path");
   fails("command = \"/bin/true\"\n", "records.command");

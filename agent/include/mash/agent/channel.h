@@ -12,7 +12,12 @@
 // answers of review items the custodian has decided (another process writes the decisions to
 // the database) and sends them.
 //
-// Thread safety: runs on one io_context thread; Start/Stop must be called on it.
+// Queries are opened on the io thread, their records looked up on a LookupWorker (so that a slow
+// record source never holds pings or other queries), and their answers sealed back on the io
+// thread. A full lookup queue answers `unavailable`.
+//
+// Thread safety: runs on one io_context thread; Start/Stop must be called on it. Stop waits for
+// a lookup in progress.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include "mash/agent/config.h"
+#include "mash/agent/lookup_worker.h"
 #include "mash/agent/responder.h"
 #include "mash/common/clock.h"
 
@@ -42,6 +48,7 @@ struct ChannelOptions {
   std::chrono::milliseconds write_timeout{30000};
   size_t max_queue = 256;
   std::chrono::milliseconds review_poll_interval{1000};
+  size_t lookup_queue = LookupWorker::kDefaultQueue;  // queries waiting for the record source
 };
 
 class Connection;
@@ -87,6 +94,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   Responder* responder_;
   ChannelObserver* observer_ = nullptr;
   common::RandomSource& random_;
+  std::unique_ptr<LookupWorker> worker_;  // from Start to Stop
   boost::asio::steady_timer retry_timer_;
   std::weak_ptr<Connection> current_;
   std::chrono::milliseconds backoff_{0};

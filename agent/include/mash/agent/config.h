@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mash/agent/record_import.h"
 #include "mash/common/log.h"
 #include "mash/common/status.h"
 #include "mash/crypto/tls.h"
@@ -64,9 +65,15 @@ struct AgentConfig {
   std::filesystem::path database;
   std::filesystem::path database_key;
 
-  // Where records come from ([records]): exactly one of `fixture` (records.h) and `command`
-  // (the command connector, command_connector.h: argv, the program an absolute path) is set.
+  // Where records come from ([records]): exactly one of `fixture` (records.h), `command` (the
+  // command connector, command_connector.h: argv, the program an absolute path) and `store` (the
+  // built-in SQLCipher record store, record_store.h, with its key file `store_key`) is set.
   std::filesystem::path records_fixture;
+  std::filesystem::path records_store;
+  std::filesystem::path records_store_key;
+  std::string records_source;  // [records] source: how answers name the store; "" for a default
+  // [records.import]: how `mash-agent import` maps an export's columns (record_import.h).
+  ImportMapping records_import;
   std::vector<std::string> records_command;
   std::chrono::milliseconds records_command_timeout{5000};
   size_t records_command_max_output_bytes = 4 * 1024 * 1024;

@@ -20,10 +20,13 @@
 // frame that the channel sends (TakeOutgoing) just before the answer. Items the custodian has
 // decided are answered by PollReviews, which the channel calls every second while connected.
 //
-// Thread safety: none; used from the agent's io thread only.
+// Thread safety: none; used from the agent's io thread only, except FindRecords, which the lookup
+// worker (lookup_worker.h) calls for one query at a time while the io thread goes on: it reads
+// only the record source, which nothing else touches after Create.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +68,27 @@ class Responder {
   // checkpoint or proof does not verify (no alarm); DataLoss when the log is inconsistent with
   // the held checkpoint (alarm raised and persisted); storage errors.
   Status OnWelcome(const schemas::Welcome& welcome);
+
+  // A query verified and opened on the io thread, waiting for its records.
+  struct OpenedQuery {
+    crypto::EnvelopeHeader header;
+    schemas::QueryBody body;
+    ConsentTag consent;
+  };
+  // What the record source found for one query.
+  struct Found {
+    std::vector<SourceMatch> matches;
+    std::optional<std::vector<HouseholdMatch>> household;  // nullopt: not looked up
+  };
+
+  // The three steps of Answer, for the channel to run the middle one on the lookup worker:
+  // OpenQuery (io thread) verifies and opens the query (errors as Answer's, before any lookup);
+  // FindRecords (any one thread at a time) asks the record source; FinishAnswer (io thread)
+  // decides, seals, records and returns the frame, or Unavailable when `found` is an error or
+  // the alarm was raised (or a welcome refused) meanwhile.
+  Result<OpenedQuery> OpenQuery(const crypto::SealedEnvelope& query);
+  Result<Found> FindRecords(const OpenedQuery& query) const;
+  Result<std::string> FinishAnswer(const OpenedQuery& query, Result<Found> found);
 
   // Verifies, opens and answers a query that arrived from the broker. Returns the answer frame
   // (JSON text) to send. Errors are for the log; the peer only gets a generic error:
@@ -118,9 +142,7 @@ class Responder {
             common::RandomSource& random)
       : sign_(std::move(sign)), enc_(std::move(enc)), clock_(clock), random_(random) {}
 
-  // Errors: the record source's (the query is then answered `unavailable`).
-  Result<Built> BuildAnswer(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
-                            const ConsentTag& consent) const;
+  Built BuildAnswer(const OpenedQuery& query, const Found& found) const;
   // Keeps a review item for the categories of `query` in `pending` (or finds the one kept when
   // the query was asked before) and queues its review_pending frame. Storage and sealing
   // errors (the query is then answered `unavailable`).

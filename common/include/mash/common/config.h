@@ -71,6 +71,9 @@ class ConfigReader {
   std::vector<std::filesystem::path> PathArray(
       std::string_view key, std::optional<std::vector<std::filesystem::path>> def = std::nullopt);
   bool Has(std::string_view key) const;
+  // The keys of this table, sorted (a value map such as sex_values reads them; keys that
+  // hold a '.' cannot be read back with the getters).
+  std::vector<std::string> Keys() const;
   // A sub-table (error if missing and not optional), or an array of tables.
   std::optional<ConfigReader> Table(std::string_view key, bool optional = false);
   std::vector<ConfigReader> TableArray(std::string_view key, bool optional = false);

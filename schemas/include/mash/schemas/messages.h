@@ -137,6 +137,16 @@ struct CategoryAnswer {
   nlohmann::json ToJson() const;
 };
 
+// What an agency holds about one household member of the query (QueryBody::household): whether
+// it holds a record and how well it matched, never content.
+struct HouseholdAnswer {
+  int index = 0;  // the member's position in the query's household
+  bool held = false;
+  std::string match = "none";  // confirmed | possible | none
+  std::vector<std::string> matched_on;
+  nlohmann::json ToJson() const;
+};
+
 struct AnswerBody {
   std::string query_id;
   bool held = false;
@@ -145,6 +155,9 @@ struct AnswerBody {
   std::vector<CategoryAnswer> categories;
   std::string policy_version;
   std::string source;
+  // Present when the agency's record source looked the query's household up (optional on the
+  // wire; empty: not looked up or no household asked).
+  std::vector<HouseholdAnswer> household;
   nlohmann::json ToJson() const;
   static Result<AnswerBody> Parse(std::string_view plaintext);
 };
