@@ -240,6 +240,16 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     const std::string matched_on = JoinedStrings(answer, "matched_on");
     out << "  matched_on  " << (matched_on.empty() ? "-" : matched_on) << "\n"
         << "  policy      " << Shown(answer, "policy_version") << "\n";
+    // Household members: held or not and the match band only (docs/agent.md).
+    if (const auto household = answer.find("household");
+        household != answer.end() && household->is_array()) {
+      for (const auto& member : *household) {
+        const std::string agreed = JoinedStrings(member, "matched_on");
+        out << "  household   member " << Shown(member, "index") << ": " << Shown(member, "match");
+        if (!agreed.empty()) out << " (" << agreed << ")";
+        out << "\n";
+      }
+    }
     const auto cats = answer.find("categories");
     if (cats == answer.end() || !cats->is_array() || cats->empty()) {
       out << "  categories  none\n";

@@ -13,6 +13,9 @@
 #   hub_start_broker [LOG]          starts mash-broker: hub_broker_pid, also in hub_pids
 #   hub_wait_broker_ready [LOG]     waits for broker.ready in LOG: hub_agent_port, hub_api_port
 #   hub_kill_broker [SIGNAL]        signals the broker (default KILL) and reaps it
+#   hub_make_synthetic [FAMILIES]   generated records (mash-synth) imported into each agency's
+#                                   SQLCipher record store; agents then answer from the store
+#                                   with the matcher instead of examples/records (hub_records)
 #   hub_start_agents                writes agent-ID.toml, checks it and starts each agent
 #   hub_mashctl_env                 exports MASH_BROKER, MASH_CA, MASH_CRLS, MASH_TOKEN_FILE
 #   hub_wait_agents_online [TRIES]  polls `agency list` every 0.1 s: 0 once all are online
@@ -20,13 +23,14 @@
 #   hub_kill_all                    the same for traps: ignores errors
 #
 # Everything lives in hub_work: pki/, keys/, policy/, data/, logs/ (broker.log, agent-ID.log),
-# broker.toml and agent-ID.toml. Error messages start with "$hub_prog: ".
+# synth/ (generated records and truth.json), broker.toml and agent-ID.toml. Error messages start with "$hub_prog: ".
 
 hub_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 hub_agencies=(police social-care health education probation housing)
 declare -A hub_names=([police]="Police" [social-care]="Children's social care" [health]="Health"
                       [education]="Education" [probation]="Probation" [housing]="Housing")
 hub_pids=()
+hub_records=fixture  # fixture: examples/records/ID.json; store: hub_make_synthetic's stores
 hub_broker_pid=
 hub_agent_port=
 hub_api_port=
@@ -37,8 +41,9 @@ hub_init() {  # hub_init PROG BIN_DIR [HINT]
   hub_broker_bin=$hub_bin/broker/mash-broker
   hub_agent_bin=$hub_bin/agent/mash-agent
   hub_mashctl=$hub_bin/cli/mashctl
+  hub_synth_bin=$hub_bin/agent/mash-synth
   local b
-  for b in "$hub_broker_bin" "$hub_agent_bin" "$hub_mashctl"; do
+  for b in "$hub_broker_bin" "$hub_agent_bin" "$hub_mashctl" "$hub_synth_bin"; do
     [ -x "$b" ] || { echo "$hub_prog: $b is missing; build first${3:-}" >&2; exit 2; }
   done
 }
@@ -227,8 +232,7 @@ enc = "$w/keys/$a.enc.key"
 database = "$w/data/$a.db"
 key = "$w/keys/$a.db.key"
 
-[records]
-fixture = "$hub_root/examples/records/$a.json"
+$(hub_records_config "$a")
 
 [policy]
 store = "$w/policy/$a-disclosure"
@@ -241,6 +245,30 @@ log_public_key = "$w/keys/hub.audit.sign.pub"
 backoff_initial_ms = 200
 backoff_max_ms = 2000
 TOML
+}
+
+hub_records_config() {  # hub_records_config ID: the [records] section of agent-ID.toml
+  local a=$1 w=$hub_work
+  if [ "$hub_records" = store ]; then
+    printf '[records]\nstore = "%s"\nstore_key = "%s"\nsource = "%s"\n' \
+      "$w/data/$a.records.db" "$w/keys/$a.records.key" "${hub_names[$a]} records (synthetic)"
+  else
+    printf '[records]\nfixture = "%s"\n' "$hub_root/examples/records/$a.json"
+  fi
+}
+
+hub_make_synthetic() {  # hub_make_synthetic [FAMILIES]: generated records in every agency's store
+  local w=$hub_work a
+  "$hub_synth_bin" --families "${1:-300}" --seed 20261122 --out "$w/synth" --import csv
+  hub_records=store
+  for a in "${hub_agencies[@]}"; do
+    "$hub_mashctl" pki secret --kind database --out "$w/keys/$a.records.key" >/dev/null
+    hub_write_agent_config "$a"
+    printf '%-12s ' "$a:"
+    "$hub_agent_bin" import --config "$w/agent-$a.toml" --people "$w/synth/$a/people.csv" \
+      --records "$w/synth/$a/records.csv" --replace 2> "$w/logs/import-$a.log" ||
+      { cat "$w/logs/import-$a.log" >&2; exit 1; }
+  done
 }
 
 hub_start_agent() {  # hub_start_agent ID: checks its config and starts it (log: logs/agent-ID.log)

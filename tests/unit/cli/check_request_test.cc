@@ -155,6 +155,9 @@ json SampleCheck() {
     "agencies": [
       {"agency": "health", "name": "NHS Trust", "state": "answered", "elapsed_ms": 812,
        "answer": {"held": true, "match": "confirmed", "matched_on": ["nhs_number", "dob"],
+                  "household": [{"index": 0, "held": true, "match": "possible",
+                                 "matched_on": ["family_name", "postcode"]},
+                                {"index": 1, "held": false, "match": "none"}],
                   "categories": [
                     {"category": "involvement", "outcome": "shared", "summary": "Known to\u001b[31m GP"},
                     {"category": "sexual_health", "outcome": "withheld", "reason": "never shared"}]}},
@@ -171,7 +174,8 @@ TEST(PrintCheckTest, ShowsEveryPartAndCategory) {
        {"0123456789abcdef0123456789abcdef", "partially_answered", "child_protection_s47", "red",
         "agency health (NHS Trust)", "elapsed_ms  812", "held        yes", "match       confirmed",
         "matched_on  nhs_number, dob", "involvement: shared", "sexual_health: withheld",
-        "reason: never shared", "agency police (Police)", "state       sent", "no_answer"}) {
+        "reason: never shared", "agency police (Police)", "state       sent", "no_answer",
+        "household   member 0: possible (family_name, postcode)", "household   member 1: none"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
   }
   // An escape sequence from the broker never reaches the terminal.
