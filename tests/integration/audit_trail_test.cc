@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -160,6 +161,56 @@ TEST_F(AuditTrailTest, EveryStepOfACheckIsAnEventAndTheLogVerifies) {
   auto report = audit::VerifyLog(*db, *pub, vo);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok) << report->problem;
+}
+
+// Issue 5: a category the agency's own policy forbids never leaves the agency, whatever the
+// hub's agreement allows: the hub sees it withheld with the forbidding rule, and its content
+// appears nowhere in the check.
+TEST_F(AuditTrailTest, ACategoryTheAgencyPolicyForbidsIsWithheldEndToEnd) {
+  const std::filesystem::path policy = hub_->dir() / "police-no-intelligence.toml";
+  {
+    std::ifstream in(std::filesystem::path(MASH_SOURCE_DIR) / "examples" / "policies" /
+                     "police-disclosure.toml");
+    std::ostringstream source;
+    source << in.rdbuf();
+    std::ofstream out(policy);
+    out << source.str()
+        << "\n[[rule]]\nid = \"no-intelligence-here\"\neffect = \"forbid\"\n"
+           "description = \"this force shares no intelligence through the hub\"\n"
+           "categories = [\"intelligence\"]\n";
+  }
+  hub_->StartAgent("police", Fixture("police"),
+                   [&](agent::AgentConfig& c, crypto::TlsOptions&) { c.policy.file = policy; });
+  ASSERT_TRUE(hub_->WaitOnline("police", 10s));
+  auto id = hub_->Raise(ConsentedRequest({"police"}));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  const nlohmann::json check = WaitWhile(*hub_, *id, "dispatched", 15s);
+  const nlohmann::json* police = nullptr;
+  for (const auto& part : check["agencies"]) {
+    if (part["agency"] == "police") police = &part;
+  }
+  ASSERT_NE(police, nullptr) << check.dump(2);
+  ASSERT_TRUE(police->contains("answer")) << check.dump(2);
+  std::map<std::string, nlohmann::json> categories;
+  for (const auto& c : (*police)["answer"]["categories"]) categories[c["category"]] = c;
+  ASSERT_TRUE(categories.count("intelligence")) << check.dump(2);
+  const nlohmann::json& intelligence = categories["intelligence"];
+  EXPECT_EQ(intelligence["outcome"], "withheld") << intelligence.dump();
+  EXPECT_EQ(intelligence["rule"], "no-intelligence-here") << intelligence.dump();
+  EXPECT_FALSE(intelligence.contains("summary"));
+  EXPECT_TRUE(!intelligence.contains("records") || intelligence["records"].empty());
+  // The same answer still carries what the policy permits: the agent did answer.
+  ASSERT_TRUE(categories.count("missing_episodes")) << check.dump(2);
+  EXPECT_NE(categories["missing_episodes"]["outcome"], "withheld");
+  // The fixture's intelligence summary is nowhere in what the hub holds.
+  EXPECT_EQ(check.dump().find("intelligence report"), std::string::npos);
+
+  const auto events = EventsOfCheck(*id);
+  const bool recorded = std::any_of(events.begin(), events.end(), [](const auto& e) {
+    return e.type == audit::EventType::kCategoryWithheld && !e.categories.empty() &&
+           e.categories[0].category == "intelligence" && e.categories[0].disposition == "withheld";
+  });
+  EXPECT_TRUE(recorded);
 }
 
 TEST_F(AuditTrailTest, PolicyAndKeyChangesAreRecordedOnceWhenTheyTakeEffect) {
