@@ -291,6 +291,11 @@ Result<std::vector<SourceMatch>> ParseCommandOutput(std::string_view text,
     matches = &value;
   }
   if (matches == nullptr) return Bad("/", "needs \"matches\"");
+  // The published schema (schemas/connector/command-output.schema.json) as well as the checks
+  // below, so that what integrators validate against is what the agent enforces.
+  if (Status s = schemas::Validate("command-output", *doc); !s.ok()) {
+    return InvalidArgument("command output: " + s.message());
+  }
   if (!matches->is_array() || matches->size() > kMaxCommandMatches) {
     return Bad("/matches", "must be an array of at most 64 matches");
   }
@@ -342,6 +347,11 @@ Result<std::vector<SourceMatch>> CommandConnector::Find(const schemas::QueryBody
                                                 {"elapsed_ms", elapsed}});
     return s;
   };
+
+  // What the program reads follows the published schema (schemas/connector/).
+  const nlohmann::json input_doc = CommandInput(query, context);
+  if (Status s = schemas::Validate("command-input", input_doc); !s.ok()) return fail(s);
+  const std::string input = input_doc.dump() + "\n";
 
   // stdin is a socket so that writing to a program that stopped reading fails with EPIPE
   // (MSG_NOSIGNAL) instead of raising SIGPIPE in the agent.
@@ -409,7 +419,6 @@ Result<std::vector<SourceMatch>> CommandConnector::Find(const schemas::QueryBody
   out_child.Close();
   err_child.Close();
 
-  const std::string input = CommandInput(query, context).dump() + "\n";
   size_t written = 0;
   std::string out;
   std::vector<char> buf(kReadChunk);

@@ -71,5 +71,42 @@ TEST(JsonShapeTest, ParseJsonRejectsGarbageWithoutThrowing) {
   EXPECT_TRUE(ParseJson("{\"a\":[1,2]}", 100, 4).ok());
 }
 
+// The command connector's schemas (schemas/connector/) are published and compiled in: the
+// examples of docs/agent.md pass, and what the agent's own checks refuse the schemas refuse too.
+TEST(ValidatorTest, CommandConnectorSchemasAcceptTheDocumentedDocumentsOnly) {
+  const auto input = nlohmann::json::parse(R"({"version": 1, "check_ref": "chk-0001",
+    "purpose": "child-protection-s47", "level": 2, "categories": ["domestic_abuse"],
+    "subject": {"given_names": "Jamie", "family_name": "Example", "aliases": [],
+                "dob": "2015-03-04", "sex": "female", "postcodes": ["NS1 2AB"],
+                "identifiers": {"nhs_number": "9434765919"}},
+    "household": [{"given_names": "Alex", "family_name": "Example"}]})");
+  EXPECT_TRUE(Validate("command-input", input).ok());
+  auto no_version = input;
+  no_version.erase("version");
+  EXPECT_FALSE(Validate("command-input", no_version).ok());
+
+  const auto output = nlohmann::json::parse(R"({"matches": [
+    {"identifiers": {"nhs_number": "9434765919"}, "match": "confirmed",
+     "matched_on": ["nhs_number"],
+     "categories": {"domestic_abuse": {"summary": "Two incidents at the home address.",
+                                       "latest": "2026-10-30",
+                                       "records": [{"date": "2026-10-30", "type": "domestic incident"}]}}}]})");
+  EXPECT_TRUE(Validate("command-output", output).ok());
+  EXPECT_TRUE(Validate("command-output", nlohmann::json::parse(R"({"matches": []})")).ok());
+  for (const char* bad : {
+           R"({})",
+           R"({"matches": [], "extra": 1})",
+           R"({"matches": [{"match": "probably"}]})",
+           R"({"matches": [{"identifiers": {"NHS": "1"}}]})",
+           R"({"matches": [{"categories": {"x": {"summary": "too short a name"}}}]})",
+           R"({"matches": [{"categories": {"incidents": {"latest": "30/10/2026"}}}]})",
+           R"({"matches": [{"categories": {"incidents": {"records": [{"nested": {"a": 1}}]}}}]})",
+       }) {
+    EXPECT_FALSE(Validate("command-output", nlohmann::json::parse(bad)).ok()) << bad;
+  }
+  ASSERT_TRUE(SchemaText("command-output").has_value());
+  ASSERT_TRUE(SchemaText("command-input").has_value());
+}
+
 }  // namespace
 }  // namespace mash::schemas
