@@ -139,9 +139,12 @@ inline constexpr double kIdentifierConflict = -12.3;
 
 // One name of a subject (the primary name or an alias), pre-computed for comparison.
 struct NameForm {
-  std::string given;        // first given name, normalised ("" if none)
-  std::string middle;       // other given names, normalised, space-separated
-  std::string given_code;   // NYSIIS of `given`
+  std::string given;       // first given name, normalised ("" if none)
+  std::string middle;      // other given names, normalised, space-separated
+  std::string given_code;  // NYSIIS of `given`
+  // NicknameGroups(given): a reference into the built-in table, which lives as long as the
+  // program. Never null.
+  const std::vector<uint16_t>* given_groups = &NicknameGroups("");
   std::string family;       // normalised, spaces kept ("smith jones")
   std::string family_flat;  // spaces removed ("smithjones"), compared for exact agreement
   std::string family_code;  // NYSIIS of `family_flat`
