@@ -101,7 +101,7 @@ Level CompareFamily(const NameForm& q, const NameForm& r, const NameFrequencies*
   return {w.family_disagree, nullptr};
 }
 
-// Could be the same first given name as keyed: equal, a nickname or one typo away.
+// True when two names' nickname groups (NameForm::given_groups) have one in common.
 bool SharesGroup(const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
   for (uint16_t x : a) {
     if (std::find(b.begin(), b.end(), x) != b.end()) return true;

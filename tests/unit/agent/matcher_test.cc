@@ -665,7 +665,7 @@ TEST(MatchQualityTest, ConfirmedPrecisionMeetsTarget) {
 // The levels measured on these 12,330 records (1,500 families, the default seed): precision
 // 0.9984, recall 0.9698 (0.9994 and 0.9065 before one-edit typos, household address history
 // and rule 2b of matcher.h). Larger sets reach the 0.97 target: 3,000 families (the size
-// `./mash bench match` uses) 0.972, 15,000 families with seeds 1 and 2 0.975 and 0.974. These
+// `./mash bench match` uses) 0.972, 15,000 families with seeds 1 and 2 0.975 (both). These
 // guard the levels reached against regressions.
 TEST(MatchQualityTest, ConfirmedRecallDoesNotFallBelowItsMeasuredLevel) {
   EXPECT_GE(Quality().recall(), 0.965);
