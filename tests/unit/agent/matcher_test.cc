@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -545,6 +546,28 @@ TEST(PersonIndexTest, OnlyNamesakeInTheHouseholdConfirmsWithoutDob) {
   const auto m = std::move(b).Build().Lookup(query);
   ASSERT_EQ(m.size(), 2u);
   for (const auto& match : m) EXPECT_EQ(match.band, MatchBand::kPossible) << match.record_id;
+}
+
+TEST(PersonIndexTest, TooLargeAHouseholdIsNotOne) {
+  // Thirteen Kowalskis at one postcode (a hostel): the store cannot tell who lives with whom,
+  // so a record without a date of birth in the query is not confirmed through rule 2b.
+  const char* names[] = {"Halina",  "Anna",    "Piotr",   "Zofia",     "Jakub",
+                         "Marek",   "Tomasz",  "Ewa",     "Krzysztof", "Magdalena",
+                         "Andrzej", "Barbara", "Grzegorz"};
+  static_assert(std::size(names) == PersonIndex::kMaxHousehold + 1);
+  const Person query = Member("Halina", "", "female");
+  for (size_t held : {PersonIndex::kMaxHousehold, PersonIndex::kMaxHousehold + 1}) {
+    PersonIndex::Builder b;
+    for (size_t i = 0; i < held; ++i) {
+      b.Add(names[i], Member(names[i], "1950-01-01", i == 0 ? "female" : "male"));
+    }
+    const auto m = std::move(b).Build().Lookup(query);
+    ASSERT_FALSE(m.empty()) << held;
+    EXPECT_EQ(m[0].record_id, "Halina");
+    EXPECT_EQ(m[0].band,
+              held <= PersonIndex::kMaxHousehold ? MatchBand::kConfirmed : MatchBand::kPossible)
+        << held;
+  }
 }
 
 TEST(PersonIndexTest, ChangedFamilyNameConfirmsOnlyWithTheExactDobAtTheAddress) {
