@@ -101,10 +101,23 @@ Level CompareFamily(const NameForm& q, const NameForm& r, const NameFrequencies*
   return {w.family_disagree, nullptr};
 }
 
+// True when two names' nickname groups (NameForm::given_groups) have one in common.
+bool SharesGroup(const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
+  for (uint16_t x : a) {
+    if (std::find(b.begin(), b.end(), x) != b.end()) return true;
+  }
+  return false;
+}
+
+bool MistypedNicknames(const NameForm& a, const NameForm& b) {
+  return AreMistypedNicknames(a.given, *a.given_groups, b.given, *b.given_groups);
+}
+
 // Could be the same first given name as keyed: equal, a nickname or one typo away.
-bool SameGivenName(const std::string& a, const std::string& b) {
-  if (a.empty() || b.empty()) return false;
-  return a == b || AreNicknames(a, b) || OneTypo(a, b) || AreMistypedNicknames(a, b);
+bool SameGivenName(const NameForm& a, const NameForm& b) {
+  if (a.given.empty() || b.given.empty()) return false;
+  return a.given == b.given || SharesGroup(*a.given_groups, *b.given_groups) ||
+         OneTypo(a.given, b.given) || MistypedNicknames(a, b);
 }
 
 bool InMiddle(std::string_view given, std::string_view middle) {
@@ -118,10 +131,11 @@ Level CompareGiven(const NameForm& q, const NameForm& r, const NameFrequencies* 
     return {FrequencyWeight(0.85, w.given_exact, freq, freq ? &freq->given : nullptr, r.given),
             "given_name"};
   }
-  if (AreNicknames(q.given, r.given)) return {w.given_nickname, "given_name_nickname"};
+  if (SharesGroup(*q.given_groups, *r.given_groups)) {
+    return {w.given_nickname, "given_name_nickname"};
+  }
   if (JaroWinkler(q.given, r.given) >= kJaroWinklerSimilar || OneTypo(q.given, r.given) ||
-      AreMistypedNicknames(q.given, r.given) || InMiddle(q.given, r.middle) ||
-      InMiddle(r.given, q.middle)) {
+      MistypedNicknames(q, r) || InMiddle(q.given, r.middle) || InMiddle(r.given, q.middle)) {
     return {w.given_similar, "given_name_similar"};
   }
   const bool initial = (q.given.size() == 1 || r.given.size() == 1) && q.given[0] == r.given[0];
@@ -204,6 +218,7 @@ NameForm MakeName(const std::vector<std::string>& given, std::string_view family
       n.middle += given[i];
     }
     n.given_code = Nysiis(n.given);
+    n.given_groups = &NicknameGroups(n.given);
   }
   n.family = NormaliseName(family);
   for (char c : n.family) {
@@ -242,7 +257,7 @@ void BlockingKeys(const Subject& s, bool query, std::vector<uint64_t>* out) {
     if (n.family_code.empty()) continue;
     if (year >= 0) out->push_back(Hash('f', n.family_code, {}, year));
     if (n.given.empty()) continue;
-    const auto& groups = NicknameGroups(n.given);
+    const auto& groups = *n.given_groups;
     if (groups.empty()) {
       out->push_back(Hash('n', n.family_code, n.given_code));
     } else {
@@ -271,18 +286,16 @@ void BlockingKeys(const Subject& s, bool query, std::vector<uint64_t>* out) {
 // before or lives now) and household_namesakes. A family name at a postcode held by more than
 // kMaxHousehold records (a hostel, a care home) is not a household: namesakes stay unknown.
 void LinkHouseholds(std::vector<Subject>* subjects) {
-  std::unordered_map<std::string, std::vector<uint32_t>> at;  // family + postcode -> records
-  auto key = [](const Subject& s, const std::string& postcode) {
-    return s.names[0].family_flat + '\x1f' + postcode;
-  };
   auto in_household = [](const Subject& s) {
     return !s.names.empty() && !s.names[0].family_flat.empty() && !s.postcodes.empty();
   };
+  std::vector<std::pair<uint64_t, uint32_t>> at;  // hash(family, postcode) -> record, sorted
   for (uint32_t i = 0; i < subjects->size(); ++i) {
     const Subject& s = (*subjects)[i];
     if (!in_household(s)) continue;
-    for (const auto& p : s.postcodes) at[key(s, p)].push_back(i);
+    for (const auto& p : s.postcodes) at.emplace_back(Hash('h', s.names[0].family_flat, p), i);
   }
+  std::sort(at.begin(), at.end());
   std::vector<uint32_t> members;
   for (uint32_t i = 0; i < subjects->size(); ++i) {
     Subject& s = (*subjects)[i];
@@ -290,19 +303,27 @@ void LinkHouseholds(std::vector<Subject>* subjects) {
     members.clear();
     bool too_large = false;
     for (const auto& p : s.postcodes) {
-      const auto& at_p = at[key(s, p)];
-      if (at_p.size() > PersonIndex::kMaxHousehold) too_large = true;
-      for (uint32_t j : at_p) {
-        if (j != i && std::find(members.begin(), members.end(), j) == members.end()) {
-          members.push_back(j);
+      const uint64_t k = Hash('h', s.names[0].family_flat, p);
+      const auto lo = std::lower_bound(at.begin(), at.end(), std::make_pair(k, 0u));
+      const auto hi = std::upper_bound(lo, at.end(), std::make_pair(k, UINT32_MAX));
+      if (static_cast<size_t>(hi - lo) > PersonIndex::kMaxHousehold) too_large = true;
+      for (auto it = lo; it != hi && !too_large; ++it) {
+        const uint32_t j = it->second;
+        const Subject& m = (*subjects)[j];
+        // The hash only finds candidates: a household needs the same name and postcode.
+        if (j == i || m.names[0].family_flat != s.names[0].family_flat ||
+            std::find(m.postcodes.begin(), m.postcodes.end(), p) == m.postcodes.end() ||
+            std::find(members.begin(), members.end(), j) != members.end()) {
+          continue;
         }
+        members.push_back(j);
       }
     }
     if (too_large) continue;
     s.household_namesakes = 0;
     for (uint32_t j : members) {
       const Subject& m = (*subjects)[j];
-      if (SameGivenName(s.names[0].given, m.names[0].given)) ++s.household_namesakes;
+      if (SameGivenName(s.names[0], m.names[0])) ++s.household_namesakes;
       for (const auto& other : m.postcodes) {
         if (std::find(s.postcodes.begin(), s.postcodes.end(), other) == s.postcodes.end() &&
             std::find(s.household_postcodes.begin(), s.household_postcodes.end(), other) ==
@@ -324,7 +345,7 @@ bool HouseholdIdentity(const NameForm* q, const NameForm* r, const Level& family
                        const Level& middle, const Level& dob, const Level& postcode,
                        const Level& sex, const Subject& record) {
   if (record.household_namesakes != 0 || q == nullptr || r == nullptr) return false;
-  if (!SameGivenName(q->given, r->given)) return false;
+  if (!SameGivenName(*q, *r)) return false;
   if (!Is(postcode, "postcode") && !Is(postcode, "postcode_household")) return false;
   if (middle.weight < 0 || sex.weight < 0) return false;
   if (Is(family, "family_name") || Is(family, "family_name_similar")) return dob.weight >= 0;

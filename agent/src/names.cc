@@ -333,8 +333,9 @@ bool AreNicknames(std::string_view a, std::string_view b) {
 
 namespace {
 
-bool MistypedFormOf(std::string_view typed, std::string_view other) {
-  for (uint16_t g : NicknameGroups(other)) {
+bool MistypedFormOf(std::string_view typed, std::string_view other,
+                    const std::vector<uint16_t>& other_groups) {
+  for (uint16_t g : other_groups) {
     for (std::string_view name : NicknameGroupList()[g]) {
       if (name != other && WithinOneEdit(typed, name)) return true;
     }
@@ -345,8 +346,13 @@ bool MistypedFormOf(std::string_view typed, std::string_view other) {
 }  // namespace
 
 bool AreMistypedNicknames(std::string_view a, std::string_view b) {
+  return AreMistypedNicknames(a, NicknameGroups(a), b, NicknameGroups(b));
+}
+
+bool AreMistypedNicknames(std::string_view a, const std::vector<uint16_t>& groups_a,
+                          std::string_view b, const std::vector<uint16_t>& groups_b) {
   if (a.size() < 3 || b.size() < 3 || a == b) return false;
-  return MistypedFormOf(a, b) || MistypedFormOf(b, a);
+  return MistypedFormOf(a, b, groups_b) || MistypedFormOf(b, a, groups_a);
 }
 
 size_t NicknamePairCount() { return Nicknames().pairs; }

@@ -96,8 +96,8 @@
 //    recall 0.924-0.929; 24 → 0.9992-0.9994, 0.907-0.915; 25 → 0.9997-0.9999, 0.892-0.899.
 //    (Those figures predate the one-edit levels, the household history and rule 2b.) With them,
 //    at 24, on 122,500 records (15,000 families, seeds 1 and 2): precision 0.9986 and 0.9984,
-//    recall 0.975 and 0.974 (before: 0.9995 and 0.9992, 0.915 and 0.913). Of the false
-//    negatives left, most are indistinguishable from the generated strangers without more
+//    recall 0.975 and 0.975 (before: 0.9995 and 0.9992, 0.915 and 0.913). Of the false
+//    negatives left, more than half look like the generated strangers without more
 //    evidence: no postcode on one side, or a move to another district that no record of the
 //    household shows; rule 2b's false positives are about 0.1% of CONFIRMED answers.
 //    Known weakness: with the fixed weights (Compare without frequencies), name + dob + sex and
@@ -139,9 +139,12 @@ inline constexpr double kIdentifierConflict = -12.3;
 
 // One name of a subject (the primary name or an alias), pre-computed for comparison.
 struct NameForm {
-  std::string given;        // first given name, normalised ("" if none)
-  std::string middle;       // other given names, normalised, space-separated
-  std::string given_code;   // NYSIIS of `given`
+  std::string given;       // first given name, normalised ("" if none)
+  std::string middle;      // other given names, normalised, space-separated
+  std::string given_code;  // NYSIIS of `given`
+  // NicknameGroups(given): a reference into the built-in table, which lives as long as the
+  // program. Never null.
+  const std::vector<uint16_t>* given_groups = &NicknameGroups("");
   std::string family;       // normalised, spaces kept ("smith jones")
   std::string family_flat;  // spaces removed ("smithjones"), compared for exact agreement
   std::string family_code;  // NYSIIS of `family_flat`
@@ -232,7 +235,8 @@ struct LookupStats {
 // (counted in LookupStats::skipped_blocks) so that no key degenerates into a scan.
 // Build also links households (records sharing the primary family name and a postcode): see
 // "Household address history" and rule 2b at the top of this file. It is one pass over the
-// records with a hash map of family name + postcode; lookups do no extra work for it.
+// records with a sorted array of hashed family name + postcode (about 2 s for a million records
+// on the development machine); lookups do no extra work for it.
 class PersonIndex {
  public:
   static constexpr size_t kMaxBlock = 4096;

@@ -55,6 +55,9 @@ bool AreNicknames(std::string_view a, std::string_view b);
 // or the other way round: a mistyped familiar form ("Lim" for Liam, of William). Names shorter
 // than three letters never count.
 bool AreMistypedNicknames(std::string_view a, std::string_view b);
+// The same with NicknameGroups of each name already looked up (the matcher keeps them).
+bool AreMistypedNicknames(std::string_view a, const std::vector<uint16_t>& groups_a,
+                          std::string_view b, const std::vector<uint16_t>& groups_b);
 // The names of one nickname group, formal name first (the synthetic data generator uses it).
 std::vector<std::string_view> NicknameGroupNames(uint16_t group);
 // Number of (nickname, formal name) pairs in the built-in table.
