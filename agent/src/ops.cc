@@ -378,8 +378,7 @@ class Tester {
   Tester(ConnectionTest& result, const AgentConfig& config, DialOptions dial,
          std::shared_ptr<net::ssl::context> tls, schemas::Hello hello,
          crypto::SigningPublicKey broker_sign, crypto::EncryptionPublicKey broker_enc,
-         crypto::SigningPublicKey audit_key, std::optional<std::string> held,
-         std::string skip_welcome)
+         crypto::SigningPublicKey audit_key, std::optional<std::string> held)
       : result_(result),
         config_(config),
         dial_(std::move(dial)),
@@ -390,19 +389,13 @@ class Tester {
         broker_sign_(broker_sign),
         broker_enc_(broker_enc),
         audit_key_(audit_key),
-        held_(std::move(held)),
-        skip_welcome_(std::move(skip_welcome)) {}
+        held_(std::move(held)) {}
 
   void Run(std::chrono::milliseconds overall) {
     AsyncDial(
         ws_, resolver_, dial_, [this](DialStep step) { OnStep(step); },
         [this](std::optional<DialFailure> failure) {
           if (failure) return OnDialFailed(*failure);
-          if (!skip_welcome_.empty()) {
-            Add("welcome", true, skip_welcome_);
-            finished_ = true;
-            return Close();
-          }
           SendHello();
         });
     io_.run_for(overall);
@@ -607,7 +600,6 @@ class Tester {
   crypto::EncryptionPublicKey broker_enc_;
   crypto::SigningPublicKey audit_key_;
   std::optional<std::string> held_;
-  std::string skip_welcome_;  // why hello/welcome is not repeated, or ""
   std::string out_;
   beast::flat_buffer in_;
   bool finished_ = false;
@@ -647,18 +639,9 @@ ConnectionTest TestConnection(const std::filesystem::path& config_path,
 
   // The checkpoint the agent holds, so that the broker's bookkeeping of it stays right.
   std::optional<std::string> held;
-  std::string skip_welcome;
   if (auto db = OpenAgentDatabase(*config); db.ok()) {
     if (auto log = DisclosureLog::Create(db->get()); log.ok()) {
       if (auto cp = (*log)->LoadCheckpoint(); cp.ok()) held = *cp;
-    }
-    // A hello from here would make the broker believe the agency holds the checkpoint this
-    // test was shown (it keeps one held size per agency, not per connection), and the running
-    // agent would have to resynchronise. Its own welcome already passed these checks.
-    if (auto live = ReadLiveState(db->get()); live.ok() && live->running && live->connected) {
-      skip_welcome = "not repeated: the running agent (pid " + std::to_string(live->pid) +
-                     ") is connected since " + TimeText(live->connected_since) +
-                     " and its welcome passed these checks; stop it to test the exchange";
     }
   }
   schemas::Hello hello;
@@ -677,7 +660,7 @@ ConnectionTest TestConnection(const std::filesystem::path& config_path,
   t.steps.push_back(
       {"config", true, config_path.string() + " loads; TLS identity, keys and pins read", ""});
   Tester tester(t, *config, std::move(*dial), *tls, std::move(hello), *broker_sign, *broker_enc,
-                *audit_key, std::move(held), std::move(skip_welcome));
+                *audit_key, std::move(held));
   tester.Run(overall);
   return t;
 }
