@@ -71,23 +71,9 @@ Result<int64_t> CountRows(storage::Database* db, const std::string& table) {
   return row ? s.ColumnInt(0) : 0;
 }
 
-Result<int64_t> CountAwaitingReviewIn(storage::Database* db) {
-  // LEAD: when the review queue is merged, count its pending items here instead. Until then a
-  // category an answer marked `review` is never released, so every one of them still waits.
-  MASH_ASSIGN_OR_RETURN(
-      storage::Statement s,
-      db->Prepare("SELECT categories FROM disclosures WHERE categories LIKE '%\"review\"%'"));
-  int64_t n = 0;
-  while (true) {
-    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    const json cats = json::parse(s.ColumnText(0), nullptr, false);
-    if (!cats.is_array()) continue;
-    for (const auto& c : cats) {
-      if (c.is_object() && c.value("outcome", "") == "review") ++n;
-    }
-  }
-  return n;
+Result<ReviewQueue::Awaiting> CountAwaitingReviewIn(storage::Database* db) {
+  MASH_ASSIGN_OR_RETURN(std::unique_ptr<ReviewQueue> queue, ReviewQueue::Create(db));
+  return queue->CountAwaiting();
 }
 
 json CertificateJson(const std::filesystem::path& file, int64_t now) {
@@ -116,7 +102,7 @@ json CertificateJson(const std::filesystem::path& file, int64_t now) {
 
 // ---- status ----------------------------------------------------------------------------------
 
-Result<int64_t> CountAwaitingReview(const AgentConfig& config) {
+Result<ReviewQueue::Awaiting> CountAwaitingReview(const AgentConfig& config) {
   MASH_ASSIGN_OR_RETURN(std::unique_ptr<storage::Database> db, OpenAgentDatabase(config));
   MASH_ASSIGN_OR_RETURN(std::unique_ptr<DisclosureLog> log, DisclosureLog::Create(db.get()));
   return CountAwaitingReviewIn(db.get());
@@ -188,7 +174,7 @@ nlohmann::json CollectStatus(const AgentConfig& config, int64_t now) {
     out["queries"]["receipts_held"] = receipts.ok() ? json(*receipts) : json(nullptr);
   }
   if (auto review = CountAwaitingReviewIn(db->get()); review.ok()) {
-    out["review_queue"] = {{"awaiting", *review}};
+    out["review_queue"] = {{"awaiting", review->categories}, {"items", review->items}};
   } else {
     out["review_queue"] = {{"error", review.status().message()}};
   }
@@ -277,9 +263,11 @@ std::string FormatStatus(const nlohmann::json& s) {
                         str(q.value("receipts_held", json(nullptr))) + " with receipts");
   }
   const json& r = s["review_queue"];
-  line("review queue", r.contains("error") ? "UNKNOWN: " + str(r["error"])
-                                           : std::to_string(r["awaiting"].get<int64_t>()) +
-                                                 " categories awaiting the custodian");
+  line("review queue", r.contains("error")
+                           ? "UNKNOWN: " + str(r["error"])
+                           : std::to_string(r["awaiting"].get<int64_t>()) + " categories of " +
+                                 std::to_string(r["items"].get<int64_t>()) +
+                                 " answers awaiting the custodian");
   const json& p = s["policy"];
   std::string policy = p["in_force"].is_null() ? std::string("not recorded by a running agent")
                                                : str(p["in_force"]) + " in force";

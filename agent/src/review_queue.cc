@@ -508,6 +508,21 @@ Result<bool> ReviewQueue::OnReceipt(const std::string& answer_id) {
   return matched;
 }
 
+Result<ReviewQueue::Awaiting> ReviewQueue::CountAwaiting() {
+  MASH_ASSIGN_OR_RETURN(
+      storage::Statement s,
+      db_->Prepare("SELECT count(DISTINCT i.id), count(c.item_id) FROM review_items i "
+                   "LEFT JOIN review_categories c ON c.item_id = i.id AND c.decision = '' "
+                   "WHERE i.status = 'pending'"));
+  MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+  Awaiting out;
+  if (row) {
+    out.items = s.ColumnInt(0);
+    out.categories = s.ColumnInt(1);
+  }
+  return out;
+}
+
 Result<std::vector<nlohmann::json>> ReviewQueue::Decisions(int limit) {
   MASH_ASSIGN_OR_RETURN(
       storage::Statement s,

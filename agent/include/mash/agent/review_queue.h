@@ -148,6 +148,14 @@ class ReviewQueue {
   // receipted and its subject and content are cleared. Returns whether an item matched.
   Result<bool> OnReceipt(const std::string& answer_id);
 
+  // What waits for the custodian (for `mash-agent status`): the items still pending and their
+  // categories not decided yet. Storage errors.
+  struct Awaiting {
+    int64_t items = 0;
+    int64_t categories = 0;
+  };
+  Result<Awaiting> CountAwaiting();
+
   // Every custodian decision, newest first, at most `limit` (for `mash-agent review log`).
   Result<std::vector<nlohmann::json>> Decisions(int limit);
 
