@@ -713,22 +713,50 @@ Result<nlohmann::json> ReadDisclosureLog(const AgentConfig& config, const LogQue
     }
     entries.push_back(std::move(e));
   }
+  // The custodian's decisions on categories the agency's policy held back (review queue):
+  // who, when, what and why, oldest first, with the same filters.
+  MASH_ASSIGN_OR_RETURN(std::unique_ptr<ReviewQueue> queue, ReviewQueue::Create(db.get()));
+  MASH_ASSIGN_OR_RETURN(std::vector<json> rows,
+                        queue->Decisions(query.limit, query.since, query.check_ref));
+  json decisions = json::array();
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    json d = *it;
+    d["time"] = TimeText(d["time"].get<int64_t>());
+    decisions.push_back(std::move(d));
+  }
   json out = {{"version", 1},
               {"agency", config.agency_id},
               {"since", TimeOrNull(query.since)},
               {"check_ref", query.check_ref.empty() ? json(nullptr) : json(query.check_ref)},
               {"count", entries.size()},
-              {"entries", entries}};
+              {"entries", entries},
+              {"decision_count", decisions.size()},
+              {"decisions", decisions}};
   return out;
 }
 
 std::string FormatDisclosureLog(const nlohmann::json& log) {
   std::ostringstream o;
   auto str = [](const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); };
+  const json decisions = log.value("decisions", json::array());
+  auto format_decisions = [&] {
+    if (decisions.empty()) return;
+    o << "custodian decisions:\n";
+    for (const auto& d : decisions) {
+      o << str(d["time"]) << "  check " << str(d["check_ref"]) << "  review item " << str(d["item"])
+        << "\n    " << str(d["category"]) << ": " << str(d["decision"]) << " by " << str(d["by"]);
+      if (d["fields"].is_array() && !d["fields"].empty())
+        o << ", also redacted " << d["fields"].dump();
+      if (!str(d["reason"]).empty()) o << ": " << str(d["reason"]);
+      o << "\n";
+    }
+    o << decisions.size() << " decision(s)\n";
+  };
   if (log["entries"].empty()) {
     o << "no answers in the disclosure log"
       << (log["check_ref"].is_null() ? "" : " for check " + str(log["check_ref"]))
       << (log["since"].is_null() ? "" : " since " + str(log["since"])) << "\n";
+    format_decisions();
     return o.str();
   }
   for (const auto& e : log["entries"]) {
@@ -776,6 +804,7 @@ std::string FormatDisclosureLog(const nlohmann::json& log) {
     }
   }
   o << log["count"].get<size_t>() << " answer(s)\n";
+  format_decisions();
   return o.str();
 }
 

@@ -324,5 +324,52 @@ TEST_F(OpsStatusTest, DisclosureLogReaderFiltersByCheckAndDateAndShowsNoSubject)
             std::string::npos);
 }
 
+TEST_F(OpsStatusTest, LogShowsTheCustodiansDecisionsBesideTheDisclosures) {
+  auto responder = MakeResponder();
+  ASSERT_NE(responder, nullptr);
+  const auto answer = Ask(*responder, 2);
+  std::string first;
+  for (const auto& c : answer.body.categories) {
+    if (c.outcome == "review" && first.empty()) first = c.category;
+  }
+  ASSERT_FALSE(first.empty()) << "the example police policy should route a category to review";
+  auto none = ReadDisclosureLog(Config(), {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ((*none)["decision_count"], 0);
+  EXPECT_EQ(FormatDisclosureLog(*none).find("custodian decisions"), std::string::npos);
+
+  ReviewDecision d;
+  d.kind = ReviewDecision::Kind::kDecline;
+  d.category = first;
+  d.reason = "not proportionate";
+  d.by = "c.custodian";
+  ASSERT_TRUE(DecideReview(Config(), 1, d, kStart + 60).ok());
+
+  auto log = ReadDisclosureLog(Config(), {});
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_EQ((*log)["count"], 1);
+  ASSERT_EQ((*log)["decision_count"], 1) << log->dump(2);
+  const json& row = (*log)["decisions"][0];
+  EXPECT_EQ(row["time"], common::FormatRfc3339(common::FromUnix(kStart + 60)));
+  EXPECT_EQ(row["check_ref"], (*log)["entries"][0]["check_ref"]);
+  EXPECT_EQ(row["category"], first);
+  EXPECT_EQ(row["decision"], "declined");
+  EXPECT_EQ(row["by"], "c.custodian");
+  EXPECT_EQ(row["reason"], "not proportionate");
+  const std::string text = FormatDisclosureLog(*log);
+  EXPECT_NE(text.find("custodian decisions:"), std::string::npos) << text;
+  EXPECT_NE(text.find(first + ": declined by c.custodian: not proportionate"), std::string::npos)
+      << text;
+  // No subject in the decisions either.
+  EXPECT_EQ(log->dump().find("9434765919"), std::string::npos);
+
+  // The same filters as the answers.
+  EXPECT_EQ((*ReadDisclosureLog(Config(), {kStart + 61, "", 1000}))["decision_count"], 0);
+  const std::string check = (*log)["entries"][0]["check_ref"];
+  EXPECT_EQ((*ReadDisclosureLog(Config(), {0, check, 1000}))["decision_count"], 1);
+  auto other = ReadDisclosureLog(Config(), {0, "no-such-check", 10});
+  EXPECT_EQ((*other)["decision_count"], 0);
+}
+
 }  // namespace
 }  // namespace mash::agent::testing

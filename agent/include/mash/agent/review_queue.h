@@ -156,8 +156,11 @@ class ReviewQueue {
   };
   Result<Awaiting> CountAwaiting();
 
-  // Every custodian decision, newest first, at most `limit` (for `mash-agent review log`).
-  Result<std::vector<nlohmann::json>> Decisions(int limit);
+  // Every custodian decision, newest first, at most `limit` (for `mash-agent review log`);
+  // only those made at or after `since` (Unix seconds) and, when `check_ref` is not empty, about
+  // that check (for `mash-agent log`).
+  Result<std::vector<nlohmann::json>> Decisions(int limit, int64_t since = 0,
+                                                const std::string& check_ref = "");
 
  private:
   explicit ReviewQueue(storage::Database* db) : db_(db) {}
