@@ -134,6 +134,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       channel_->OnWelcomed();
       channel_->responder_->OnConnected();
+      // A ping at once tells the broker an agent answers on this connection (not a probe such
+      // as test-connection): receipts kept for the agency go out only to such a connection.
+      Send(schemas::Ping{channel_->random_.Hex(8), false}.ToJson().dump());
       SchedulePing();
       ScheduleReviewPoll();
     } else {

@@ -71,23 +71,9 @@ Result<int64_t> CountRows(storage::Database* db, const std::string& table) {
   return row ? s.ColumnInt(0) : 0;
 }
 
-Result<int64_t> CountAwaitingReviewIn(storage::Database* db) {
-  // LEAD: when the review queue is merged, count its pending items here instead. Until then a
-  // category an answer marked `review` is never released, so every one of them still waits.
-  MASH_ASSIGN_OR_RETURN(
-      storage::Statement s,
-      db->Prepare("SELECT categories FROM disclosures WHERE categories LIKE '%\"review\"%'"));
-  int64_t n = 0;
-  while (true) {
-    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    const json cats = json::parse(s.ColumnText(0), nullptr, false);
-    if (!cats.is_array()) continue;
-    for (const auto& c : cats) {
-      if (c.is_object() && c.value("outcome", "") == "review") ++n;
-    }
-  }
-  return n;
+Result<ReviewQueue::Awaiting> CountAwaitingReviewIn(storage::Database* db) {
+  MASH_ASSIGN_OR_RETURN(std::unique_ptr<ReviewQueue> queue, ReviewQueue::Create(db));
+  return queue->CountAwaiting();
 }
 
 json CertificateJson(const std::filesystem::path& file, int64_t now) {
@@ -116,7 +102,7 @@ json CertificateJson(const std::filesystem::path& file, int64_t now) {
 
 // ---- status ----------------------------------------------------------------------------------
 
-Result<int64_t> CountAwaitingReview(const AgentConfig& config) {
+Result<ReviewQueue::Awaiting> CountAwaitingReview(const AgentConfig& config) {
   MASH_ASSIGN_OR_RETURN(std::unique_ptr<storage::Database> db, OpenAgentDatabase(config));
   MASH_ASSIGN_OR_RETURN(std::unique_ptr<DisclosureLog> log, DisclosureLog::Create(db.get()));
   return CountAwaitingReviewIn(db.get());
@@ -188,7 +174,7 @@ nlohmann::json CollectStatus(const AgentConfig& config, int64_t now) {
     out["queries"]["receipts_held"] = receipts.ok() ? json(*receipts) : json(nullptr);
   }
   if (auto review = CountAwaitingReviewIn(db->get()); review.ok()) {
-    out["review_queue"] = {{"awaiting", *review}};
+    out["review_queue"] = {{"awaiting", review->categories}, {"items", review->items}};
   } else {
     out["review_queue"] = {{"error", review.status().message()}};
   }
@@ -277,9 +263,11 @@ std::string FormatStatus(const nlohmann::json& s) {
                         str(q.value("receipts_held", json(nullptr))) + " with receipts");
   }
   const json& r = s["review_queue"];
-  line("review queue", r.contains("error") ? "UNKNOWN: " + str(r["error"])
-                                           : std::to_string(r["awaiting"].get<int64_t>()) +
-                                                 " categories awaiting the custodian");
+  line("review queue", r.contains("error")
+                           ? "UNKNOWN: " + str(r["error"])
+                           : std::to_string(r["awaiting"].get<int64_t>()) + " categories of " +
+                                 std::to_string(r["items"].get<int64_t>()) +
+                                 " answers awaiting the custodian");
   const json& p = s["policy"];
   std::string policy = p["in_force"].is_null() ? std::string("not recorded by a running agent")
                                                : str(p["in_force"]) + " in force";
@@ -378,8 +366,7 @@ class Tester {
   Tester(ConnectionTest& result, const AgentConfig& config, DialOptions dial,
          std::shared_ptr<net::ssl::context> tls, schemas::Hello hello,
          crypto::SigningPublicKey broker_sign, crypto::EncryptionPublicKey broker_enc,
-         crypto::SigningPublicKey audit_key, std::optional<std::string> held,
-         std::string skip_welcome)
+         crypto::SigningPublicKey audit_key, std::optional<std::string> held)
       : result_(result),
         config_(config),
         dial_(std::move(dial)),
@@ -390,19 +377,13 @@ class Tester {
         broker_sign_(broker_sign),
         broker_enc_(broker_enc),
         audit_key_(audit_key),
-        held_(std::move(held)),
-        skip_welcome_(std::move(skip_welcome)) {}
+        held_(std::move(held)) {}
 
   void Run(std::chrono::milliseconds overall) {
     AsyncDial(
         ws_, resolver_, dial_, [this](DialStep step) { OnStep(step); },
         [this](std::optional<DialFailure> failure) {
           if (failure) return OnDialFailed(*failure);
-          if (!skip_welcome_.empty()) {
-            Add("welcome", true, skip_welcome_);
-            finished_ = true;
-            return Close();
-          }
           SendHello();
         });
     io_.run_for(overall);
@@ -607,7 +588,6 @@ class Tester {
   crypto::EncryptionPublicKey broker_enc_;
   crypto::SigningPublicKey audit_key_;
   std::optional<std::string> held_;
-  std::string skip_welcome_;  // why hello/welcome is not repeated, or ""
   std::string out_;
   beast::flat_buffer in_;
   bool finished_ = false;
@@ -647,18 +627,9 @@ ConnectionTest TestConnection(const std::filesystem::path& config_path,
 
   // The checkpoint the agent holds, so that the broker's bookkeeping of it stays right.
   std::optional<std::string> held;
-  std::string skip_welcome;
   if (auto db = OpenAgentDatabase(*config); db.ok()) {
     if (auto log = DisclosureLog::Create(db->get()); log.ok()) {
       if (auto cp = (*log)->LoadCheckpoint(); cp.ok()) held = *cp;
-    }
-    // A hello from here would make the broker believe the agency holds the checkpoint this
-    // test was shown (it keeps one held size per agency, not per connection), and the running
-    // agent would have to resynchronise. Its own welcome already passed these checks.
-    if (auto live = ReadLiveState(db->get()); live.ok() && live->running && live->connected) {
-      skip_welcome = "not repeated: the running agent (pid " + std::to_string(live->pid) +
-                     ") is connected since " + TimeText(live->connected_since) +
-                     " and its welcome passed these checks; stop it to test the exchange";
     }
   }
   schemas::Hello hello;
@@ -677,7 +648,7 @@ ConnectionTest TestConnection(const std::filesystem::path& config_path,
   t.steps.push_back(
       {"config", true, config_path.string() + " loads; TLS identity, keys and pins read", ""});
   Tester tester(t, *config, std::move(*dial), *tls, std::move(hello), *broker_sign, *broker_enc,
-                *audit_key, std::move(held), std::move(skip_welcome));
+                *audit_key, std::move(held));
   tester.Run(overall);
   return t;
 }
@@ -742,22 +713,50 @@ Result<nlohmann::json> ReadDisclosureLog(const AgentConfig& config, const LogQue
     }
     entries.push_back(std::move(e));
   }
+  // The custodian's decisions on categories the agency's policy held back (review queue):
+  // who, when, what and why, oldest first, with the same filters.
+  MASH_ASSIGN_OR_RETURN(std::unique_ptr<ReviewQueue> queue, ReviewQueue::Create(db.get()));
+  MASH_ASSIGN_OR_RETURN(std::vector<json> rows,
+                        queue->Decisions(query.limit, query.since, query.check_ref));
+  json decisions = json::array();
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    json d = *it;
+    d["time"] = TimeText(d["time"].get<int64_t>());
+    decisions.push_back(std::move(d));
+  }
   json out = {{"version", 1},
               {"agency", config.agency_id},
               {"since", TimeOrNull(query.since)},
               {"check_ref", query.check_ref.empty() ? json(nullptr) : json(query.check_ref)},
               {"count", entries.size()},
-              {"entries", entries}};
+              {"entries", entries},
+              {"decision_count", decisions.size()},
+              {"decisions", decisions}};
   return out;
 }
 
 std::string FormatDisclosureLog(const nlohmann::json& log) {
   std::ostringstream o;
   auto str = [](const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); };
+  const json decisions = log.value("decisions", json::array());
+  auto format_decisions = [&] {
+    if (decisions.empty()) return;
+    o << "custodian decisions:\n";
+    for (const auto& d : decisions) {
+      o << str(d["time"]) << "  check " << str(d["check_ref"]) << "  review item " << str(d["item"])
+        << "\n    " << str(d["category"]) << ": " << str(d["decision"]) << " by " << str(d["by"]);
+      if (d["fields"].is_array() && !d["fields"].empty())
+        o << ", also redacted " << d["fields"].dump();
+      if (!str(d["reason"]).empty()) o << ": " << str(d["reason"]);
+      o << "\n";
+    }
+    o << decisions.size() << " decision(s)\n";
+  };
   if (log["entries"].empty()) {
     o << "no answers in the disclosure log"
       << (log["check_ref"].is_null() ? "" : " for check " + str(log["check_ref"]))
       << (log["since"].is_null() ? "" : " since " + str(log["since"])) << "\n";
+    format_decisions();
     return o.str();
   }
   for (const auto& e : log["entries"]) {
@@ -805,6 +804,7 @@ std::string FormatDisclosureLog(const nlohmann::json& log) {
     }
   }
   o << log["count"].get<size_t>() << " answer(s)\n";
+  format_decisions();
   return o.str();
 }
 

@@ -508,13 +508,32 @@ Result<bool> ReviewQueue::OnReceipt(const std::string& answer_id) {
   return matched;
 }
 
-Result<std::vector<nlohmann::json>> ReviewQueue::Decisions(int limit) {
+Result<ReviewQueue::Awaiting> ReviewQueue::CountAwaiting() {
+  MASH_ASSIGN_OR_RETURN(
+      storage::Statement s,
+      db_->Prepare("SELECT count(DISTINCT i.id), count(c.item_id) FROM review_items i "
+                   "LEFT JOIN review_categories c ON c.item_id = i.id AND c.decision = '' "
+                   "WHERE i.status = 'pending'"));
+  MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+  Awaiting out;
+  if (row) {
+    out.items = s.ColumnInt(0);
+    out.categories = s.ColumnInt(1);
+  }
+  return out;
+}
+
+Result<std::vector<nlohmann::json>> ReviewQueue::Decisions(int limit, int64_t since,
+                                                           const std::string& check_ref) {
   MASH_ASSIGN_OR_RETURN(
       storage::Statement s,
       db_->Prepare("SELECT time, item_id, check_ref, query_id, category, decision, fields, "
                    "reason, decided_by, policy_version FROM custodian_decisions "
-                   "ORDER BY id DESC LIMIT ?"));
-  s.Bind(1, static_cast<int64_t>(limit));
+                   "WHERE time >= ? AND (? = '' OR check_ref = ?) ORDER BY id DESC LIMIT ?"));
+  s.Bind(1, since);
+  s.Bind(2, check_ref);
+  s.Bind(3, check_ref);
+  s.Bind(4, static_cast<int64_t>(limit));
   std::vector<nlohmann::json> out;
   while (true) {
     MASH_ASSIGN_OR_RETURN(bool row, s.Step());

@@ -86,6 +86,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   const std::string& agency() const { return agency_; }
   uint64_t id() const { return id_; }
+  bool active() const { return active_ && !closing_; }
 
  private:
   // Tells the sender of every frame still queued that it was not written. The write in flight
@@ -223,13 +224,19 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     hub_->SessionWelcomed(this);
     hello_timer_.cancel();
     schemas::Welcome welcome = hub_->options_.welcome;
-    welcome.audit = hub_->events_->OnHello(agency_, hello);
+    welcome.audit = hub_->events_->OnHello(agency_, id_, hello);
     Send(welcome.ToJson().dump());
     common::LogInfo("agent.connected", {{"agency", agency_}, {"peer", peer_}});
     hub_->events_->OnAgentOnline(agency_);
   }
 
   void OnFrame(const schemas::Frame& frame) {
+    if (!active_ &&
+        (frame.type == schemas::MessageType::kPing || frame.type == schemas::MessageType::kAnswer ||
+         frame.type == schemas::MessageType::kReviewPending)) {
+      active_ = true;
+      hub_->events_->OnSessionActive(agency_, id_);
+    }
     switch (frame.type) {
       case schemas::MessageType::kPing: {
         const auto ping = schemas::Ping::FromJson(frame.doc);
@@ -328,6 +335,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   bool write_in_flight_ = false;
   int protocol_errors_ = 0;
   bool welcomed_ = false;
+  bool active_ = false;  // a frame came after the welcome: an agent is answering on it
   bool attached_ = false;
   bool closing_ = false;
   bool close_after_writes_ = false;
@@ -392,10 +400,37 @@ void AgentHub::Stop() {
 }
 
 uint64_t AgentHub::Send(const std::string& agency, std::string frame, Delivery delivered) {
+  // The newest connection an agent answers on; the newest of all when none has said anything
+  // since its welcome yet (an agent that just connected).
+  if (const uint64_t active = ActiveSession(agency); active != 0) {
+    return SendTo(agency, active, std::move(frame), std::move(delivered));
+  }
   const auto it = attached_.find(agency);
   if (it == attached_.end()) return 0;
   for (auto rit = it->second.rbegin(); rit != it->second.rend(); ++rit) {
     if (auto s = rit->lock()) return s->Send(std::move(frame), std::move(delivered)) ? s->id() : 0;
+  }
+  return 0;
+}
+
+uint64_t AgentHub::SendTo(const std::string& agency, uint64_t session, std::string frame,
+                          Delivery delivered) {
+  const auto it = attached_.find(agency);
+  if (it == attached_.end()) return 0;
+  for (const auto& w : it->second) {
+    auto s = w.lock();
+    if (s && s->id() == session) {
+      return s->Send(std::move(frame), std::move(delivered)) ? s->id() : 0;
+    }
+  }
+  return 0;
+}
+
+uint64_t AgentHub::ActiveSession(const std::string& agency) const {
+  const auto it = attached_.find(agency);
+  if (it == attached_.end()) return 0;
+  for (auto rit = it->second.rbegin(); rit != it->second.rend(); ++rit) {
+    if (auto s = rit->lock(); s && s->active()) return s->id();
   }
   return 0;
 }

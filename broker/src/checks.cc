@@ -554,6 +554,7 @@ void CheckService::OnDelivered(const std::string& check_id, const std::string& a
 }
 
 void CheckService::OnSessionClosed(const std::string& agency, uint64_t session) {
+  held_size_.erase(session);
   // Queries sent over the closed connection and not answered may never have been read: they
   // go out again, oldest first, ahead of anything newer. The agent's replay cache makes the
   // resend safe, and the query id is kept so that an answer to either copy counts.
@@ -881,9 +882,9 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
 void CheckService::SendReceipt(const std::string& agency, const std::string& check_ref,
                                const crypto::SealedEnvelope& answer, const std::string& answer_id,
                                uint64_t seq) {
-  if (!hub_ || !hub_->IsOnline(agency))
-    return KeepReceipt(agency, check_ref, answer, answer_id, seq);
-  uint64_t& held = held_size_[agency];
+  const uint64_t session = hub_ ? hub_->ActiveSession(agency) : 0;
+  if (session == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
+  const uint64_t held = held_size_[session];
   auto receipt = audit_.MakeReceipt(seq, held);
   if (!receipt.ok()) {
     common::LogError(
@@ -914,9 +915,21 @@ void CheckService::SendReceipt(const std::string& agency, const std::string& che
   }
   const std::string frame =
       schemas::EnvelopeFrame(schemas::MessageType::kReceipt, sealed->ToJson()).dump();
-  if (hub_->Send(agency, frame) == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
-  if (auto cp = audit::ParseCheckpoint(receipt->checkpoint); cp.ok()) {
-    held = cp->checkpoint.size;
+  std::weak_ptr<int> alive = alive_;
+  const uint64_t sent = hub_->SendTo(
+      agency, session, frame,
+      [this, alive, agency, check_ref, answer, answer_id, seq](bool written) {
+        if (alive.expired() || written) return;
+        // The connection closed before the receipt was written: it goes out again on the next
+        // connection the agency answers on (this one's held size no longer matters).
+        common::LogWarn("receipt.requeued", {{"agency", agency}, {"check", check_ref}});
+        KeepReceipt(agency, check_ref, answer, answer_id, seq);
+        SendKeptReceipts(agency);
+      });
+  if (sent == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
+  const auto h = held_size_.find(session);
+  if (auto cp = audit::ParseCheckpoint(receipt->checkpoint); cp.ok() && h != held_size_.end()) {
+    h->second = cp->checkpoint.size;
   }
 }
 
@@ -931,12 +944,22 @@ void CheckService::KeepReceipt(const std::string& agency, const std::string& che
   pending.push_back({check_ref, answer, answer_id, seq});
 }
 
+void CheckService::SendKeptReceipts(const std::string& agency) {
+  if (!hub_ || hub_->ActiveSession(agency) == 0) return;
+  const auto it = unsent_receipts_.find(agency);
+  if (it == unsent_receipts_.end()) return;
+  auto pending = std::move(it->second);
+  unsent_receipts_.erase(it);
+  for (const auto& r : pending) SendReceipt(agency, r.check_ref, r.answer, r.answer_id, r.seq);
+}
+
 std::optional<schemas::WelcomeAudit> CheckService::OnHello(const std::string& agency,
+                                                           uint64_t session,
                                                            const schemas::Hello& hello) {
   uint64_t held = hello.checkpoint ? static_cast<uint64_t>(hello.checkpoint->size) : 0;
   const auto seal = audit_.LatestSeal();
   if (!seal) {
-    held_size_[agency] = held;
+    held_size_[session] = held;
     return std::nullopt;
   }
   schemas::WelcomeAudit w;
@@ -955,16 +978,18 @@ std::optional<schemas::WelcomeAudit> CheckService::OnHello(const std::string& ag
     w.consistency_from = static_cast<int64_t>(held);
     for (const auto& h : *proof) w.consistency_proof.push_back(common::Base64Encode(h));
   }
-  held_size_[agency] = held > size ? held : size;
+  held_size_[session] = held > size ? held : size;
   return w;
 }
 
 void CheckService::OnAgentOnline(const std::string& agency) {
-  // Receipts the agency missed while it was away, then the queries waiting for it.
-  auto pending = std::move(unsent_receipts_[agency]);
-  unsent_receipts_.erase(agency);
-  for (const auto& r : pending) SendReceipt(agency, r.check_ref, r.answer, r.answer_id, r.seq);
+  // Receipts the agency missed wait until an agent answers on the connection (OnSessionActive):
+  // a probe that closes after its welcome would take them with it.
   DispatchWaiting(agency);
+}
+
+void CheckService::OnSessionActive(const std::string& agency, uint64_t) {
+  SendKeptReceipts(agency);
 }
 
 void CheckService::OnAgentOffline(const std::string&) {

@@ -606,9 +606,10 @@ TEST_F(OpsTest, StatusLogAndDiagnosticsOfAnAgentThatAnsweredHoldNoSecretsOrPerso
   ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
   const std::string text = bundle->dump();
   EXPECT_EQ((*bundle)["test_connection"]["ok"], true) << (*bundle)["test_connection"].dump(2);
-  // The running agent is connected: the test does not send a hello of its own (status.h).
+  // The test says hello beside the running agent, with the checkpoint the agent holds.
+  EXPECT_EQ((*bundle)["test_connection"]["steps"].back()["step"], "welcome");
   EXPECT_NE((*bundle)["test_connection"]["steps"].back()["detail"].get<std::string>().find(
-                "not repeated: the running agent"),
+                "consistent with the one held"),
             std::string::npos)
       << (*bundle)["test_connection"].dump(2);
   EXPECT_EQ((*bundle)["status"]["connection"]["connected"], true);
@@ -659,6 +660,100 @@ TEST_F(OpsTest, StatusLogAndDiagnosticsOfAnAgentThatAnsweredHoldNoSecretsOrPerso
   }
   agent.Stop();
   common::InitLogging({"test", common::LogLevel::kInfo, false, std::nullopt});
+}
+
+// ---- a second connection of the agency beside the running agent ------------------------------
+
+// The number of disclosure log entries of `c` that hold their receipt, once there are `want`
+// (or what there is after `limit`).
+int WaitForReceipts(const agent::AgentConfig& c, int want, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  int held = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto read = agent::ReadDisclosureLog(c, {});
+    if (read.ok()) {
+      held = 0;
+      for (const auto& e : (*read)["entries"]) held += e["receipt"].is_null() ? 0 : 1;
+      if (held >= want) break;
+    }
+    std::this_thread::sleep_for(25ms);
+  }
+  return held;
+}
+
+// The broker used to keep one held checkpoint size per agency: a second connection's hello
+// (test-connection, a second instance) moved it, the running agent's next receipt was proved
+// from the wrong size, and the agent dropped its connection to resynchronise. Now each
+// connection has its own, receipts go only to a connection an agent answers on, and the
+// running agent takes every receipt while the other connection stays open, and after a
+// test-connection that says hello and closes.
+TEST_F(OpsTest, ASecondConnectionOfTheAgencyLeavesTheRunningAgentsReceiptsAlone) {
+  LogLines logs;
+  const agent::AgentConfig c = PoliceConfig();
+  const auto path = WriteAgentToml(c, hub_.dir() / "police.toml");
+  RunningAgent agent(c, random_);
+  ASSERT_TRUE(hub_.WaitOnline("police", 10s)) << logs.Text();
+
+  auto first = hub_.Raise(PoliceCheck());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(WaitForPoliceAnswer(hub_, *first, 20s)["state"], "awaiting_agency_review");
+  ASSERT_EQ(WaitForReceipts(c, 1, 20s), 1) << logs.Text();
+
+  // The log grows past the checkpoint the agent holds, so that a hello from another
+  // connection is shown a larger one.
+  auto seal_size = [&] {
+    return OnIo(hub_.io(), [&]() -> uint64_t {
+      const auto seal = hub_.broker().audit().LatestSeal();
+      return seal ? seal->checkpoint.size : 0;
+    });
+  };
+  auto grow_log = [&] {
+    const uint64_t before = seal_size();
+    OnIo(hub_.io(), [&] {
+      hub_.broker().checks().RecordRefusal({"test.practitioner", "practitioner"}, "bad_body");
+      return 0;
+    });
+    for (int i = 0; i < 200 && seal_size() <= before; ++i) std::this_thread::sleep_for(10ms);
+    return seal_size() > before;
+  };
+  ASSERT_TRUE(grow_log());
+
+  // A second connection of the agency says hello and stays open without a word more.
+  RawClient second(hub_.pki().ClientOptions("police"), hub_.agent_port());
+  ASSERT_TRUE(second.Connect());
+  ASSERT_TRUE(second.SendText(RawClient::Hello("police", hub_.dir() / "keys")));
+  const auto welcome = second.Read(5s);
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_EQ(json::parse(*welcome)["type"], "welcome") << *welcome;
+
+  // The running agent keeps answering, and takes its receipt without resynchronising.
+  auto next = hub_.Raise(PoliceCheck());
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(WaitForPoliceAnswer(hub_, *next, 20s)["state"], "awaiting_agency_review");
+  EXPECT_EQ(WaitForReceipts(c, 2, 20s), 2) << logs.Text();
+  // Neither the query nor the receipt went to the silent connection.
+  bool timed_out = false;
+  EXPECT_FALSE(second.Read(300ms, &timed_out).has_value());
+  EXPECT_TRUE(timed_out);
+
+  // test-connection beside it, shown a larger checkpoint than the agent holds, goes through the
+  // welcome, and the agent goes on as before.
+  ASSERT_TRUE(grow_log());
+  const agent::ConnectionTest t = agent::TestConnection(path, 10s);
+  EXPECT_EQ(t.exit_code, agent::kExitOk) << Steps(t);
+  ASSERT_FALSE(t.steps.empty());
+  EXPECT_EQ(t.steps.back().name, "welcome") << Steps(t);
+  EXPECT_NE(t.steps.back().detail.find("consistent with the one held"), std::string::npos)
+      << Steps(t);
+  auto last = hub_.Raise(PoliceCheck());
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(WaitForPoliceAnswer(hub_, *last, 20s)["state"], "awaiting_agency_review");
+  EXPECT_EQ(WaitForReceipts(c, 3, 20s), 3) << logs.Text();
+
+  const std::string text = logs.Text();
+  EXPECT_EQ(text.find("audit.resync_needed"), std::string::npos) << text;
+  EXPECT_EQ(text.find("receipt.failed"), std::string::npos) << text;
+  agent.Stop();
 }
 
 }  // namespace

@@ -242,13 +242,36 @@ TEST_F(OpsStatusTest, StatusShowsTheWitnessAlarmAndCountsCategoriesAwaitingRevie
     auto log = DisclosureLog::Create(db->get());
     ASSERT_TRUE((*log)->RaiseAlarm({kStart, "two roots for size 7", "held", "presented", {}}).ok());
   }
-  const json s = CollectStatus(Config(), kStart);
-  EXPECT_EQ(s["review_queue"]["awaiting"], review);
+  json s = CollectStatus(Config(), kStart);
+  EXPECT_EQ(s["review_queue"]["awaiting"], review) << s.dump(2);
+  EXPECT_EQ(s["review_queue"]["items"], 1);
   EXPECT_EQ(s["witness"]["alarm"], true);
   EXPECT_EQ(s["witness"]["reason"], "two roots for size 7");
   EXPECT_EQ(StatusExitCode(s), kExitFailed);
-  EXPECT_EQ(*CountAwaitingReview(Config()), review);
+  ASSERT_TRUE(CountAwaitingReview(Config()).ok());
+  EXPECT_EQ(CountAwaitingReview(Config())->categories, review);
+  EXPECT_EQ(CountAwaitingReview(Config())->items, 1);
   EXPECT_NE(FormatStatus(s).find("ALARM raised"), std::string::npos);
+  EXPECT_NE(FormatStatus(s).find(std::to_string(review) + " categories of 1 answers awaiting"),
+            std::string::npos)
+      << FormatStatus(s);
+
+  // The count is the queue's: a category the custodian has decided no longer waits, though the
+  // answer in the disclosure log still marks it `review`.
+  std::string first;
+  for (const auto& c : answer.body.categories) {
+    if (c.outcome == "review" && first.empty()) first = c.category;
+  }
+  ReviewDecision d;
+  d.kind = ReviewDecision::Kind::kDecline;
+  d.category = first;
+  d.reason = "not proportionate";
+  d.by = "c.custodian";
+  auto decided = DecideReview(Config(), 1, d, kStart + 60);
+  ASSERT_TRUE(decided.ok()) << decided.status().ToString();
+  s = CollectStatus(Config(), kStart + 60);
+  EXPECT_EQ(s["review_queue"]["awaiting"], review - 1) << s.dump(2);
+  EXPECT_EQ(s["review_queue"]["items"], review > 1 ? 1 : 0);
 }
 
 TEST_F(OpsStatusTest, WithoutADatabaseStatusSaysSoInsteadOfFailing) {
@@ -299,6 +322,53 @@ TEST_F(OpsStatusTest, DisclosureLogReaderFiltersByCheckAndDateAndShowsNoSubject)
   EXPECT_NE(FormatDisclosureLog(*ReadDisclosureLog(Config(), {0, "no-such-check", 10}))
                 .find("no answers"),
             std::string::npos);
+}
+
+TEST_F(OpsStatusTest, LogShowsTheCustodiansDecisionsBesideTheDisclosures) {
+  auto responder = MakeResponder();
+  ASSERT_NE(responder, nullptr);
+  const auto answer = Ask(*responder, 2);
+  std::string first;
+  for (const auto& c : answer.body.categories) {
+    if (c.outcome == "review" && first.empty()) first = c.category;
+  }
+  ASSERT_FALSE(first.empty()) << "the example police policy should route a category to review";
+  auto none = ReadDisclosureLog(Config(), {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ((*none)["decision_count"], 0);
+  EXPECT_EQ(FormatDisclosureLog(*none).find("custodian decisions"), std::string::npos);
+
+  ReviewDecision d;
+  d.kind = ReviewDecision::Kind::kDecline;
+  d.category = first;
+  d.reason = "not proportionate";
+  d.by = "c.custodian";
+  ASSERT_TRUE(DecideReview(Config(), 1, d, kStart + 60).ok());
+
+  auto log = ReadDisclosureLog(Config(), {});
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_EQ((*log)["count"], 1);
+  ASSERT_EQ((*log)["decision_count"], 1) << log->dump(2);
+  const json& row = (*log)["decisions"][0];
+  EXPECT_EQ(row["time"], common::FormatRfc3339(common::FromUnix(kStart + 60)));
+  EXPECT_EQ(row["check_ref"], (*log)["entries"][0]["check_ref"]);
+  EXPECT_EQ(row["category"], first);
+  EXPECT_EQ(row["decision"], "declined");
+  EXPECT_EQ(row["by"], "c.custodian");
+  EXPECT_EQ(row["reason"], "not proportionate");
+  const std::string text = FormatDisclosureLog(*log);
+  EXPECT_NE(text.find("custodian decisions:"), std::string::npos) << text;
+  EXPECT_NE(text.find(first + ": declined by c.custodian: not proportionate"), std::string::npos)
+      << text;
+  // No subject in the decisions either.
+  EXPECT_EQ(log->dump().find("9434765919"), std::string::npos);
+
+  // The same filters as the answers.
+  EXPECT_EQ((*ReadDisclosureLog(Config(), {kStart + 61, "", 1000}))["decision_count"], 0);
+  const std::string check = (*log)["entries"][0]["check_ref"];
+  EXPECT_EQ((*ReadDisclosureLog(Config(), {0, check, 1000}))["decision_count"], 1);
+  auto other = ReadDisclosureLog(Config(), {0, "no-such-check", 10});
+  EXPECT_EQ((*other)["decision_count"], 0);
 }
 
 }  // namespace

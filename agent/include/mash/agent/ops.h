@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "mash/agent/config.h"
+#include "mash/agent/review_queue.h"
 #include "mash/common/status.h"
 
 namespace mash::agent {
@@ -40,10 +41,9 @@ std::string FormatStatus(const nlohmann::json& status);
 // kExitOk when the agent runs, is connected and no witness alarm is raised; kExitFailed otherwise.
 int StatusExitCode(const nlohmann::json& status);
 
-// The number of categories awaiting the agency's custodian, from the agent's database.
-// For now: every category a sent answer marked `review` (the review queue is not built yet; the
-// lead replaces this with the queue's pending count when it is merged).
-Result<int64_t> CountAwaitingReview(const AgentConfig& config);
+// What awaits the agency's custodian, from the review queue in the agent's database (opened
+// as `mash-agent review` opens it): pending items and their undecided categories.
+Result<ReviewQueue::Awaiting> CountAwaitingReview(const AgentConfig& config);
 
 // ---- test-connection -------------------------------------------------------------------------
 

@@ -148,8 +148,19 @@ class ReviewQueue {
   // receipted and its subject and content are cleared. Returns whether an item matched.
   Result<bool> OnReceipt(const std::string& answer_id);
 
-  // Every custodian decision, newest first, at most `limit` (for `mash-agent review log`).
-  Result<std::vector<nlohmann::json>> Decisions(int limit);
+  // What waits for the custodian (for `mash-agent status`): the items still pending and their
+  // categories not decided yet. Storage errors.
+  struct Awaiting {
+    int64_t items = 0;
+    int64_t categories = 0;
+  };
+  Result<Awaiting> CountAwaiting();
+
+  // Every custodian decision, newest first, at most `limit` (for `mash-agent review log`);
+  // only those made at or after `since` (Unix seconds) and, when `check_ref` is not empty, about
+  // that check (for `mash-agent log`).
+  Result<std::vector<nlohmann::json>> Decisions(int limit, int64_t since = 0,
+                                                const std::string& check_ref = "");
 
  private:
   explicit ReviewQueue(storage::Database* db) : db_(db) {}

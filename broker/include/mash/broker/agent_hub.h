@@ -54,11 +54,15 @@ class AgentEvents {
   // generic error.
   virtual Status OnReviewPending(const std::string& agency,
                                  const crypto::SealedEnvelope& envelope) = 0;
-  // An authenticated hello from `agency`, before its welcome: what the welcome says of the audit
-  // log (the newest signed checkpoint and the consistency proof from the checkpoint the hello
-  // names), or nullopt when the log has nothing signed yet.
-  virtual std::optional<schemas::WelcomeAudit> OnHello(const std::string& agency,
+  // An authenticated hello from `agency` on connection `session`, before its welcome: what the
+  // welcome says of the audit log (the newest signed checkpoint and the consistency proof from
+  // the checkpoint the hello names), or nullopt when the log has nothing signed yet.
+  virtual std::optional<schemas::WelcomeAudit> OnHello(const std::string& agency, uint64_t session,
                                                        const schemas::Hello& hello) = 0;
+  // A welcomed connection of `agency` sent its first frame after the welcome (a ping, an answer
+  // or a review_pending): an agent is reading and answering on it, not a probe that closes after
+  // the welcome (`mash-agent test-connection`). Receipts go only to such connections.
+  virtual void OnSessionActive(const std::string& agency, uint64_t session) = 0;
 };
 
 struct AgentHubOptions {
@@ -98,10 +102,17 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   // the connection closed first (the frame may then be sent again on a new connection).
   using Delivery = std::function<void(bool written)>;
 
-  // Queues a text frame to the agency's current connection and returns that connection's number
-  // (never 0). 0 when it is not connected or its queue is full (the session is then closed);
-  // `delivered` is not called then.
+  // Queues a text frame to the agency's current connection (the newest it answers on, else the
+  // newest) and returns that connection's number (never 0). 0 when it is not connected or its queue
+  // is full (the session is then closed); `delivered` is not called then.
   uint64_t Send(const std::string& agency, std::string frame, Delivery delivered = {});
+  // Queues a text frame to connection `session` of `agency` only; `session` when queued, 0 when
+  // that connection is gone or its queue is full (`delivered` is not called then).
+  uint64_t SendTo(const std::string& agency, uint64_t session, std::string frame,
+                  Delivery delivered = {});
+  // The newest connection of `agency` that has sent a frame since its welcome (see
+  // AgentEvents::OnSessionActive), or 0.
+  uint64_t ActiveSession(const std::string& agency) const;
   bool IsOnline(const std::string& agency) const;
   std::vector<std::string> Online() const;
   int connection_count() const { return connections_; }
@@ -136,7 +147,7 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   // only these slots, never the ones agencies need once they are in.
   std::map<AgentSession*, std::string> pending_;
   std::map<std::string, int> pending_by_address_;
-  // Attached (welcomed) sessions per agency, newest last; frames go to the newest.
+  // Attached (welcomed) sessions per agency, newest last; frames go to the newest active one.
   std::map<std::string, std::vector<std::weak_ptr<AgentSession>>> attached_;
 };
 

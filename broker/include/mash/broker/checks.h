@@ -148,8 +148,9 @@ class CheckService final : public AgentEvents {
   Status OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) override;
   Status OnReviewPending(const std::string& agency,
                          const crypto::SealedEnvelope& envelope) override;
-  std::optional<schemas::WelcomeAudit> OnHello(const std::string& agency,
+  std::optional<schemas::WelcomeAudit> OnHello(const std::string& agency, uint64_t session,
                                                const schemas::Hello& hello) override;
+  void OnSessionActive(const std::string& agency, uint64_t session) override;
 
  private:
   // kSending: handed to the connection, not yet written; kSent: written to the socket;
@@ -244,10 +245,15 @@ class CheckService final : public AgentEvents {
   // A query whose query_sent event committed (or failed): hand it to the agency's connection.
   void OnQueryRecorded(const std::string& id, const std::string& agency, const std::string& frame,
                        Result<uint64_t> committed);
-  // A receipt that could not be sent now goes out when the agency is next online.
+  // Receipts go only to a connection an agent answers on (AgentHub::ActiveSession), with the
+  // consistency proof from the checkpoint size that connection holds. One that cannot be sent
+  // now, or whose connection closed before it was written, is kept and goes out on the next
+  // such connection.
   void KeepReceipt(const std::string& agency, const std::string& check_ref,
                    const crypto::SealedEnvelope& answer, const std::string& answer_id,
                    uint64_t seq);
+  // Sends the kept receipts of `agency` when a connection it answers on is open.
+  void SendKeptReceipts(const std::string& agency);
 
   // Sends waiting queries to `agency` while it is online and under its in-flight cap.
   void DispatchWaiting(const std::string& agency);
@@ -273,9 +279,12 @@ class CheckService final : public AgentEvents {
   std::map<std::string, Check> checks_;
   std::map<std::string, std::deque<std::string>> waiting_;  // agency -> check ids, oldest first
   std::map<std::string, int> in_flight_;                    // agency -> parts kSending
-  // The checkpoint size each agency holds, as far as the broker knows (from its hello, then
-  // from each welcome and receipt it was given), for the consistency proofs it is owed.
-  std::map<std::string, uint64_t> held_size_;
+  // The checkpoint size each connection (by its AgentHub session number) holds, as far as the
+  // broker knows (from its hello, then from its welcome and each receipt sent over it), for the
+  // consistency proofs it is owed. Per connection, not per agency: a second connection of the
+  // agency (test-connection, a second instance) is shown its own checkpoint, and must not move
+  // the size the first connection's next receipt is proved from.
+  std::map<uint64_t, uint64_t> held_size_;
   struct UnsentReceipt {
     std::string check_ref;
     crypto::SealedEnvelope answer;
