@@ -8,6 +8,34 @@
 
 namespace mash::agent {
 
+namespace {
+
+// "host[:port]" of a URL: the port (when given) and the host, checked. `what` names the setting in
+// errors ("broker url", "broker.proxy"); an absent port leaves `port` as it is.
+Status SplitHostPort(std::string_view authority, std::string_view what, std::string* host,
+                     uint16_t* port) {
+  const auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    const auto port_text = authority.substr(colon + 1);
+    unsigned value = 0;
+    const auto [p, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return InvalidArgument(std::string(what) + " has a bad port");
+    }
+    *port = static_cast<uint16_t>(value);
+    authority = authority.substr(0, colon);
+  }
+  static const std::regex kHost("^[A-Za-z0-9.-]{1,253}$");
+  *host = std::string(authority);
+  if (!std::regex_match(*host, kHost))
+    return InvalidArgument(std::string(what) + " has a bad host");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<BrokerUrl> ParseBrokerUrl(std::string_view url) {
   constexpr std::string_view kScheme = "wss://";
   if (url.substr(0, kScheme.size()) != kScheme) {
@@ -18,22 +46,7 @@ Result<BrokerUrl> ParseBrokerUrl(std::string_view url) {
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) out.path = std::string(rest.substr(slash));
-  const auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    const auto port_text = authority.substr(colon + 1);
-    unsigned port = 0;
-    const auto [p, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
-      return InvalidArgument("broker url has a bad port");
-    }
-    out.port = static_cast<uint16_t>(port);
-    authority = authority.substr(0, colon);
-  }
-  static const std::regex kHost("^[A-Za-z0-9.-]{1,253}$");
-  out.host = std::string(authority);
-  if (!std::regex_match(out.host, kHost)) return InvalidArgument("broker url has a bad host");
+  MASH_RETURN_IF_ERROR(SplitHostPort(authority, "broker url", &out.host, &out.port));
   return out;
 }
 
@@ -51,22 +64,7 @@ Result<ProxyUrl> ParseProxyUrl(std::string_view url) {
     return InvalidArgument("broker.proxy takes no path");
   }
   ProxyUrl out;
-  const auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos) {
-    const auto port_text = authority.substr(colon + 1);
-    unsigned port = 0;
-    const auto [p, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
-      return InvalidArgument("broker.proxy has a bad port");
-    }
-    out.port = static_cast<uint16_t>(port);
-    authority = authority.substr(0, colon);
-  }
-  static const std::regex kHost("^[A-Za-z0-9.-]{1,253}$");
-  out.host = std::string(authority);
-  if (!std::regex_match(out.host, kHost)) return InvalidArgument("broker.proxy has a bad host");
+  MASH_RETURN_IF_ERROR(SplitHostPort(authority, "broker.proxy", &out.host, &out.port));
   return out;
 }
 

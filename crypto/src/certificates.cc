@@ -20,6 +20,7 @@
 
 #include "mash/common/encoding.h"
 #include "mash/common/private_file.h"
+#include "openssl_errors.h"
 
 namespace mash::crypto {
 namespace {
@@ -51,19 +52,8 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
-std::string OpenSslErrors() {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error" : out;
-}
-
-Status OpenSslInternal(const std::string& what) { return Internal(what + ": " + OpenSslErrors()); }
+using internal::OpenSslErrors;
+using internal::OpenSslInternal;
 
 int NoPassphrase(char*, int, int, void*) { return 0; }
 

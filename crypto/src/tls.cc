@@ -20,8 +20,6 @@
 //   full handshake with a fresh client certificate check against the current CRLs.
 #include "mash/crypto/tls.h"
 
-#include <regex>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -39,8 +37,11 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <regex>
 #include <string_view>
 #include <system_error>
+
+#include "openssl_errors.h"
 
 namespace mash::crypto {
 namespace {
@@ -77,20 +78,8 @@ struct GeneralNamesFree {
   void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
 };
 
-// Drains OpenSSL's error queue of this thread into one line.
-std::string OpenSslErrors() {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error" : out;
-}
-
-Status OpenSslInternal(const std::string& what) { return Internal(what + ": " + OpenSslErrors()); }
+using internal::OpenSslErrors;
+using internal::OpenSslInternal;
 
 Status RequireFile(const std::filesystem::path& path, const char* what) {
   if (path.empty()) return InvalidArgument(std::string(what) + " not configured");
