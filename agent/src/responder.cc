@@ -308,6 +308,30 @@ Result<Responder::OpenedQuery> Responder::OpenQuery(const crypto::SealedEnvelope
   return OpenedQuery{opened->header, std::move(body).value(), *consent};
 }
 
+Result<crypto::SealedEnvelope> Responder::SealToHub(const std::string& type,
+                                                    const crypto::EnvelopeHeader& why,
+                                                    const std::string& plaintext,
+                                                    crypto::EnvelopeHeader* sent) {
+  crypto::EnvelopeHeader h;
+  h.type = type;
+  h.id = random_.Hex(16);
+  h.sender = agency_id_;
+  h.sender_key = sign_.Public().Fingerprint();
+  h.recipient = hub_id_;
+  h.recipient_key = broker_enc_.Fingerprint();
+  h.issued_at = clock_.NowUnix();
+  h.expires_at = h.issued_at + answer_lifetime_.count();
+  MASH_ASSIGN_OR_RETURN(h.sequence, sequence_->Next());
+  h.check_ref = why.check_ref;
+  h.purpose = why.purpose;
+  h.lawful_basis = why.lawful_basis;
+  h.consent = why.consent;
+  h.urgency = why.urgency;
+  h.policy_hash = policies_->enforced().version;
+  if (sent != nullptr) *sent = h;
+  return crypto::Seal(h, common::AsBytes(plaintext), sign_, broker_enc_, random_);
+}
+
 Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Found> found) {
   if (!found.ok()) {
     // Fail closed: no partial answer, the broker gets the generic `unavailable`.
@@ -336,25 +360,10 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
     }
   }
 
-  crypto::EnvelopeHeader h;
-  h.type = "answer";
-  h.id = random_.Hex(16);
-  h.sender = agency_id_;
-  h.sender_key = sign_.Public().Fingerprint();
-  h.recipient = hub_id_;
-  h.recipient_key = broker_enc_.Fingerprint();
-  h.issued_at = clock_.NowUnix();
-  h.expires_at = h.issued_at + answer_lifetime_.count();
-  MASH_ASSIGN_OR_RETURN(h.sequence, sequence_->Next());
-  h.check_ref = opened.header.check_ref;
-  h.purpose = opened.header.purpose;
-  h.lawful_basis = opened.header.lawful_basis;
-  h.consent = opened.header.consent;
-  h.urgency = opened.header.urgency;
-  h.policy_hash = version;
   const std::string plaintext = built.body.ToJson().dump();
+  crypto::EnvelopeHeader h;
   MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope sealed,
-                        crypto::Seal(h, common::AsBytes(plaintext), sign_, broker_enc_, random_));
+                        SealToHub("answer", opened.header, plaintext, &h));
   std::string frame = schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
   if (frame.size() > schemas::kMaxFrameBytes) {
     // The broker would close the connection for it; say so here instead.

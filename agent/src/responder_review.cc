@@ -13,30 +13,6 @@ std::vector<std::string> Responder::TakeOutgoing() {
   return out;
 }
 
-Result<crypto::SealedEnvelope> Responder::SealToHub(const std::string& type,
-                                                    const crypto::EnvelopeHeader& why,
-                                                    const std::string& plaintext,
-                                                    crypto::EnvelopeHeader* sent) {
-  crypto::EnvelopeHeader h;
-  h.type = type;
-  h.id = random_.Hex(16);
-  h.sender = agency_id_;
-  h.sender_key = sign_.Public().Fingerprint();
-  h.recipient = hub_id_;
-  h.recipient_key = broker_enc_.Fingerprint();
-  h.issued_at = clock_.NowUnix();
-  h.expires_at = h.issued_at + answer_lifetime_.count();
-  MASH_ASSIGN_OR_RETURN(h.sequence, sequence_->Next());
-  h.check_ref = why.check_ref;
-  h.purpose = why.purpose;
-  h.lawful_basis = why.lawful_basis;
-  h.consent = why.consent;
-  h.urgency = why.urgency;
-  h.policy_hash = policies_->enforced().version;
-  if (sent != nullptr) *sent = h;
-  return crypto::Seal(h, common::AsBytes(plaintext), sign_, broker_enc_, random_);
-}
-
 Status Responder::QueueReview(const schemas::QueryBody& query, const crypto::EnvelopeHeader& header,
                               const schemas::AnswerBody& answer,
                               const std::vector<ReviewCategory>& pending) {

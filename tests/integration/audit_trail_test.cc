@@ -28,24 +28,10 @@ namespace {
 using namespace std::chrono_literals;
 
 broker::RaiseRequest ConsentedRequest(std::vector<std::string> agencies) {
-  broker::RaiseRequest r;
-  r.subject.given_names = "Amelia";
-  r.subject.family_name = "Jones";
-  r.subject.dob = "2015-03-09";
-  r.subject.identifiers = {{"nhs_number", "943 476 5919"}};
-  r.purpose = "child-protection-s47";
-  r.lawful_basis = "uk-gdpr-6-1-e";
-  r.consent_state = "given";
-  r.evidence_ref = "consent form CF-2026-0042";
-  r.urgency = "amber";
-  r.level = 2;
-  r.agencies = std::move(agencies);
-  return r;
+  return ConsentedCheck(std::move(agencies));
 }
 
-nlohmann::json Peek(TestHub& hub, const std::string& id) {
-  return OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(id); });
-}
+nlohmann::json Peek(TestHub& hub, const std::string& id) { return PeekCheck(hub, id); }
 
 nlohmann::json WaitWhile(TestHub& hub, const std::string& id, const std::string& state,
                          std::chrono::seconds limit) {

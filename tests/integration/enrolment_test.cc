@@ -26,21 +26,7 @@ constexpr const char* kAdminToken =
 constexpr const char* kPractitionerToken =
     "4f1c0e7d2b9a8c6e5d4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
 
-broker::RaiseRequest PoliceCheck() {
-  broker::RaiseRequest r;
-  r.subject.given_names = "Amelia";
-  r.subject.family_name = "Jones";
-  r.subject.dob = "2015-03-09";
-  r.subject.identifiers = {{"nhs_number", "943 476 5919"}};
-  r.purpose = "child-protection-s47";
-  r.lawful_basis = "uk-gdpr-6-1-e";
-  r.consent_state = "given";
-  r.evidence_ref = "consent form CF-2026-0042";
-  r.urgency = "red";
-  r.level = 1;
-  r.agencies = {"police"};
-  return r;
-}
+broker::RaiseRequest PoliceCheck() { return ConsentedCheck({"police"}, "red", 1); }
 
 mode_t Mode(const std::filesystem::path& p) {
   struct stat st {};

@@ -43,6 +43,25 @@ auto OnIo(boost::asio::io_context& io, Fn fn) -> decltype(fn()) {
   return fut.get();
 }
 
+// A consented child-protection (s47) check about the example fixtures' child (Amelia Jones,
+// NHS 943 476 5919), raised to `agencies` at `urgency` and `level`.
+inline broker::RaiseRequest ConsentedCheck(std::vector<std::string> agencies,
+                                           std::string urgency = "amber", int level = 2) {
+  broker::RaiseRequest r;
+  r.subject.given_names = "Amelia";
+  r.subject.family_name = "Jones";
+  r.subject.dob = "2015-03-09";
+  r.subject.identifiers = {{"nhs_number", "943 476 5919"}};
+  r.purpose = "child-protection-s47";
+  r.lawful_basis = "uk-gdpr-6-1-e";
+  r.consent_state = "given";
+  r.evidence_ref = "consent form CF-2026-0042";
+  r.urgency = std::move(urgency);
+  r.level = level;
+  r.agencies = std::move(agencies);
+  return r;
+}
+
 class TestHub {
  public:
   // Makes the PKI and keys, and starts a broker. `tune` may adjust the config first.
@@ -89,6 +108,11 @@ class TestHub {
   uint16_t agent_port_ = 0;
   std::vector<std::unique_ptr<RunningAgent>> agents_;
 };
+
+// The check as the API shows it, read on the broker's thread.
+inline nlohmann::json PeekCheck(TestHub& hub, const std::string& id) {
+  return OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(id); });
+}
 
 struct HttpReply {
   int status = 0;

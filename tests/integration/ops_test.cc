@@ -314,19 +314,9 @@ class LogLines {
 };
 
 broker::RaiseRequest PoliceCheck() {
-  broker::RaiseRequest r;
-  r.subject.given_names = "Amelia";
-  r.subject.family_name = "Jones";
-  r.subject.dob = "2015-03-09";
+  broker::RaiseRequest r = ConsentedCheck({"police"}, "red", 2);
   r.subject.postcodes = {"LS6 2AB"};
-  r.subject.identifiers = {{"nhs_number", "943 476 5919"}, {"upn", "H801200001001"}};
-  r.purpose = "child-protection-s47";
-  r.lawful_basis = "uk-gdpr-6-1-e";
-  r.consent_state = "given";
-  r.evidence_ref = "consent form CF-2026-0042";
-  r.urgency = "red";
-  r.level = 2;
-  r.agencies = {"police"};
+  r.subject.identifiers["upn"] = "H801200001001";
   return r;
 }
 

@@ -22,24 +22,10 @@ using namespace std::chrono_literals;
 // Amber s47 at level 2: police intelligence is permitted (involvement only) but never leaves
 // without its custodian; the other police categories are answered at once.
 broker::RaiseRequest AmberRequest(std::vector<std::string> agencies) {
-  broker::RaiseRequest r;
-  r.subject.given_names = "Amelia";
-  r.subject.family_name = "Jones";
-  r.subject.dob = "2015-03-09";
-  r.subject.identifiers = {{"nhs_number", "943 476 5919"}};
-  r.purpose = "child-protection-s47";
-  r.lawful_basis = "uk-gdpr-6-1-e";
-  r.consent_state = "given";
-  r.evidence_ref = "consent form CF-2026-0042";
-  r.urgency = "amber";
-  r.level = 2;
-  r.agencies = std::move(agencies);
-  return r;
+  return ConsentedCheck(std::move(agencies));
 }
 
-nlohmann::json Peek(TestHub& hub, const std::string& id) {
-  return OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(id); });
-}
+nlohmann::json Peek(TestHub& hub, const std::string& id) { return PeekCheck(hub, id); }
 
 const nlohmann::json& Part(const nlohmann::json& check, const std::string& agency) {
   for (const auto& p : check["agencies"]) {
