@@ -149,7 +149,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       res.set(http::field::www_authenticate, "Bearer");
       return Write(std::move(res));
     }
-    const Staff staff{token->user, token->role, "hub"};
+    const Staff staff{token->user, token->role, "hub", token->team};
     const std::string_view target = req.target();
     static const std::regex kCheckPath("^/api/v1/checks/([0-9a-f]{32})$");
     std::cmatch m;

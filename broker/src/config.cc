@@ -121,6 +121,13 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     if (!std::regex_match(tok.sha256, kHex)) {
       t.ErrorAt("sha256", "sha256 must be 64 lower-case hex digits (mashctl pki token)");
     }
+    if (t.Has("team")) {
+      tok.team = t.String("team");
+      static const std::regex kTeam("^[a-z0-9][a-z0-9_.-]{0,63}$");
+      if (!std::regex_match(tok.team, kTeam)) {
+        t.ErrorAt("team", "team must be 1-64 lower-case letters, digits, '.', '_' or '-'");
+      }
+    }
     c.api_tokens.push_back(std::move(tok));
   }
   if (r.Has("enrolment")) {

@@ -44,6 +44,7 @@
 #include "mash/audit/sink.h"
 #include "mash/broker/agent_hub.h"
 #include "mash/broker/courier.h"
+#include "mash/broker/staff.h"
 #include "mash/common/clock.h"
 #include "mash/crypto/pseudonym.h"
 #include "mash/policy/evaluator.h"
@@ -73,13 +74,6 @@ struct RaiseRequest {
   // The consent field of the envelope header: the state, or "<state>;override:<ground>"
   // (docs/envelope.md).
   std::string ConsentTag() const;
-};
-
-// The member of staff making a request, as authenticated by the API.
-struct Staff {
-  std::string user;
-  std::string role;  // practitioner | manager | ig_officer | dpo | ...
-  std::string organisation = "hub";
 };
 
 struct CheckServiceOptions {

@@ -27,6 +27,7 @@ struct ApiToken {
   std::string user;
   std::string role;
   std::string sha256;  // hex SHA-256 of the bearer token; the token itself is never stored
+  std::string team;    // the team whose checks the holder raises and reads
 };
 
 // The hub's audit log (DESIGN §8): its own SQLCipher database and key, the Ed25519 key that signs
