@@ -260,7 +260,7 @@ void CheckService::FlushUnauthenticated() {
   if (unauthenticated_ == 0) return;
   // One row per second at most, with the count: a peer without a token cannot fill the audit
   // store one row per request (each request is still logged).
-  RecordRefusal(Staff{"", "", ""}, "unauthenticated x" + std::to_string(unauthenticated_));
+  RecordRefusal(Staff{"", "", "", ""}, "unauthenticated x" + std::to_string(unauthenticated_));
   unauthenticated_ = 0;
 }
 
@@ -594,7 +594,7 @@ std::vector<audit::AuditEvent> CheckService::AnswerEvents(const Check& check, co
                                                           const crypto::SealedEnvelope& envelope,
                                                           const schemas::AnswerBody& answer,
                                                           const std::string& detail) const {
-  const Staff agent{agency, "agent", agency};
+  const Staff agent{agency, "agent", agency, ""};
   const auto hash = envelope.Hash();
   const common::Bytes envelope_hash(hash.begin(), hash.end());
   std::vector<audit::AuditEvent> events;
@@ -723,7 +723,7 @@ Status CheckService::OnReviewPending(const std::string& agency,
   }
   part->review_announced = categories;
 
-  const Staff agent{agency, "agent", agency};
+  const Staff agent{agency, "agent", agency, ""};
   audit::AuditEvent e = EventFor(check, audit::EventType::kReviewPending, agent);
   e.agency = agency;
   e.level = part->level;

@@ -28,11 +28,11 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     hub_ = std::make_unique<TestHub>([](broker::BrokerConfig& c) {
       const auto digest = crypto::Sha256(common::AsBytes(kToken));
-      c.api_tokens.push_back({"pat.practitioner", "practitioner", common::HexEncode(digest)});
+      c.api_tokens.push_back({"pat.practitioner", "practitioner", common::HexEncode(digest), "mash"});
       const auto ig = crypto::Sha256(common::AsBytes(kIgToken));
-      c.api_tokens.push_back({"ian.ig", "ig_officer", common::HexEncode(ig)});
+      c.api_tokens.push_back({"ian.ig", "ig_officer", common::HexEncode(ig), "mash"});
       const auto manager = crypto::Sha256(common::AsBytes(kManagerToken));
-      c.api_tokens.push_back({"mo.manager", "manager", common::HexEncode(manager)});
+      c.api_tokens.push_back({"mo.manager", "manager", common::HexEncode(manager), "mash"});
     });
     port_ = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
   }

@@ -318,14 +318,14 @@ obligations = ["second_approver"]
     });
     return fut.get();
   };
-  EXPECT_EQ(decide({"test.practitioner", "manager", "hub"}, true).status().code(),
+  EXPECT_EQ(decide({"test.practitioner", "manager", "hub", "mash"}, true).status().code(),
             StatusCode::kPermissionDenied);
-  EXPECT_EQ(decide({"other.practitioner", "practitioner", "hub"}, true).status().code(),
+  EXPECT_EQ(decide({"other.practitioner", "practitioner", "hub", "mash"}, true).status().code(),
             StatusCode::kPermissionDenied);
-  auto authorised = decide({"the.manager", "manager", "hub"}, true);
+  auto authorised = decide({"the.manager", "manager", "hub", "mash"}, true);
   ASSERT_TRUE(authorised.ok()) << authorised.status().ToString();
   EXPECT_EQ((*authorised)["authorisation"]["by"], "the.manager");
-  EXPECT_EQ(decide({"the.manager", "manager", "hub"}, true).status().code(),
+  EXPECT_EQ(decide({"the.manager", "manager", "hub", "mash"}, true).status().code(),
             StatusCode::kFailedPrecondition);
   check = WaitWhile(hub, *id, "dispatched", 15s);
   EXPECT_EQ(check["state"], "answered") << check.dump(2);

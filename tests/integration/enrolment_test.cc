@@ -51,10 +51,10 @@ class EnrolmentTest : public ::testing::Test {
       e.token_lifetime = token_lifetime;
       c.enrolment = e;
       c.api_tokens.push_back(
-          {"ada.admin", "admin", common::HexEncode(crypto::Sha256(common::AsBytes(kAdminToken)))});
+          {"ada.admin", "admin", common::HexEncode(crypto::Sha256(common::AsBytes(kAdminToken))), "mash"});
       c.api_tokens.push_back(
           {"pat.practitioner", "practitioner",
-           common::HexEncode(crypto::Sha256(common::AsBytes(kPractitionerToken)))});
+           common::HexEncode(crypto::Sha256(common::AsBytes(kPractitionerToken))), "mash"});
     });
     api_port_ = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
   }

@@ -159,7 +159,7 @@ Result<std::string> TestHub::Raise(const broker::RaiseRequest& request, const st
   auto fut = result->get_future();
   net::post(io_, [&, result] {
     broker_->checks().Raise(
-        request, broker::Staff{user, role, "hub"},
+        request, broker::Staff{user, role, "hub", "mash"},
         [result](Result<nlohmann::json> r) { result->set_value(std::move(r)); });
   });
   if (fut.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {

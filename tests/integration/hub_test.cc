@@ -397,7 +397,7 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
   {
     TestHub hub([&](broker::BrokerConfig& c) {
       c.api_tokens.push_back(
-          {"pat", "practitioner", common::HexEncode(crypto::Sha256(common::AsBytes(token)))});
+          {"pat", "practitioner", common::HexEncode(crypto::Sha256(common::AsBytes(token))), "mash"});
     });
     for (const auto& a : kAgencies) hub.StartAgent(a, Fixture(a));
     for (const auto& a : kAgencies) ASSERT_TRUE(hub.WaitOnline(a, 10s));

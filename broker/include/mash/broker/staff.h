@@ -12,7 +12,7 @@ struct Staff {
   std::string user;
   std::string role;  // practitioner | manager | custodian | ig_officer | dpo | agency_it | admin
   std::string organisation = "hub";
-  std::string team;  // empty: no team (an account that raises and reads no checks)
+  std::string team = "";  // empty: no team (an account that raises and reads no checks)
 };
 
 }  // namespace mash::broker
