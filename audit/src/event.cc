@@ -11,7 +11,7 @@ struct TypeName {
   EventType type;
   std::string_view name;
 };
-constexpr std::array<TypeName, 18> kTypeNames = {{
+constexpr std::array<TypeName, 21> kTypeNames = {{
     {EventType::kCheckRaised, "check_raised"},
     {EventType::kCheckAuthorised, "check_authorised"},
     {EventType::kCheckRejected, "check_rejected"},
@@ -30,6 +30,9 @@ constexpr std::array<TypeName, 18> kTypeNames = {{
     {EventType::kRequestFailed, "request_failed"},
     {EventType::kRetentionPurge, "retention_purge"},
     {EventType::kReviewPending, "review_pending"},
+    {EventType::kAgencyChased, "agency_chased"},
+    {EventType::kDeadlineBreached, "deadline_breached"},
+    {EventType::kAlertAcknowledged, "alert_acknowledged"},
 }};
 
 struct OutcomeNameEntry {

@@ -150,9 +150,69 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       return Write(std::move(res));
     }
     const Staff staff{token->user, token->role, "hub", token->team};
-    const std::string_view target = req.target();
+    const std::string_view full_target = req.target();
+    const std::string_view target = full_target.substr(0, full_target.find('?'));
+    const std::string_view query = target.size() < full_target.size()
+                                       ? full_target.substr(target.size() + 1)
+                                       : std::string_view();
     static const std::regex kCheckPath("^/api/v1/checks/([0-9a-f]{32})$");
     std::cmatch m;
+    if (target == "/api/v1/checks" && req.method() == http::verb::get) {
+      std::string state;
+      if (!query.empty()) {
+        static const std::regex kStateQuery("^state=([a-z_]{1,32})$");
+        std::cmatch q;
+        if (!std::regex_match(query.begin(), query.end(), q, kStateQuery)) {
+          return Write(JsonResponse(
+              http::status::bad_request,
+              ErrorBody("invalid",
+                        "the only query is state=open|overdue|awaiting_authorisation|closed"),
+              v, ka));
+        }
+        state = q[1].str();
+      }
+      auto listed = server_->checks->List(staff, state);
+      if (!listed.ok() && listed.status().code() == StatusCode::kPermissionDenied) {
+        server_->checks->RecordRefusal(staff, "list: role");
+      }
+      return Write(Reply(std::move(listed), http::status::ok, v, ka));
+    }
+    if (target == "/api/v1/alerts") {
+      if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
+      if (!query.empty() && query != "all=true") {
+        return Write(JsonResponse(http::status::bad_request,
+                                  ErrorBody("invalid", "the only query is all=true"), v, ka));
+      }
+      auto alerts = server_->checks->Alerts(staff, query.empty());
+      if (!alerts.ok() && alerts.status().code() == StatusCode::kPermissionDenied) {
+        server_->checks->RecordRefusal(staff, "alerts: role");
+      }
+      return Write(Reply(std::move(alerts), http::status::ok, v, ka));
+    }
+    static const std::regex kAckPath("^/api/v1/alerts/([0-9a-f]{32})/acknowledgement$");
+    if (std::regex_match(target.begin(), target.end(), m, kAckPath)) {
+      if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
+      auto body = ObjectBody(req, staff, {"note"});
+      if (!body) return Write(InvalidBody(v, ka, "send {\"note\": \"...\"}"));
+      return server_->checks->AcknowledgeAlert(
+          m[1].str(), staff, (*body)["note"],
+          [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+            self->Write(Reply(std::move(r), http::status::ok, v, ka));
+          });
+    }
+    static const std::regex kDecisionPath("^/api/v1/checks/([0-9a-f]{32})/decision$");
+    if (std::regex_match(target.begin(), target.end(), m, kDecisionPath)) {
+      if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
+      auto body = ObjectBody(req, staff, {"outcome", "rationale"});
+      if (!body) {
+        return Write(
+            InvalidBody(v, ka, "send {\"outcome\": \"...\", \"rationale\": \"...\"}"));
+      }
+      return server_->checks->Decide(m[1].str(), staff, (*body)["outcome"], (*body)["rationale"],
+                                     [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+                                       self->Write(Reply(std::move(r), http::status::ok, v, ka));
+                                     });
+    }
     if (target == "/api/v1/checks") {
       if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
       if (req[http::field::content_type].substr(0, 16) != "application/json") {
@@ -240,6 +300,30 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     Write(JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
   }
 
+  // The JSON object body of `req` when it has exactly the string members `keys` (each at most
+  // 8000 bytes); nullopt otherwise, and the refusal is recorded.
+  std::optional<nlohmann::json> ObjectBody(const http::request<http::string_body>& req,
+                                           const Staff& staff,
+                                           std::initializer_list<const char*> keys) {
+    auto body = schemas::ParseJson(req.body(), kBodyLimit, 4);
+    bool ok = body.ok() && body->is_object() && body->size() == keys.size();
+    for (const char* k : keys) {
+      if (!ok) break;
+      const auto it = body->find(k);
+      ok = it != body->end() && it->is_string() && it->get_ref<const std::string&>().size() <= 8000;
+    }
+    if (!ok) {
+      server_->checks->RecordRefusal(staff, "malformed_request");
+      return std::nullopt;
+    }
+    return std::move(*body);
+  }
+
+  static http::response<http::string_body> InvalidBody(unsigned v, bool ka,
+                                                       std::string_view hint) {
+    return JsonResponse(http::status::bad_request, ErrorBody("invalid", hint), v, ka);
+  }
+
   // POST /api/v1/enrol and /api/v1/renew. Token and signature problems are one generic 401; the
   // reason is in the log and the audit trail (EnrolmentAuthority).
   http::response<http::string_body> HandleEnrolment(const http::request<http::string_body>& req,
@@ -285,8 +369,11 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
         return JsonResponse(http::status::conflict, ErrorBody("conflict", r.status().message()), v,
                             ka);
       case StatusCode::kNotFound:
-        return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such check"), v,
-                            ka);
+        return JsonResponse(http::status::not_found, ErrorBody("not_found", r.status().message()),
+                            v, ka);
+      case StatusCode::kResourceExhausted:
+        return JsonResponse(http::status::too_many_requests,
+                            ErrorBody("busy", "too many open checks; try again later"), v, ka);
       default:
         return JsonResponse(http::status::service_unavailable,
                             ErrorBody("unavailable", "cannot do that now; try again"), v, ka);
@@ -297,6 +384,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     // Logged instead of the target itself, which is the caller's to choose.
     if (target.starts_with("/api/v1/checks")) return "checks";
     if (target.starts_with("/api/v1/agencies")) return "agencies";
+    if (target.starts_with("/api/v1/alerts")) return "alerts";
     if (target.starts_with("/api/v1/enrol") || target == "/api/v1/renew") return "enrolment";
     return "other";
   }

@@ -11,8 +11,9 @@
 namespace mash::broker {
 namespace {
 
-// Retention runs on the sweep timer once an hour.
+// Retention runs on the sweep timer once an hour (checks: once a minute).
 constexpr int kSweepsPerPurge = 3600;
+constexpr int kSweepsPerCheckPurge = 60;
 
 Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config,
                                                       const common::Clock& clock,
@@ -168,9 +169,14 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   check_options.query_lifetime = config.query_lifetime;
   // Half the connection's queue for queries leaves room for pings and errors.
   check_options.max_in_flight = std::clamp(static_cast<int>(config.max_queue / 2), 1, 64);
+  check_options.retention = config.check_retention;
+  MASH_ASSIGN_OR_RETURN(b->check_store_,
+                        CheckStore::Open({config.database, config.database_key}));
+  check_options.store = b->check_store_.get();
   auto post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
                                               agreement.set, b->pseudonyms_, post, check_options);
+  MASH_RETURN_IF_ERROR(b->checks_->Load());
 
   AgentHubOptions hub_options;
   hub_options.address = config.agent_address;
@@ -225,7 +231,8 @@ void Broker::ScheduleSweep() {
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
     checks_->Sweep();
-    if (++sweeps_ % kSweepsPerPurge == 0) {
+    if (++sweeps_ % kSweepsPerCheckPurge == 0) checks_->PurgeExpired();
+    if (sweeps_ % kSweepsPerPurge == 0) {
       auto purged = audit_->PurgeExpired();
       if (!purged.ok()) {
         common::LogError("audit.purge_failed", {{"error", purged.status().ToString()}});

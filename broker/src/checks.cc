@@ -89,6 +89,23 @@ Result<RaiseRequest> RaiseRequest::FromJson(const nlohmann::json& body) {
   return r;
 }
 
+nlohmann::json RaiseRequest::ToJson() const {
+  nlohmann::json consent = {{"state", consent_state}};
+  if (!evidence_ref.empty()) consent["evidence_ref"] = evidence_ref;
+  if (!override_ground.empty()) consent["override_ground"] = override_ground;
+  if (!justification.empty()) consent["justification"] = justification;
+  nlohmann::json j = {{"subject", subject.ToJson()}, {"purpose", purpose},
+                      {"lawful_basis", lawful_basis}, {"consent", std::move(consent)},
+                      {"urgency", urgency},           {"level", level},
+                      {"agencies", agencies}};
+  if (!household.empty()) {
+    j["household"] = nlohmann::json::array();
+    for (const auto& p : household) j["household"].push_back(p.ToJson());
+  }
+  if (!categories.empty()) j["categories"] = categories;
+  return j;
+}
+
 std::string RaiseRequest::ConsentTag() const {
   if (override_ground.empty()) return consent_state;
   return consent_state + ";override:" + override_ground;
@@ -144,7 +161,7 @@ std::string CheckService::ShownState(const Part& part) {
 // A part whose categories wait for the agency's custodian has answered (what its policy lets
 // go automatically): the check can be "answered" while the view says who still reviews what
 // (awaiting_agency_review), so that a practitioner is not held for a person's decision.
-std::string CheckService::OverallState(const Check& check) {
+std::string CheckService::OverallState(const Check& check) const {
   size_t answered = 0;
   size_t open = 0;
   size_t awaiting = 0;
@@ -156,10 +173,14 @@ std::string CheckService::OverallState(const Check& check) {
       ++open;
     }
   }
+  if (!check.outcome.empty()) return "closed";
   if (awaiting > 0) return "awaiting_authorisation";
   if (check.decision == "rejected") return "rejected";
   if (answered == check.parts.size()) return "answered";
-  if (open > 0) return "dispatched";
+  // Past the deadline a check with open parts is shown for what it has: the open parts still
+  // take their answers (marked late).
+  const bool overdue = check.due_at != common::TimePoint{} && clock_.Now() >= check.due_at;
+  if (open > 0 && !overdue) return "dispatched";
   return answered > 0 ? "partially_answered" : "expired";
 }
 
@@ -279,13 +300,20 @@ void CheckService::RecordFailure(const std::string& agency, std::string_view det
 }
 
 void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done done) {
+  if (staff.role != "practitioner" && staff.role != "manager") {
+    RecordRefusal(staff, "raise: role");
+    return done(PermissionDenied("only MASH practitioners and managers raise checks"));
+  }
+  if (staff.team.empty()) {
+    RecordRefusal(staff, "raise: no team");
+    return done(PermissionDenied("your account belongs to no team; ask an administrator"));
+  }
   for (const auto& a : request.agencies) {
     if (courier_.FindAgency(a) == nullptr) {
       RecordRefusal(staff, "unknown_agency");
       return done(InvalidArgument("/agencies: '" + a + "' is not a registered agency"));
     }
   }
-  DropOldChecks();
   if (checks_.size() >= kMaxChecks) {
     common::LogWarn("check.capacity", {{"limit", kMaxChecks}});
     return done(ResourceExhausted("too many open checks"));
@@ -296,7 +324,6 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
   check.raised_by = staff;
   check.subjects = Pseudonyms(request);
   check.raised_at = clock_.Now();
-  check.expires_at = check.raised_at + options_.query_lifetime;
 
   // The agreement decides each agency's part. One denial refuses the check: a practitioner
   // gets the reasons and can ask again within the agreement, rather than a silently partial
@@ -399,7 +426,15 @@ void CheckService::OnRaiseCommitted(const std::string& id, Result<uint64_t> comm
   Check& check = it->second;
   check.recorded = true;
   check.raised_at = clock_.Now();
-  check.expires_at = check.raised_at + options_.query_lifetime;
+  const bool awaiting = std::any_of(check.parts.begin(), check.parts.end(), [](const auto& p) {
+    return p.second.state == PartState::kAwaitingAuthorisation;
+  });
+  // The clock starts when the queries may go out: now, or at the override's authorisation.
+  if (!awaiting) StartClock(check, check.raised_at);
+  if (Status saved = Save(check); !saved.ok()) {
+    checks_.erase(it);
+    return done(Unavailable("cannot raise check now"));
+  }
   common::LogInfo("check.raised", {{"check", id},
                                    {"purpose", check.request.purpose},
                                    {"urgency", check.request.urgency},
@@ -439,7 +474,7 @@ void CheckService::DispatchWaiting(const std::string& agency) {
 }
 
 bool CheckService::Dispatch(Check& check, Part& part) {
-  if (clock_.Now() >= check.expires_at) {
+  if (!check.outcome.empty()) {  // closed by its decision since it was queued
     part.state = PartState::kExpired;
     return true;
   }
@@ -460,11 +495,9 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   header.consent = check.request.ConsentTag();
   header.urgency = check.request.urgency;
   header.policy_hash = agreement_->enforced().version;
-  const auto remaining =
-      std::chrono::duration_cast<std::chrono::seconds>(check.expires_at - clock_.Now());
-  const auto lifetime = std::min<std::chrono::seconds>(
-      std::max<std::chrono::seconds>(remaining, std::chrono::seconds(1)),
-      std::chrono::seconds(crypto::kMaxLifetimeSeconds));
+  const auto lifetime =
+      std::clamp<std::chrono::seconds>(options_.query_lifetime, std::chrono::seconds(1),
+                                       std::chrono::seconds(crypto::kMaxLifetimeSeconds));
   auto sealed = courier_.Seal(part.agency, header, body.ToJson().dump(), lifetime);
   if (!sealed.ok()) {
     part.state = PartState::kFailed;
@@ -575,20 +608,6 @@ void CheckService::OnSessionClosed(const std::string& agency, uint64_t session) 
   DispatchWaiting(agency);  // another connection of the agency may still be open
 }
 
-void CheckService::DropOldChecks() {
-  const auto now = clock_.Now();
-  std::erase_if(checks_, [&](const auto& entry) {
-    const Check& c = entry.second;
-    if (c.expires_at + kKeepFinished >= now) return false;
-    const bool reviewing = std::any_of(c.parts.begin(), c.parts.end(),
-                                       [](const auto& p) { return !p.second.review.empty(); });
-    if (reviewing && c.expires_at + kKeepAwaitingReview >= now) return false;
-    // A part whose answer is being recorded keeps its check until the log has answered.
-    return std::none_of(c.parts.begin(), c.parts.end(),
-                        [](const auto& p) { return p.second.state == PartState::kRecording; });
-  });
-}
-
 std::vector<audit::AuditEvent> CheckService::AnswerEvents(const Check& check, const Part& part,
                                                           const std::string& agency,
                                                           const crypto::SealedEnvelope& envelope,
@@ -650,6 +669,12 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
     return InvalidArgument("answer does not match a check");
   }
   Check& check = check_it->second;
+  if (!check.outcome.empty()) {
+    // Closed by its MASH decision: what comes now is not part of the check.
+    common::LogWarn("answer.check_closed", {{"agency", agency}, {"check", check.id}});
+    RecordFailure(agency, "answer_after_close", check.id);
+    return InvalidArgument("answer does not match a query");
+  }
   const auto part_it = check.parts.find(agency);
   if (part_it != check.parts.end() && !part_it->second.review_announced.empty() &&
       part_it->second.query_id == body->query_id &&
@@ -668,11 +693,14 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   Part& part = part_it->second;
   part.state = PartState::kRecording;
   part.answered_at = clock_.Now();
+  const bool late = check.due_at != common::TimePoint{} && part.answered_at >= check.due_at;
 
   // The answer counts only once the log holds it: one event per category (what was disclosed,
   // what was withheld and why), then the answer itself, whose receipt goes to the agency.
-  std::vector<audit::AuditEvent> events = AnswerEvents(check, part, agency, envelope, *body, "");
+  std::vector<audit::AuditEvent> events =
+      AnswerEvents(check, part, agency, envelope, *body, late ? "late" : "");
   part.answer = std::move(*body);
+  part.late = late;
   AppendAll(std::move(events),
             [this, id = check.id, agency, envelope, answer_id = header.id](Result<uint64_t> r) {
               OnAnswerCommitted(id, agency, envelope, answer_id, std::move(r));
@@ -753,6 +781,7 @@ Status CheckService::OnReviewPending(const std::string& agency,
     }
     p.review = categories;
     p.review_since = clock_.Now();
+    (void)Save(it->second);
     common::LogInfo("review_pending.received",
                     {{"check", id}, {"agency", agency}, {"categories", categories.size()}});
   });
@@ -783,7 +812,7 @@ Status CheckService::OnFollowUp(Check& check, Part& part, const crypto::SealedEn
     RecordFailure(agency, "follow_up_unmatched", check.id);
     return InvalidArgument("answer does not match a query");
   }
-  const bool late = clock_.Now() >= check.expires_at;
+  const bool late = check.due_at != common::TimePoint{} && clock_.Now() >= check.due_at;
   for (const auto& c : seen) part.review_recording.push_back(c);
   std::vector<audit::AuditEvent> events = AnswerEvents(
       check, part, agency, envelope, body, late ? "custodian_review;late" : "custodian_review");
@@ -836,6 +865,7 @@ void CheckService::OnFollowUpCommitted(const std::string& id, const std::string&
     drop(part.review, c.category);
   }
   if (late) part.late = true;
+  (void)Save(it->second);
   common::LogInfo("answer.follow_up_received", {{"check", id},
                                                 {"agency", agency},
                                                 {"categories", body.categories.size()},
@@ -869,6 +899,7 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
     return;
   }
   part.state = PartState::kAnswered;
+  (void)Save(it->second);
   common::LogInfo("answer.received",
                   {{"check", id},
                    {"agency", agency},
@@ -997,22 +1028,7 @@ void CheckService::OnAgentOffline(const std::string&) {
 }
 
 void CheckService::Sweep() {
-  const auto now = clock_.Now();
-  for (auto& [_, check] : checks_) {
-    if (now < check.expires_at) continue;
-    for (auto& [agency, part] : check.parts) {
-      if (!part.review.empty() && !part.review_overdue) {
-        part.review_overdue = true;
-        common::LogWarn("review.overdue", {{"check", check.id}, {"agency", agency}});
-      }
-      if (part.state == PartState::kQueued || part.state == PartState::kSending ||
-          part.state == PartState::kSent) {
-        part.state = PartState::kExpired;
-        common::LogWarn("query.expired", {{"check", check.id}, {"agency", agency}});
-      }
-    }
-  }
-  DropOldChecks();
+  for (auto& [_, check] : checks_) WatchDeadlines(check);
   FlushUnauthenticated();
   courier_.PurgeReplayCache();
 }
@@ -1025,16 +1041,64 @@ std::vector<std::string> CheckService::AwaitingReview(const Check& check) {
   return out;
 }
 
+namespace {
+
+std::string CategoryName(const std::string& agency_type, const std::string& category) {
+  for (const auto& t : policy::Vocabulary::Builtin().Terms(policy::Dimension::kCategory)) {
+    if (t.id == category && (t.agency_type.empty() || t.agency_type == agency_type)) return t.name;
+  }
+  return category;
+}
+
+std::string TermName(policy::Dimension d, const std::string& id) {
+  const auto& v = policy::Vocabulary::Builtin();
+  const int i = v.IndexOf(d, id);
+  return i < 0 ? id : v.Terms(d)[static_cast<size_t>(i)].name;
+}
+
+// What happened to a category, in words a practitioner reads without the policy at hand.
+std::string Explain(const schemas::CategoryAnswer& c, const std::string& agency_name,
+                    const std::string& policy_version) {
+  std::string why;
+  if (c.outcome == "shared") {
+    why = "Shared by " + agency_name;
+  } else if (c.outcome == "redacted") {
+    why = "Shared by " + agency_name + " with some details removed";
+    if (!c.redacted.empty()) {
+      why += " (";
+      for (size_t i = 0; i < c.redacted.size(); ++i) why += (i ? ", " : "") + c.redacted[i];
+      why += ")";
+    }
+  } else if (c.outcome == "review") {
+    why = "Waiting for " + agency_name + "'s custodian to decide";
+  } else {
+    why = "Withheld by " + agency_name;
+  }
+  if (!c.reason.empty()) why += ": " + c.reason;
+  if (!c.rule.empty()) why += " (rule " + c.rule + " of policy " + policy_version + ")";
+  return why;
+}
+
+}  // namespace
+
 nlohmann::json CheckService::ToJson(const Check& check) const {
+  const auto now = clock_.Now();
+  const bool closed = !check.outcome.empty() || check.decision == "rejected";
   nlohmann::json parts = nlohmann::json::array();
+  std::vector<std::string> not_answered;
   for (const auto& [agency, p] : check.parts) {
     const RegisteredAgency* reg = courier_.FindAgency(agency);
+    const std::string name = reg ? reg->name : agency;
     nlohmann::json j = {{"agency", agency},
-                        {"name", reg ? reg->name : agency},
+                        {"name", name},
                         {"state", ShownState(p)},
                         {"level", p.level},
                         {"rule", p.rule}};
     if (p.sent_at != common::TimePoint{}) j["sent_at"] = common::FormatRfc3339(p.sent_at);
+    if (p.chased_at != common::TimePoint{}) j["chased_at"] = common::FormatRfc3339(p.chased_at);
+    const bool open = IsOpen(p) || !p.review.empty();
+    if (open && check.due_at != common::TimePoint{} && now >= check.due_at) j["overdue"] = true;
+    if (p.breached) j["breached"] = true;
     if (!p.review.empty()) {
       j["review"] = {{"categories", p.review},
                      {"since", common::FormatRfc3339(p.review_since)},
@@ -1046,15 +1110,28 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
       j["elapsed_ms"] = Millis(p.answered_at) - Millis(p.sent_at);
       j["answer"] = p.answer->ToJson();
       j["answer"].erase("query_id");
+      const std::string type = reg ? reg->type : "";
+      auto& cats = j["answer"]["categories"];
+      for (size_t i = 0; i < cats.size() && i < p.answer->categories.size(); ++i) {
+        const auto& c = p.answer->categories[i];
+        cats[i]["name"] = CategoryName(type, c.category);
+        cats[i]["why"] = Explain(c, name, p.answer->policy_version);
+      }
+    } else if (p.state != PartState::kAwaitingAuthorisation && p.state != PartState::kRejected) {
+      not_answered.push_back(name);
     }
     parts.push_back(std::move(j));
   }
-  return nlohmann::json{
+  nlohmann::json household = nlohmann::json::array();
+  for (const auto& m : check.request.household) household.push_back(m.ToJson());
+  nlohmann::json out{
       {"id", check.id},
       {"state", OverallState(check)},
+      {"team", check.raised_by.team},
       {"raised_at", common::FormatRfc3339(check.raised_at)},
       {"raised_by", check.raised_by.user},
       {"purpose", check.request.purpose},
+      {"purpose_name", TermName(policy::Dimension::kPurpose, check.request.purpose)},
       {"lawful_basis", check.request.lawful_basis},
       {"consent", check.request.ConsentTag()},
       {"urgency", check.request.urgency},
@@ -1069,7 +1146,60 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
                                              {"reason", check.decision_reason}}},
       {"awaiting_agency_review", AwaitingReview(check)},
       {"subject", check.request.subject.ToJson()},
+      {"household", std::move(household)},
       {"agencies", std::move(parts)}};
+  if (!check.request.override_ground.empty()) {
+    out["override"] = {
+        {"ground", check.request.override_ground},
+        {"ground_name", TermName(policy::Dimension::kOverrideGround, check.request.override_ground)},
+        {"justification", check.request.justification}};
+  }
+  if (!check.request.evidence_ref.empty()) out["consent_evidence"] = check.request.evidence_ref;
+  if (check.due_at != common::TimePoint{}) {
+    out["due_at"] = common::FormatRfc3339(check.due_at);
+    out["overdue"] = !closed && now >= check.due_at && !not_answered.empty();
+  }
+  // Partial results are shown with who has not answered, never hidden.
+  if (!not_answered.empty() && !closed) {
+    std::string notes;
+    for (const auto& n : not_answered) notes += (notes.empty() ? "" : "; ") + n + " has not answered";
+    out["not_answered"] = not_answered;
+    out["note"] = notes;
+  }
+  out["decision"] = check.outcome.empty()
+                        ? nlohmann::json(nullptr)
+                        : nlohmann::json{{"outcome", check.outcome},
+                                         {"rationale", check.rationale},
+                                         {"by", check.outcome_by},
+                                         {"at", common::FormatRfc3339(check.closed_at)}};
+  return out;
+}
+
+nlohmann::json CheckService::Summary(const Check& check) const {
+  const auto now = clock_.Now();
+  int breaches = 0;
+  int open = 0;
+  for (const auto& [_, p] : check.parts) {
+    if (p.breached) ++breaches;
+    if (IsOpen(p) || !p.review.empty()) ++open;
+  }
+  nlohmann::json j = {{"id", check.id},
+                      {"state", OverallState(check)},
+                      {"team", check.raised_by.team},
+                      {"raised_by", check.raised_by.user},
+                      {"raised_at", common::FormatRfc3339(check.raised_at)},
+                      {"purpose", check.request.purpose},
+                      {"urgency", check.request.urgency},
+                      {"agencies", check.parts.size()},
+                      {"open_parts", open},
+                      {"breaches", breaches},
+                      {"override", !check.request.override_ground.empty()}};
+  if (check.due_at != common::TimePoint{}) {
+    j["due_at"] = common::FormatRfc3339(check.due_at);
+    j["overdue"] = check.outcome.empty() && open > 0 && now >= check.due_at;
+  }
+  if (!check.outcome.empty()) j["outcome"] = check.outcome;
+  return j;
 }
 
 void CheckService::Authorise(const std::string& id, const Staff& staff, bool approve,
@@ -1077,6 +1207,10 @@ void CheckService::Authorise(const std::string& id, const Staff& staff, bool app
   const auto it = checks_.find(id);
   if (it == checks_.end() || !it->second.recorded) return done(NotFound("no such check"));
   Check& check = it->second;
+  if (!MayRead(check, staff)) {
+    return Refuse(check, staff, "authorisation: not this team's check", NotFound("no such check"),
+                  done);
+  }
   const bool awaiting = std::any_of(check.parts.begin(), check.parts.end(), [](const auto& p) {
     return p.second.state == PartState::kAwaitingAuthorisation;
   });
@@ -1119,14 +1253,16 @@ void CheckService::Authorise(const std::string& id, const Staff& staff, bool app
     c.decision = approve ? "authorised" : "rejected";
     c.decision_reason = reason;
     c.decided_at = clock_.Now();
-    // The query lifetime runs from authorisation: nothing was sent before it.
-    c.expires_at = c.decided_at + options_.query_lifetime;
+    // The deadline runs from authorisation: nothing was sent before it.
+    if (approve) StartClock(c, c.decided_at);
+    if (!approve) c.closed_at = c.decided_at;  // a rejected check is finished
     std::vector<std::string> agencies;
     for (auto& [agency, part] : c.parts) {
       if (part.state != PartState::kAwaitingAuthorisation) continue;
       part.state = approve ? PartState::kQueued : PartState::kRejected;
       if (approve) agencies.push_back(agency);
     }
+    (void)Save(c);
     common::LogInfo("check.decided", {{"check", id}, {"decision", c.decision}});
     done(ToJson(c));
     for (const auto& a : agencies) {
@@ -1144,7 +1280,14 @@ Result<nlohmann::json> CheckService::Peek(const std::string& id) const {
 
 void CheckService::Show(const std::string& id, const Staff& staff, Done done) {
   const auto it = checks_.find(id);
-  if (it == checks_.end() || !it->second.recorded) return done(NotFound("no such check"));
+  if (it == checks_.end() || !it->second.recorded) {
+    RecordRefusal(staff, "show: no such check");
+    return done(NotFound("no such check"));
+  }
+  if (!MayRead(it->second, staff)) {
+    return Refuse(it->second, staff, "show: not this team's check", NotFound("no such check"),
+                  done);
+  }
   audit::AuditEvent viewed = EventFor(it->second, audit::EventType::kResultViewed, staff);
   std::vector<audit::AuditEvent> events;
   events.push_back(std::move(viewed));
@@ -1165,6 +1308,460 @@ nlohmann::json CheckService::Agencies() const {
                    {"online", hub_ && hub_->IsOnline(id)}});
   }
   return out;
+}
+
+}  // namespace mash::broker
+
+namespace mash::broker {
+
+bool CheckService::IsOpen(const Part& part) {
+  return part.state == PartState::kQueued || part.state == PartState::kSending ||
+         part.state == PartState::kSent || part.state == PartState::kRecording;
+}
+
+bool CheckService::MayRead(const Check& check, const Staff& staff) {
+  if (staff.user == check.raised_by.user && staff.role == check.raised_by.role) return true;
+  if (staff.role != "practitioner" && staff.role != "manager") return false;
+  return !staff.team.empty() && staff.team == check.raised_by.team;
+}
+
+void CheckService::Refuse(const Check& check, const Staff& staff, std::string_view detail,
+                          Status error, const Done& done) {
+  audit::AuditEvent e = EventFor(check, audit::EventType::kRequestRefused, staff);
+  e.outcome = audit::Outcome::kRefused;
+  e.detail = std::string(detail);
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(e));
+  AppendAll(std::move(events), [done, error](Result<uint64_t> r) {
+    if (!r.ok()) return done(Unavailable("cannot record the request now"));
+    done(error);
+  });
+}
+
+void CheckService::StartClock(Check& check, common::TimePoint from) const {
+  check.started_at = from;
+  const auto& v = policy::Vocabulary::Builtin();
+  const int i = v.IndexOf(policy::Dimension::kUrgency, check.request.urgency);
+  const auto hours =
+      std::chrono::hours(i < 0 ? 4 : v.Terms(policy::Dimension::kUrgency)[i].deadline_hours);
+  check.due_at = options_.due ? options_.due(from, check.request.urgency) : from + hours;
+  check.chase_at = options_.chase ? options_.chase(from, check.request.urgency)
+                                  : from + (check.due_at - from) * 3 / 4;
+  check.chase_at = std::min(check.chase_at, check.due_at);
+}
+
+void CheckService::WatchDeadlines(Check& check) {
+  if (!check.outcome.empty() || check.due_at == common::TimePoint{} || !check.recorded) return;
+  const auto now = clock_.Now();
+  if (now < check.chase_at) return;
+  std::vector<audit::AuditEvent> events;
+  const Staff hub{"mash-broker", "system", "hub", ""};
+  for (auto& [agency, part] : check.parts) {
+    const bool open = IsOpen(part) || !part.review.empty();
+    if (!open) continue;
+    if (part.chased_at == common::TimePoint{}) {
+      part.chased_at = now;
+      audit::AuditEvent e = EventFor(check, audit::EventType::kAgencyChased, hub);
+      e.agency = agency;
+      e.level = part.level;
+      e.detail = part.review.empty() ? "unanswered" : "awaiting_agency_review";
+      events.push_back(std::move(e));
+      common::LogWarn("deadline.chased", {{"check", check.id},
+                                          {"agency", agency},
+                                          {"due_at", common::FormatRfc3339(check.due_at)}});
+      SendChase(check, part);
+    }
+    if (now >= check.due_at && !part.breached) {
+      part.breached = true;
+      if (!part.review.empty()) part.review_overdue = true;
+      audit::AuditEvent e = EventFor(check, audit::EventType::kDeadlineBreached, hub);
+      e.agency = agency;
+      e.level = part.level;
+      e.outcome = audit::Outcome::kFailed;
+      e.detail = part.review.empty() ? "unanswered" : "awaiting_agency_review";
+      events.push_back(std::move(e));
+      common::LogWarn("deadline.breached", {{"check", check.id}, {"agency", agency}});
+    }
+  }
+  if (events.empty()) return;
+  (void)Save(check);
+  for (auto& e : events) AppendUnwaited(std::move(e));
+}
+
+void CheckService::SendChase(const Check& check, const Part& part) {
+  (void)check;
+  (void)part;  // PENDING-CHASE-MERGE
+}
+
+nlohmann::json CheckService::ToDocument(const Check& check) {
+  const auto t = [](common::TimePoint p) { return Millis(p); };
+  nlohmann::json parts = nlohmann::json::object();
+  for (const auto& [agency, p] : check.parts) {
+    nlohmann::json j = {{"state", static_cast<int>(p.state)},
+                        {"level", p.level},
+                        {"rule", p.rule},
+                        {"query_id", p.query_id},
+                        {"sent_at", t(p.sent_at)},
+                        {"answered_at", t(p.answered_at)},
+                        {"review_announced", p.review_announced},
+                        {"review", p.review},
+                        {"review_since", t(p.review_since)},
+                        {"review_overdue", p.review_overdue},
+                        {"late", p.late},
+                        {"chased_at", t(p.chased_at)},
+                        {"breached", p.breached}};
+    if (p.answer) j["answer"] = p.answer->ToJson();
+    parts[agency] = std::move(j);
+  }
+  return {{"format", "mash-check-v1"},
+          {"id", check.id},
+          {"request", check.request.ToJson()},
+          {"raised_by",
+           {{"user", check.raised_by.user},
+            {"role", check.raised_by.role},
+            {"organisation", check.raised_by.organisation},
+            {"team", check.raised_by.team}}},
+          {"subjects", check.subjects},
+          {"obligations", check.obligations},
+          {"authorisation",
+           {{"by", check.decided_by},
+            {"decision", check.decision},
+            {"reason", check.decision_reason},
+            {"at", t(check.decided_at)}}},
+          {"raised_at", t(check.raised_at)},
+          {"started_at", t(check.started_at)},
+          {"due_at", t(check.due_at)},
+          {"chase_at", t(check.chase_at)},
+          {"decision",
+           {{"outcome", check.outcome},
+            {"rationale", check.rationale},
+            {"by", check.outcome_by},
+            {"at", t(check.closed_at)}}},
+          {"alert_ack",
+           {{"by", check.alert_ack_by},
+            {"note", check.alert_ack_note},
+            {"at", t(check.alert_ack_at)}}},
+          {"parts", std::move(parts)}};
+}
+
+Result<CheckService::Check> CheckService::FromDocument(const nlohmann::json& doc) {
+  try {
+    if (doc.at("format") != "mash-check-v1") return DataLoss("unknown check format");
+    const auto t = [](const nlohmann::json& v) {
+      return common::TimePoint(std::chrono::milliseconds(v.get<int64_t>()));
+    };
+    Check c;
+    c.id = doc.at("id").get<std::string>();
+    MASH_ASSIGN_OR_RETURN(c.request, RaiseRequest::FromJson(doc.at("request")));
+    const auto& by = doc.at("raised_by");
+    c.raised_by = Staff{by.at("user"), by.at("role"), by.at("organisation"), by.at("team")};
+    c.subjects = doc.at("subjects").get<std::vector<std::string>>();
+    c.obligations = doc.at("obligations").get<std::vector<std::string>>();
+    const auto& a = doc.at("authorisation");
+    c.decided_by = a.at("by");
+    c.decision = a.at("decision");
+    c.decision_reason = a.at("reason");
+    c.decided_at = t(a.at("at"));
+    c.raised_at = t(doc.at("raised_at"));
+    c.started_at = t(doc.at("started_at"));
+    c.due_at = t(doc.at("due_at"));
+    c.chase_at = t(doc.at("chase_at"));
+    const auto& d = doc.at("decision");
+    c.outcome = d.at("outcome");
+    c.rationale = d.at("rationale");
+    c.outcome_by = d.at("by");
+    c.closed_at = t(d.at("at"));
+    const auto& ack = doc.at("alert_ack");
+    c.alert_ack_by = ack.at("by");
+    c.alert_ack_note = ack.at("note");
+    c.alert_ack_at = t(ack.at("at"));
+    c.recorded = true;
+    for (const auto& [agency, j] : doc.at("parts").items()) {
+      Part p;
+      p.agency = agency;
+      const int state = j.at("state").get<int>();
+      if (state < 0 || state > static_cast<int>(PartState::kRejected)) {
+        return DataLoss("bad part state");
+      }
+      p.state = static_cast<PartState>(state);
+      p.level = j.at("level");
+      p.rule = j.at("rule");
+      p.query_id = j.at("query_id");
+      p.sent_at = t(j.at("sent_at"));
+      p.answered_at = t(j.at("answered_at"));
+      p.review_announced = j.at("review_announced").get<std::vector<std::string>>();
+      p.review = j.at("review").get<std::vector<std::string>>();
+      p.review_since = t(j.at("review_since"));
+      p.review_overdue = j.at("review_overdue");
+      p.late = j.at("late");
+      p.chased_at = t(j.at("chased_at"));
+      p.breached = j.at("breached");
+      if (const auto it = j.find("answer"); it != j.end()) {
+        MASH_ASSIGN_OR_RETURN(p.answer, schemas::AnswerBody::Parse(it->dump()));
+      }
+      c.parts.emplace(agency, std::move(p));
+    }
+    return c;
+  } catch (const nlohmann::json::exception&) {
+    return DataLoss("a stored check does not parse");
+  }
+}
+
+Status CheckService::Save(const Check& check) {
+  if (options_.store == nullptr) return Status::Ok();
+  StoredCheck row;
+  row.id = check.id;
+  row.team = check.raised_by.team;
+  row.raised_by = check.raised_by.user;
+  row.state = OverallState(check);
+  row.raised_at_ms = Millis(check.raised_at);
+  row.closed_at_ms = check.closed_at == common::TimePoint{} ? 0 : Millis(check.closed_at);
+  row.document = ToDocument(check).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Status s = options_.store->Put(row);
+  if (!s.ok()) {
+    common::LogError("check.store_failed", {{"check", check.id}, {"error", s.ToString()}});
+    RecordFailure("", "check_store_failed", check.id);
+  }
+  return s;
+}
+
+Status CheckService::Load() {
+  if (options_.store == nullptr) return Status::Ok();
+  MASH_ASSIGN_OR_RETURN(auto rows, options_.store->LoadUnpurged());
+  size_t requeued = 0;
+  for (const auto& row : rows) {
+    auto doc = nlohmann::json::parse(row.document, nullptr, false);
+    if (doc.is_discarded()) return DataLoss("stored check " + row.id + " does not parse");
+    auto check = FromDocument(doc);
+    if (!check.ok()) return DataLoss("stored check " + row.id + ": " + check.status().message());
+    for (auto& [agency, part] : check->parts) {
+      // What was on its way when the broker stopped goes out again (same query id: an answer to
+      // either copy counts, and the agent's replay cache refuses a duplicate envelope). An
+      // answer whose audit events had not committed was never shown: it is asked for again.
+      if (part.state == PartState::kSending || part.state == PartState::kSent ||
+          part.state == PartState::kRecording) {
+        part.state = PartState::kQueued;
+        part.answer.reset();
+      }
+      if (part.state == PartState::kQueued && check->outcome.empty()) {
+        waiting_[agency].push_back(check->id);
+        ++requeued;
+      }
+    }
+    checks_.emplace(check->id, std::move(*check));
+  }
+  common::LogInfo("checks.loaded", {{"checks", checks_.size()}, {"queued", requeued}});
+  return Status::Ok();
+}
+
+Result<nlohmann::json> CheckService::List(const Staff& staff, const std::string& filter) const {
+  if (staff.role != "practitioner" && staff.role != "manager") {
+    return PermissionDenied("only MASH practitioners and managers list checks");
+  }
+  if (!filter.empty() && filter != "open" && filter != "overdue" &&
+      filter != "awaiting_authorisation" && filter != "closed") {
+    return InvalidArgument("state: one of open, overdue, awaiting_authorisation, closed");
+  }
+  std::vector<const Check*> shown;
+  for (const auto& [_, c] : checks_) {
+    if (!c.recorded || !MayRead(c, staff)) continue;
+    const std::string state = OverallState(c);
+    const bool closed = state == "closed" || state == "rejected";
+    if (filter == "open" && closed) continue;
+    if (filter == "closed" && !closed) continue;
+    if (filter == "awaiting_authorisation" && state != "awaiting_authorisation") continue;
+    if (filter == "overdue" && !Summary(c).value("overdue", false)) continue;
+    shown.push_back(&c);
+  }
+  std::sort(shown.begin(), shown.end(),
+            [](const Check* a, const Check* b) { return a->raised_at > b->raised_at; });
+  nlohmann::json out = nlohmann::json::array();
+  for (const Check* c : shown) out.push_back(Summary(*c));
+  return nlohmann::json{{"checks", std::move(out)}};
+}
+
+void CheckService::Decide(const std::string& id, const Staff& staff, const std::string& outcome,
+                          const std::string& rationale, Done done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end() || !it->second.recorded) {
+    RecordRefusal(staff, "decide: no such check");
+    return done(NotFound("no such check"));
+  }
+  Check& check = it->second;
+  if (!MayRead(check, staff)) {
+    return Refuse(check, staff, "decide: not this team's check", NotFound("no such check"), done);
+  }
+  if (staff.role != "practitioner" && staff.role != "manager") {
+    return Refuse(check, staff, "decide: role",
+                  PermissionDenied("only MASH practitioners and managers record decisions"), done);
+  }
+  if (std::find(kMashOutcomes.begin(), kMashOutcomes.end(), outcome) == kMashOutcomes.end()) {
+    return done(InvalidArgument(
+        "/outcome: one of information_and_advice, early_help, child_and_family_assessment, "
+        "strategy_discussion, no_further_action"));
+  }
+  if (rationale.size() < 10 || rationale.size() > 4000) {
+    return done(InvalidArgument("/rationale: give the rationale, 10 to 4000 characters"));
+  }
+  const std::string state = OverallState(check);
+  if (state == "awaiting_authorisation" || state == "rejected" || state == "closed" ||
+      check.closing) {
+    return done(FailedPrecondition("a decision cannot be recorded on a check that is " +
+                                   (check.closing ? std::string("closing") : state)));
+  }
+  check.closing = true;
+  audit::AuditEvent e = EventFor(check, audit::EventType::kMashDecisionRecorded, staff);
+  e.level = check.request.level;
+  e.detail = "outcome:" + outcome;
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(e));
+  AppendAll(std::move(events), [this, id, staff, outcome, rationale, done](Result<uint64_t> r) {
+    const auto cit = checks_.find(id);
+    if (cit == checks_.end()) return done(NotFound("no such check"));
+    Check& c = cit->second;
+    c.closing = false;
+    if (!r.ok()) return done(Unavailable("cannot record the decision now"));
+    c.outcome = outcome;
+    c.rationale = rationale;
+    c.outcome_by = staff.user;
+    c.closed_at = clock_.Now();
+    size_t unanswered = 0;
+    for (auto& [_, part] : c.parts) {
+      if (part.state == PartState::kQueued || part.state == PartState::kSending ||
+          part.state == PartState::kSent) {
+        part.state = PartState::kExpired;  // shown as no_answer
+        ++unanswered;
+      }
+    }
+    (void)Save(c);
+    common::LogInfo("check.closed",
+                    {{"check", id}, {"outcome", outcome}, {"unanswered", unanswered}});
+    done(ToJson(c));
+  });
+}
+
+Result<nlohmann::json> CheckService::Alerts(const Staff& staff, bool unacknowledged_only) const {
+  if (staff.role != "ig_officer" && staff.role != "dpo") {
+    return PermissionDenied("the alert queue is for IG officers and DPOs");
+  }
+  std::vector<const Check*> shown;
+  for (const auto& [_, c] : checks_) {
+    if (!c.recorded || c.request.override_ground.empty()) continue;
+    if (unacknowledged_only && !c.alert_ack_by.empty()) continue;
+    shown.push_back(&c);
+  }
+  std::sort(shown.begin(), shown.end(),
+            [](const Check* a, const Check* b) { return a->raised_at > b->raised_at; });
+  nlohmann::json out = nlohmann::json::array();
+  for (const Check* c : shown) {
+    nlohmann::json j = {
+        {"check", c->id},
+        {"kind", "consent_override"},
+        {"raised_at", common::FormatRfc3339(c->raised_at)},
+        {"raised_by", c->raised_by.user},
+        {"team", c->raised_by.team},
+        {"state", OverallState(*c)},
+        {"purpose", c->request.purpose},
+        {"urgency", c->request.urgency},
+        {"consent", c->request.consent_state},
+        {"ground", c->request.override_ground},
+        {"ground_name", TermName(policy::Dimension::kOverrideGround, c->request.override_ground)},
+        {"justification", c->request.justification},
+        {"agencies", c->parts.size()}};
+    if (!c->decision.empty()) {
+      j["authorisation"] = {{"decision", c->decision},
+                            {"by", c->decided_by},
+                            {"at", common::FormatRfc3339(c->decided_at)},
+                            {"reason", c->decision_reason}};
+    }
+    if (!c->alert_ack_by.empty()) {
+      j["acknowledged"] = {{"by", c->alert_ack_by},
+                           {"at", common::FormatRfc3339(c->alert_ack_at)},
+                           {"note", c->alert_ack_note}};
+    }
+    out.push_back(std::move(j));
+  }
+  return nlohmann::json{{"alerts", std::move(out)}};
+}
+
+void CheckService::AcknowledgeAlert(const std::string& id, const Staff& staff,
+                                    const std::string& note, Done done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end() || !it->second.recorded || it->second.request.override_ground.empty()) {
+    return done(NotFound("no such alert"));
+  }
+  Check& check = it->second;
+  if (staff.role != "ig_officer" && staff.role != "dpo") {
+    return Refuse(check, staff, "alert: role",
+                  PermissionDenied("the alert queue is for IG officers and DPOs"), done);
+  }
+  if (note.size() < 3 || note.size() > 2000) {
+    return done(InvalidArgument("/note: give a note, 3 to 2000 characters"));
+  }
+  if (!check.alert_ack_by.empty() || check.acknowledging) {
+    return done(FailedPrecondition("the alert is already acknowledged"));
+  }
+  check.acknowledging = true;
+  audit::AuditEvent e = EventFor(check, audit::EventType::kAlertAcknowledged, staff);
+  std::vector<audit::AuditEvent> events;
+  events.push_back(std::move(e));
+  AppendAll(std::move(events), [this, id, staff, note, done](Result<uint64_t> r) {
+    const auto cit = checks_.find(id);
+    if (cit == checks_.end()) return done(NotFound("no such alert"));
+    Check& c = cit->second;
+    c.acknowledging = false;
+    if (!r.ok()) return done(Unavailable("cannot record the acknowledgement now"));
+    c.alert_ack_by = staff.user;
+    c.alert_ack_note = note;
+    c.alert_ack_at = clock_.Now();
+    (void)Save(c);
+    auto alerts = Alerts(staff, false);
+    if (!alerts.ok()) return done(alerts.status());
+    for (auto& a : (*alerts)["alerts"]) {
+      if (a["check"] == id) return done(std::move(a));
+    }
+    done(NotFound("no such alert"));
+  });
+}
+
+size_t CheckService::PurgeExpired() {
+  if (options_.retention <= std::chrono::seconds::zero()) return 0;
+  const auto cutoff = clock_.Now() - options_.retention;
+  size_t scheduled = 0;
+  const Staff system{"mash-broker", "system", "hub", ""};
+  for (auto& [id, c] : checks_) {
+    if (c.purging || c.closed_at == common::TimePoint{} || c.closed_at > cutoff) continue;
+    // A part whose answer is still being recorded keeps its check until the log has answered.
+    if (std::any_of(c.parts.begin(), c.parts.end(),
+                    [](const auto& p) { return p.second.state == PartState::kRecording; })) {
+      continue;
+    }
+    c.purging = true;
+    ++scheduled;
+    // The log records the purge before the contents go: if it cannot, nothing is purged.
+    audit::AuditEvent e = EventFor(c, audit::EventType::kRetentionPurge, system);
+    e.detail = "check contents";
+    std::vector<audit::AuditEvent> events;
+    events.push_back(std::move(e));
+    AppendAll(std::move(events), [this, id = id](Result<uint64_t> r) {
+      const auto it = checks_.find(id);
+      if (it == checks_.end()) return;
+      it->second.purging = false;
+      if (!r.ok()) {
+        common::LogError("checks.purge_failed", {{"check", id}, {"error", r.status().ToString()}});
+        return;
+      }
+      if (options_.store != nullptr) {
+        if (Status s = options_.store->Purge(id, Millis(clock_.Now())); !s.ok()) {
+          common::LogError("checks.purge_failed", {{"check", id}, {"error", s.ToString()}});
+          return;
+        }
+      }
+      checks_.erase(it);
+      common::LogInfo("check.purged", {{"check", id}});
+    });
+  }
+  return scheduled;
 }
 
 }  // namespace mash::broker

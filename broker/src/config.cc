@@ -130,6 +130,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     }
     c.api_tokens.push_back(std::move(tok));
   }
+  c.check_retention = std::chrono::hours(24) * r.Integer("retention.check_days", 90, 1, 3650);
   if (r.Has("enrolment")) {
     EnrolmentSettings e;
     e.issuing_ca_cert = r.Path("enrolment.issuing_ca_cert");

@@ -51,6 +51,12 @@ enum class EventType {
   kRetentionPurge,
   // An agency said that categories of its answer wait for its custodian (review_pending).
   kReviewPending,
+  // The hub chased an agency whose part is still open as its deadline nears.
+  kAgencyChased,
+  // An agency's part passed its deadline unanswered (or still in custodian review).
+  kDeadlineBreached,
+  // An IG officer acknowledged an alert (an override of consent) after reviewing it.
+  kAlertAcknowledged,
 };
 std::string_view EventTypeName(EventType t);  // e.g. "check_raised"
 std::optional<EventType> ParseEventType(std::string_view name);

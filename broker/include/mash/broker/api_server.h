@@ -5,6 +5,13 @@
 //   GET  /api/v1/checks/{id}   the check with each agency's part and answer          -> 200
 //   POST /api/v1/checks/{id}/authorisation  a manager authorises or rejects an override:
 //        {"decision": "authorise"|"reject", "reason": "..."}                      -> 200
+//   GET  /api/v1/checks[?state=open|overdue|awaiting_authorisation|closed]  the checks of the
+//        caller's team, newest first, as summaries with their deadlines and breaches -> 200
+//   POST /api/v1/checks/{id}/decision  the MASH decision, which closes the check:
+//        {"outcome": "...", "rationale": "..."}                                   -> 200
+//   GET  /api/v1/alerts[?all=true]  (IG officer, DPO) overrides of consent to review  -> 200
+//   POST /api/v1/alerts/{id}/acknowledgement  {"note": "..."}                       -> 200
+// The whole API is described by schemas/api/openapi.json.
 //
 // Whatever must be audited (raising, viewing, deciding, refusals) is answered only once its
 // audit event has committed; 503 when the log cannot record it. A refusal by the sharing

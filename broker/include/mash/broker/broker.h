@@ -52,6 +52,7 @@ class Broker {
   std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
+  std::unique_ptr<CheckStore> check_store_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;

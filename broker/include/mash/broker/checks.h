@@ -12,12 +12,31 @@
 // The sharing agreement (policy::PolicySet, enforced and optional shadow version) decides for
 // each agency of a check whether this person may ask it, and the highest level: a denial for any
 // agency refuses the whole check, with the agreement's reasons. A check whose decision carries
-// second_approver (an override of consent) waits in awaiting_authorisation and nothing is sent;
-// authorisation by a manager comes with the workflow issue. The agreement's version goes into
+// second_approver (an override of consent) waits in awaiting_authorisation and nothing is sent
+// until a manager authorises it (Authorise). The agreement's version goes into
 // every query's envelope header (policy_hash) and every event.
 //
-// Checks live in memory (the workflow issue stores them); queries to an agency that is offline
-// wait and go out when it connects, as long as the check has not expired.
+// Checks are kept in the broker's database (CheckStore) and reloaded at start; queries to an
+// agency that is offline wait and go out when it connects, until the check is closed.
+//
+// The workflow (DESIGN §4, docs/workflow.md):
+//   - Who: a check belongs to the team of the person who raised it. Only practitioners and
+//     managers raise checks; they and their team's practitioners and managers read them; a
+//     manager of the team (not the one who raised it) authorises an override; IG officers work
+//     the alert queue (overrides of consent) without reading results. Anyone else gets NotFound,
+//     as for a check that does not exist, and the refusal is audited.
+//   - Deadlines: each check is due by its urgency (CheckServiceOptions::due, working hours and
+//     bank holidays), counted from when its queries may go out. The hub chases an agency whose
+//     part is still open at CheckServiceOptions::chase (agency_chased, and a sealed chase message
+//     when it is online), and marks a breach when the deadline passes (deadline_breached). An
+//     overdue part still takes its answer, marked late; the check shows "agency X has not
+//     answered" rather than hiding it.
+//   - The MASH decision (Decide) records the outcome and its rationale (mash_decision_recorded)
+//     and closes the check: parts still open then end as no_answer, and later answers are
+//     refused.
+//   - Retention (PurgeExpired): a check closed longer ago than CheckServiceOptions::retention
+//     loses its contents (subject, household, answers, texts) and keeps a tombstone; a
+//     retention_purge event records it. The audit trail, which holds no plain identities, stays.
 //
 // Custodian review (docs/protocol.md): an agency may announce, with review_pending, that
 // categories of its answer wait for its custodian; its part is then awaiting_agency_review
@@ -31,6 +50,7 @@
 // reference, so a callback that arrives after the service is gone does nothing.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -43,6 +63,7 @@
 
 #include "mash/audit/sink.h"
 #include "mash/broker/agent_hub.h"
+#include "mash/broker/check_store.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/staff.h"
 #include "mash/common/clock.h"
@@ -71,13 +92,30 @@ struct RaiseRequest {
   // given needs an evidence reference; no consent needs an override ground and a justification.
   // InvalidArgument naming the field.
   static Result<RaiseRequest> FromJson(const nlohmann::json& body);
+  // The request as the API takes it (FromJson(ToJson()) gives it back).
+  nlohmann::json ToJson() const;
   // The consent field of the envelope header: the state, or "<state>;override:<ground>"
   // (docs/envelope.md).
   std::string ConsentTag() const;
 };
 
+// The outcomes of a MASH decision (DESIGN §4 step 6).
+inline constexpr std::array<std::string_view, 5> kMashOutcomes = {
+    "information_and_advice", "early_help", "child_and_family_assessment", "strategy_discussion",
+    "no_further_action"};
+
 struct CheckServiceOptions {
+  // The lifetime of each query envelope on the wire (not the check's deadline).
   std::chrono::seconds query_lifetime{120};
+  // When a check of `urgency` whose queries may go out at `from` is due, and when its open parts
+  // are chased. Unset: the vocabulary's hours (red 4, amber 24, green 72) counted round the
+  // clock, chased at three quarters of that.
+  std::function<common::TimePoint(common::TimePoint from, const std::string& urgency)> due;
+  std::function<common::TimePoint(common::TimePoint from, const std::string& urgency)> chase;
+  // Closed checks lose their contents this long after closing; zero keeps them.
+  std::chrono::seconds retention{std::chrono::hours(24 * 365)};
+  // Where checks are kept; null keeps them in memory only (a broker always has one).
+  CheckStore* store = nullptr;
   // Queries handed to one agency's connection and not yet written; the rest wait in order, so
   // that a backlog never overflows the connection's queue (keep it below the hub's max_queue).
   int max_in_flight = 64;
@@ -85,12 +123,9 @@ struct CheckServiceOptions {
 
 class CheckService final : public AgentEvents {
  public:
-  // Checks kept in memory (until the workflow issue stores them): the oldest finished ones are
-  // dropped first, and raising is refused when every slot holds an open check.
-  static constexpr size_t kMaxChecks = 10000;
-  static constexpr std::chrono::hours kKeepFinished{24};
-  // A check whose categories still wait for an agency's custodian is kept this long.
-  static constexpr std::chrono::hours kKeepAwaitingReview{24 * 7};
+  // Every check not purged is held in memory (and in the store); raising is refused beyond this
+  // (retention keeps the number down: ResourceExhausted).
+  static constexpr size_t kMaxChecks = 50000;
 
   // Runs a function on the service's (io) thread.
   using Post = std::function<void(std::function<void()>)>;
@@ -108,6 +143,9 @@ class CheckService final : public AgentEvents {
   ~CheckService() override;
 
   void AttachHub(std::shared_ptr<AgentHub> hub) { hub_ = std::move(hub); }
+  // Loads the stored checks that are not purged (at start, before any connection). Parts that
+  // were on their way to an agency go out again; DataLoss when a stored check does not parse.
+  Status Load();
 
   // Raises a check; `done` gets the check as Show() would (201) once check_raised committed.
   void Raise(const RaiseRequest& request, const Staff& staff, Done done);
@@ -119,8 +157,34 @@ class CheckService final : public AgentEvents {
   // InvalidArgument without a reason; Unavailable when the log cannot record it.
   void Authorise(const std::string& id, const Staff& staff, bool approve, const std::string& reason,
                  Done done);
-  // The check as JSON for the API, after its result_viewed event committed.
+  // The check as JSON for the API, after its result_viewed event committed. NotFound also when
+  // `staff` may not read it (the refusal is audited).
   void Show(const std::string& id, const Staff& staff, Done done);
+  // The checks `staff` may read, newest first, as summaries (no subject details, no answers):
+  // id, state, urgency, purpose, raised_by, raised_at, due, overdue, breaches, decision.
+  // `filter`: "open" (not closed), "overdue", "awaiting_authorisation", "closed" or "" (all).
+  // Managers see their team's checks, practitioners their team's; other roles are refused.
+  Result<nlohmann::json> List(const Staff& staff, const std::string& filter) const;
+  // Records the MASH decision on a check and closes it. `outcome` is one of kMashOutcomes and
+  // `rationale` 10 to 4000 characters. Errors: NotFound (or no access); FailedPrecondition when
+  // the check awaits authorisation, was rejected or is closed; PermissionDenied for a role other
+  // than practitioner or manager; InvalidArgument naming the field; Unavailable when the log
+  // cannot record it.
+  void Decide(const std::string& id, const Staff& staff, const std::string& outcome,
+              const std::string& rationale, Done done);
+  // The IG alert queue: every check raised without consent (an override ground), newest first,
+  // with who raised it, the ground, the justification, its authorisation and whether an IG
+  // officer acknowledged it; never the subject or the answers. Role ig_officer or dpo.
+  Result<nlohmann::json> Alerts(const Staff& staff, bool unacknowledged_only) const;
+  // An IG officer acknowledges the alert of check `id` with a note (alert_acknowledged).
+  // Errors: NotFound; FailedPrecondition when already acknowledged; PermissionDenied;
+  // InvalidArgument without a note.
+  void AcknowledgeAlert(const std::string& id, const Staff& staff, const std::string& note,
+                        Done done);
+  // Purges the contents of checks closed (decided or rejected) longer ago than the retention
+  // period: each one's retention_purge event is appended, and once it committed the check leaves
+  // memory and its stored row keeps only a tombstone. Returns how many purges were started.
+  size_t PurgeExpired();
   // The check as JSON without recording a view (for tests and internal use).
   Result<nlohmann::json> Peek(const std::string& id) const;
   // Records a request the API refused before it reached the service (bad token, bad body), so
@@ -178,7 +242,9 @@ class CheckService final : public AgentEvents {
     std::vector<std::string> review_recording;
     common::TimePoint review_since{};
     bool review_overdue = false;  // the check's deadline passed while waiting
-    bool late = false;            // a follow-up answer arrived after the deadline
+    bool late = false;            // an answer or follow-up arrived after the deadline
+    common::TimePoint chased_at{};  // when the hub chased the agency (zero: not chased)
+    bool breached = false;          // the deadline passed while the part was open
   };
   struct Check {
     std::string id;
@@ -195,7 +261,22 @@ class CheckService final : public AgentEvents {
     std::string decision_reason;
     common::TimePoint decided_at{};
     common::TimePoint raised_at{};
-    common::TimePoint expires_at{};
+    // From when the queries may go out (raising, or the authorisation of an override).
+    common::TimePoint started_at{};
+    common::TimePoint due_at{};
+    common::TimePoint chase_at{};
+    // The MASH decision, which closes the check.
+    std::string outcome;
+    std::string rationale;
+    std::string outcome_by;
+    common::TimePoint closed_at{};
+    bool closing = false;  // the decision is being recorded
+    // The IG officer's acknowledgement of the alert an override raises.
+    std::string alert_ack_by;
+    std::string alert_ack_note;
+    common::TimePoint alert_ack_at{};
+    bool acknowledging = false;
+    bool purging = false;  // its retention_purge event is being recorded
     std::map<std::string, Part> parts;
   };
 
@@ -254,10 +335,27 @@ class CheckService final : public AgentEvents {
   // Seals and hands one query to the hub; false when it could not be handed over.
   bool Dispatch(Check& check, Part& part);
   void OnDelivered(const std::string& check_id, const std::string& agency, bool written);
-  void DropOldChecks();
+  // The deadline and chase time of a check whose queries may go out from `from`.
+  void StartClock(Check& check, common::TimePoint from) const;
+  // Chases and marks breaches of open parts (Sweep).
+  void WatchDeadlines(Check& check);
+  // Seals and sends a chase to an online agency (best effort: the event is what counts).
+  void SendChase(const Check& check, const Part& part);
+  // Writes `check` to the store; a failure is logged and recorded as request_failed.
+  Status Save(const Check& check);
+  static nlohmann::json ToDocument(const Check& check);
+  static Result<Check> FromDocument(const nlohmann::json& doc);
+  // Whether `staff` may read `check` (the raiser, or a practitioner or manager of its team).
+  static bool MayRead(const Check& check, const Staff& staff);
+  // Records a refused request about `check` (who asked for what) and answers `done` with
+  // `error` once it committed.
+  void Refuse(const Check& check, const Staff& staff, std::string_view detail, Status error,
+              const Done& done);
+  static bool IsOpen(const Part& part);
   static std::string_view StateName(PartState s);
-  static std::string OverallState(const Check& check);
+  std::string OverallState(const Check& check) const;
   nlohmann::json ToJson(const Check& check) const;
+  nlohmann::json Summary(const Check& check) const;
 
   Courier& courier_;
   const common::Clock& clock_;

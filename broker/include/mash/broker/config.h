@@ -101,6 +101,8 @@ struct BrokerConfig {
 
   std::vector<AgencyEntry> agencies;
   std::vector<ApiToken> api_tokens;
+  // [retention] check_days: a closed check's contents are purged this long after it closed.
+  std::chrono::seconds check_retention = std::chrono::hours(24 * 90);
   std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
 };
 
