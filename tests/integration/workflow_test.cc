@@ -1,0 +1,346 @@
+// The check workflow at the hub (issue 6), end to end with a real broker and agents: who may do
+// what (roles and teams), overrides that wait for a manager, the MASH decision that closes a
+// check, the IG alert queue, checks kept across a restart, deadlines with chasing and breaches,
+// and retention that purges a check's contents but leaves a verifiable audit trail.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "harness.h"
+#include "mash/audit/query.h"
+#include "mash/audit/verify.h"
+#include "mash/crypto/keys.h"
+
+namespace mash::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const broker::Staff kPat{"test.practitioner", "practitioner", "hub", "mash"};
+const broker::Staff kMo{"mo.manager", "manager", "hub", "mash"};
+const broker::Staff kSam{"sam.south", "practitioner", "hub", "south"};
+const broker::Staff kSouthManager{"sue.south", "manager", "hub", "south"};
+const broker::Staff kIan{"ian.ig", "ig_officer", "hub", ""};
+const broker::Staff kAda{"ada.admin", "admin", "hub", ""};
+
+broker::RaiseRequest OverrideCheck(std::vector<std::string> agencies) {
+  broker::RaiseRequest r = ConsentedCheck(std::move(agencies), "red");
+  r.consent_state = "not_sought";
+  r.evidence_ref.clear();
+  r.override_ground = "child_significant_harm";
+  r.justification = "Mother's partner is the alleged abuser; asking would alert him.";
+  return r;
+}
+
+// Runs an asynchronous CheckService call on the broker's thread and waits for its answer.
+template <typename Fn>
+Result<json> Await(TestHub& hub, Fn fn) {
+  auto done = std::make_shared<std::promise<Result<json>>>();
+  auto fut = done->get_future();
+  boost::asio::post(hub.io(), [&hub, fn, done] {
+    fn(hub.broker().checks(), [done](Result<json> r) { done->set_value(std::move(r)); });
+  });
+  if (fut.wait_for(30s) != std::future_status::ready) return Unavailable("no answer");
+  return fut.get();
+}
+
+Result<json> Decide(TestHub& hub, const std::string& id, const broker::Staff& who,
+                    const std::string& outcome = "strategy_discussion",
+                    const std::string& rationale = "Threshold met: strategy discussion today.") {
+  return Await(hub, [=](broker::CheckService& s, broker::CheckService::Done d) {
+    s.Decide(id, who, outcome, rationale, std::move(d));
+  });
+}
+
+Result<json> Authorise(TestHub& hub, const std::string& id, const broker::Staff& who,
+                       bool approve) {
+  return Await(hub, [=](broker::CheckService& s, broker::CheckService::Done d) {
+    s.Authorise(id, who, approve, "Risk to the child outweighs the intrusion.", std::move(d));
+  });
+}
+
+Result<json> Show(TestHub& hub, const std::string& id, const broker::Staff& who) {
+  return Await(hub,
+               [=](broker::CheckService& s, broker::CheckService::Done d) { s.Show(id, who, d); });
+}
+
+json WaitFor(TestHub& hub, const std::string& id, const std::function<bool(const json&)>& done,
+             std::chrono::seconds limit = 20s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  json shown = PeekCheck(hub, id);
+  while (!done(shown) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    shown = PeekCheck(hub, id);
+  }
+  return shown;
+}
+
+bool Settled(const json& check) {
+  for (const auto& p : check["agencies"]) {
+    if (p["state"] == "sent" || p["state"] == "waiting_for_agent") return false;
+  }
+  return true;
+}
+
+class WorkflowTest : public ::testing::Test {
+ protected:
+  void Start(std::function<void(broker::BrokerConfig&)> tune = {},
+             std::vector<std::string> agencies = {"police", "health"}) {
+    hub_ = std::make_unique<TestHub>(std::move(tune));
+    for (const auto& a : agencies) hub_->StartAgent(a, Fixture(a));
+    for (const auto& a : agencies) ASSERT_TRUE(hub_->WaitOnline(a, 10s)) << a;
+  }
+
+  std::vector<audit::AuditEvent> Events(const std::string& check_id = "") {
+    OnIo(hub_->io(), [] { return 0; });
+    hub_->broker().audit().Flush();
+    storage::DatabaseOptions o{hub_->config().audit.database, hub_->config().audit.database_key,
+                               false};
+    auto db = storage::Database::Open(o);
+    EXPECT_TRUE(db.ok());
+    auto events = audit::QueryEvents(**db, audit::QueryFilter{});
+    EXPECT_TRUE(events.ok());
+    std::vector<audit::AuditEvent> out;
+    for (auto& e : *events) {
+      if (check_id.empty() || e.check_ref == check_id) out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  size_t Count(const std::string& check_id, audit::EventType type) {
+    const auto events = Events(check_id);
+    return std::count_if(events.begin(), events.end(),
+                         [&](const audit::AuditEvent& e) { return e.type == type; });
+  }
+
+  std::unique_ptr<TestHub> hub_;
+};
+
+TEST_F(WorkflowTest, OnlyPractitionersAndManagersRaiseChecks) {
+  Start();
+  for (const std::string role : {"ig_officer", "admin", "dpo", "custodian"}) {
+    auto id = hub_->Raise(ConsentedCheck({"police"}), "someone", role);
+    ASSERT_FALSE(id.ok()) << role;
+    EXPECT_EQ(id.status().code(), StatusCode::kPermissionDenied) << role;
+  }
+  auto by_manager = hub_->Raise(ConsentedCheck({"police"}), "mo.manager", "manager");
+  EXPECT_TRUE(by_manager.ok()) << by_manager.status().ToString();
+}
+
+TEST_F(WorkflowTest, NobodyReadsOrDecidesACheckOfAnotherTeam) {
+  Start();
+  auto id = hub_->Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  WaitFor(*hub_, *id, Settled);
+
+  // Another team's practitioner and manager, the IG officer and the admin: as if there were no
+  // such check, and each refusal is in the audit trail.
+  for (const auto& who : {kSam, kSouthManager, kIan, kAda}) {
+    auto shown = Show(*hub_, *id, who);
+    ASSERT_FALSE(shown.ok()) << who.user;
+    EXPECT_EQ(shown.status().code(), StatusCode::kNotFound) << who.user;
+    auto decided = Decide(*hub_, *id, who);
+    ASSERT_FALSE(decided.ok()) << who.user;
+    EXPECT_EQ(decided.status().code(), StatusCode::kNotFound) << who.user;
+  }
+  EXPECT_GE(Count(*id, audit::EventType::kRequestRefused), 8u);
+  EXPECT_EQ(Count(*id, audit::EventType::kResultViewed), 0u);
+  EXPECT_EQ(Count(*id, audit::EventType::kMashDecisionRecorded), 0u);
+
+  // The team's manager reads it (a result_viewed event) and sees it in the team's list.
+  auto shown = Show(*hub_, *id, kMo);
+  ASSERT_TRUE(shown.ok()) << shown.status().ToString();
+  EXPECT_EQ(Count(*id, audit::EventType::kResultViewed), 1u);
+  auto listed = OnIo(hub_->io(), [&] { return hub_->broker().checks().List(kMo, "open"); });
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ((*listed)["checks"].size(), 1u);
+  EXPECT_EQ((*listed)["checks"][0]["id"], *id);
+  auto south = OnIo(hub_->io(), [&] { return hub_->broker().checks().List(kSam, ""); });
+  ASSERT_TRUE(south.ok());
+  EXPECT_TRUE((*south)["checks"].empty());
+  auto ig = OnIo(hub_->io(), [&] { return hub_->broker().checks().List(kIan, ""); });
+  EXPECT_EQ(ig.status().code(), StatusCode::kPermissionDenied);
+  auto bad = OnIo(hub_->io(), [&] { return hub_->broker().checks().List(kMo, "everything"); });
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(WorkflowTest, AnOverrideIsNeverSentWithoutAManagersAuthorisation) {
+  Start();
+  auto id = hub_->Raise(OverrideCheck({"police", "health"}));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  std::this_thread::sleep_for(500ms);
+  json check = PeekCheck(*hub_, *id);
+  EXPECT_EQ(check["state"], "awaiting_authorisation");
+  EXPECT_FALSE(check.contains("due_at")) << "the clock starts at authorisation";
+
+  // The IG alert queue has it, with the ground and justification but no subject.
+  auto alerts = OnIo(hub_->io(), [&] { return hub_->broker().checks().Alerts(kIan, true); });
+  ASSERT_TRUE(alerts.ok());
+  ASSERT_EQ((*alerts)["alerts"].size(), 1u);
+  EXPECT_EQ((*alerts)["alerts"][0]["ground"], "child_significant_harm");
+  EXPECT_EQ((*alerts)["alerts"][0]["justification"], OverrideCheck({}).justification);
+  EXPECT_EQ((*alerts)["alerts"][0].dump().find("Amelia"), std::string::npos);
+  auto not_ig = OnIo(hub_->io(), [&] { return hub_->broker().checks().Alerts(kPat, true); });
+  EXPECT_EQ(not_ig.status().code(), StatusCode::kPermissionDenied);
+
+  // Nobody but a manager of the team who did not raise it decides; a decision cannot be
+  // recorded before; the other team's manager does not even see it.
+  EXPECT_EQ(Authorise(*hub_, *id, kPat, true).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Authorise(*hub_, *id, kSouthManager, true).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Decide(*hub_, *id, kPat).status().code(), StatusCode::kFailedPrecondition);
+
+  auto rejected = Authorise(*hub_, *id, kMo, false);
+  ASSERT_TRUE(rejected.ok()) << rejected.status().ToString();
+  EXPECT_EQ((*rejected)["state"], "rejected");
+  EXPECT_EQ(Authorise(*hub_, *id, kMo, true).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Decide(*hub_, *id, kPat).status().code(), StatusCode::kFailedPrecondition);
+  std::this_thread::sleep_for(300ms);
+  for (const auto& p : PeekCheck(*hub_, *id)["agencies"]) EXPECT_EQ(p["state"], "rejected");
+  EXPECT_EQ(Count(*id, audit::EventType::kQuerySent), 0u);
+  EXPECT_EQ(Count(*id, audit::EventType::kCheckRejected), 1u);
+
+  // The IG officer acknowledges the alert once, with a note.
+  auto ack = Await(*hub_, [&](broker::CheckService& s, broker::CheckService::Done d) {
+    s.AcknowledgeAlert(*id, kIan, "Reviewed: ground recorded and rejection proportionate.", d);
+  });
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_EQ((*ack)["acknowledged"]["by"], "ian.ig");
+  auto again = Await(*hub_, [&](broker::CheckService& s, broker::CheckService::Done d) {
+    s.AcknowledgeAlert(*id, kIan, "twice", d);
+  });
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Count(*id, audit::EventType::kAlertAcknowledged), 1u);
+  auto open_alerts = OnIo(hub_->io(), [&] { return hub_->broker().checks().Alerts(kIan, true); });
+  EXPECT_TRUE((*open_alerts)["alerts"].empty());
+}
+
+TEST_F(WorkflowTest, AnAuthorisedCheckRunsFromRaisingToDecisionAndCloses) {
+  Start();
+  auto id = hub_->Raise(OverrideCheck({"police", "health"}));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto authorised = Authorise(*hub_, *id, kMo, true);
+  ASSERT_TRUE(authorised.ok()) << authorised.status().ToString();
+  ASSERT_TRUE(authorised->contains("due_at"));
+  json check = WaitFor(*hub_, *id, [](const json& c) { return c["state"] == "answered"; });
+  ASSERT_EQ(check["state"], "answered") << check.dump();
+  EXPECT_FALSE(check.contains("not_answered"));
+  // The compiled answer says per category what happened and why, in words.
+  bool explained = false;
+  for (const auto& p : check["agencies"]) {
+    for (const auto& c : p["answer"]["categories"]) {
+      ASSERT_TRUE(c.contains("why")) << c.dump();
+      ASSERT_TRUE(c.contains("name")) << c.dump();
+      explained = explained || c["why"].get<std::string>().find(p["name"].get<std::string>()) !=
+                                   std::string::npos;
+    }
+  }
+  EXPECT_TRUE(explained);
+
+  // Field by field validation of the decision, then the decision closes the check.
+  EXPECT_EQ(Decide(*hub_, *id, kPat, "case_closed").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decide(*hub_, *id, kPat, "early_help", "short").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decide(*hub_, *id, kPat, "early_help", std::string(4001, 'x')).status().code(),
+            StatusCode::kInvalidArgument);
+  auto decided = Decide(*hub_, *id, kPat);
+  ASSERT_TRUE(decided.ok()) << decided.status().ToString();
+  EXPECT_EQ((*decided)["state"], "closed");
+  EXPECT_EQ((*decided)["decision"]["outcome"], "strategy_discussion");
+  EXPECT_EQ((*decided)["decision"]["by"], "test.practitioner");
+  EXPECT_EQ(Decide(*hub_, *id, kMo).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Count(*id, audit::EventType::kMashDecisionRecorded), 1u);
+  auto closed = OnIo(hub_->io(), [&] { return hub_->broker().checks().List(kMo, "closed"); });
+  ASSERT_EQ((*closed)["checks"].size(), 1u);
+  EXPECT_EQ((*closed)["checks"][0]["outcome"], "strategy_discussion");
+}
+
+TEST_F(WorkflowTest, ChecksSurviveARestartOfTheBroker) {
+  Start();
+  auto decided_id = hub_->Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(decided_id.ok());
+  WaitFor(*hub_, *decided_id, [](const json& c) { return c["state"] == "answered"; });
+  ASSERT_TRUE(Decide(*hub_, *decided_id, kPat).ok());
+  auto waiting_id = hub_->Raise(OverrideCheck({"police"}));
+  ASSERT_TRUE(waiting_id.ok());
+  const json before = PeekCheck(*hub_, *decided_id);
+
+  hub_->StopBroker();
+  hub_->StartBroker();
+  ASSERT_TRUE(hub_->WaitOnline("police", 15s));
+
+  json after = PeekCheck(*hub_, *decided_id);
+  EXPECT_EQ(after["state"], "closed");
+  EXPECT_EQ(after["decision"], before["decision"]);
+  EXPECT_EQ(after["agencies"][0]["answer"], before["agencies"][0]["answer"]);
+  EXPECT_EQ(PeekCheck(*hub_, *waiting_id)["state"], "awaiting_authorisation");
+  // The override is authorised after the restart, and its query goes out then.
+  ASSERT_TRUE(Authorise(*hub_, *waiting_id, kMo, true).ok());
+  json answered =
+      WaitFor(*hub_, *waiting_id, [](const json& c) { return c["state"] == "answered"; });
+  EXPECT_EQ(answered["state"], "answered") << answered.dump();
+}
+
+TEST_F(WorkflowTest, RetentionPurgesContentsAndLeavesAVerifiableAuditTrail) {
+  Start([](broker::BrokerConfig& c) { c.check_retention = 1s; });
+  auto id = hub_->Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(id.ok());
+  WaitFor(*hub_, *id, [](const json& c) { return c["state"] == "answered"; });
+  auto open_id = hub_->Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(open_id.ok());
+  ASSERT_TRUE(Decide(*hub_, *id, kPat).ok());
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_EQ(OnIo(hub_->io(), [&] { return hub_->broker().checks().PurgeExpired(); }), 1u);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (OnIo(hub_->io(), [&] { return hub_->broker().checks().Peek(*id).ok(); }) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(OnIo(hub_->io(), [&] { return hub_->broker().checks().Peek(*id).status().code(); }),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(OnIo(hub_->io(), [&] { return hub_->broker().checks().Peek(*open_id).ok(); }))
+      << "an open check is never purged";
+  EXPECT_EQ(Count(*id, audit::EventType::kRetentionPurge), 1u);
+
+  // The stored row is a tombstone; nothing of the subject is left in it, and after a restart
+  // the purged check stays gone.
+  hub_->StopBroker();
+  {
+    auto store = broker::CheckStore::Open({hub_->config().database, hub_->config().database_key});
+    ASSERT_TRUE(store.ok());
+    auto row = (*store)->Get(*id);
+    ASSERT_TRUE(row.ok() && row->has_value());
+    EXPECT_EQ((*row)->state, "purged");
+    EXPECT_TRUE((*row)->document.empty());
+    EXPECT_NE((*row)->purged_at_ms, 0);
+  }
+  hub_->StartBroker();
+  EXPECT_EQ(OnIo(hub_->io(), [&] { return hub_->broker().checks().Peek(*id).status().code(); }),
+            StatusCode::kNotFound);
+
+  // The audit trail still verifies, and still holds the whole history of the purged check.
+  hub_->StopBroker();
+  storage::DatabaseOptions o{hub_->config().audit.database, hub_->config().audit.database_key,
+                             false};
+  auto db = storage::Database::Open(o);
+  ASSERT_TRUE(db.ok());
+  auto pub = crypto::LoadSigningPublicKey(hub_->config().audit.checkpoint_key.parent_path() /
+                                          "hub.audit.sign.pub");
+  ASSERT_TRUE(pub.ok());
+  audit::VerifyOptions vo;
+  vo.origin = "hub";
+  auto report = audit::VerifyLog(**db, *pub, vo);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  audit::QueryFilter f;
+  auto events = audit::QueryEvents(**db, f);
+  ASSERT_TRUE(events.ok());
+  size_t of_check = 0;
+  for (const auto& e : *events) of_check += e.check_ref == *id ? 1 : 0;
+  EXPECT_GE(of_check, 5u);  // raised, sent, answer, categories, viewed/decided, purge
+}
+
+}  // namespace
+}  // namespace mash::testing
