@@ -244,13 +244,45 @@ TEST(WorkingCalendarTest, BetweenAgreesWithCountingMinutes) {
   const auto cal = Office();
   DeterministicRandom rng(42);
   const TimePoint base = Utc(2026, 3, 20);
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 30; ++i) {
     const TimePoint a = base + minutes(rng.Uniform(400 * 24 * 60));
     const int span = static_cast<int>(rng.Uniform(4 * 24 * 60));
     int counted = 0;
     for (int m = 0; m < span; ++m) counted += cal.IsWorking(a + minutes(m)) ? 1 : 0;
     ASSERT_EQ(cal.Between(a, a + minutes(span)), minutes(counted)) << FormatRfc3339(a);
   }
+}
+
+TEST(WorkingCalendarTest, AddAndBetweenAgreeAroundTheClockChanges) {
+  WorkingHours nights;  // every night 00:30–02:30 local: crosses both changes
+  nights.days = {true, true, true, true, true, true, true};
+  nights.day_start = minutes(30);
+  nights.day_end = minutes(150);
+  WorkingHours utc_nights = nights;
+  utc_nights.zone = TimeZone::kUtc;
+  WorkingHours early;  // 00:00–09:00 local, every day
+  early.days = nights.days;
+  early.day_start = minutes(0);
+  early.day_end = hours(9);
+  for (const WorkingHours& h : {nights, utc_nights, early, WorkingHours{}}) {
+    const auto cal = Make(h);
+    for (TimePoint from : {Utc(2026, 3, 28), Utc(2026, 10, 24)}) {
+      for (TimePoint t = from; t < from + days(2); t += minutes(25)) {
+        for (seconds w : {seconds(0), seconds(1800), seconds(5400), seconds(5 * 3600)}) {
+          ASSERT_EQ(cal.Between(t, cal.Add(t, w)), w) << FormatRfc3339(t);
+        }
+        int counted = 0;
+        for (int m = 0; m < 6 * 60; ++m) counted += cal.IsWorking(t + minutes(m)) ? 1 : 0;
+        ASSERT_EQ(cal.Between(t, t + hours(6)), minutes(counted)) << FormatRfc3339(t);
+      }
+    }
+  }
+  // In London the nights of the changes are one hour (spring: 02:00–02:30 BST is all there is
+  // after 00:30–01:00 GMT) and three hours (autumn: 00:30 BST to 02:30 GMT).
+  const auto cal = Make(nights);
+  EXPECT_EQ(cal.Between(Utc(2026, 3, 28, 12), Utc(2026, 3, 29, 12)), hours(1));
+  EXPECT_EQ(cal.Between(Utc(2026, 10, 24, 12), Utc(2026, 10, 25, 12)), hours(3));
+  EXPECT_EQ(cal.Between(Utc(2026, 10, 25, 12), Utc(2026, 10, 26, 12)), hours(2));
 }
 
 TEST(WorkingCalendarTest, CreateRefusesBadHours) {
