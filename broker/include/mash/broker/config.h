@@ -82,8 +82,8 @@ struct DeadlineSettings {
   // Working time an agency has to answer, by urgency id ("red", "amber", "green"). By default the
   // vocabulary's deadline_hours.
   std::map<std::string, std::chrono::seconds, std::less<>> allowances = DefaultAllowances();
-  // The fraction of its allowance after which an agency that has not answered is chased (0 < x <
-  // 1).
+  // The fraction of its allowance after which an agency that has not answered is chased;
+  // 0 < chase_at < 1.
   double chase_at = 0.75;
 
   // Every urgency of the built-in vocabulary with its deadline_hours.
