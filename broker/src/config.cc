@@ -1,5 +1,9 @@
 #include "mash/broker/config.h"
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <regex>
 #include <set>
 
@@ -14,7 +18,150 @@ bool ValidId(const std::string& s) {
   return std::regex_match(s, kId);
 }
 
+// ---- [deadlines] -------------------------------------------------------------------------------
+
+constexpr int64_t kMaxAllowanceHours = 24 * 366;  // a year of round-the-clock working time
+constexpr std::uintmax_t kMaxHolidayFileBytes = 1 << 20;
+
+// The text of a bank-holiday file, or an error message.
+Result<std::string> ReadHolidayFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return NotFound("cannot read " + path.string());
+  if (size > kMaxHolidayFileBytes) return InvalidArgument(path.string() + " is larger than 1 MiB");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot read " + path.string());
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+DeadlineSettings ReadDeadlines(common::ConfigReader& r) {
+  DeadlineSettings d;
+  for (const auto& term : policy::Vocabulary::Builtin().Terms(policy::Dimension::kUrgency)) {
+    const std::string hours_key = "deadlines." + term.id + "_hours";
+    const std::string seconds_key = "deadlines." + term.id + "_seconds";
+    const int64_t hours = r.Integer(hours_key, term.deadline_hours, 1, kMaxAllowanceHours);
+    d.allowances[term.id] = std::chrono::hours(hours);
+    if (r.Has(seconds_key)) {  // for tests: overrides the hours
+      d.allowances[term.id] =
+          std::chrono::seconds(r.Integer(seconds_key, std::nullopt, 1, kMaxAllowanceHours * 3600));
+    }
+  }
+
+  common::WorkingHours& h = d.hours;
+  const bool had_errors = r.HasErrors();
+  h.always = r.Bool("deadlines.always", false);
+
+  const auto day_names = r.StringArray("deadlines.working_days",
+                                       std::vector<std::string>{"mon", "tue", "wed", "thu", "fri"});
+  h.days = {};
+  for (const auto& name : day_names) {
+    auto day = common::ParseDayName(name);
+    if (!day.ok()) {
+      r.ErrorAt("deadlines.working_days", "deadlines.working_days: " + day.status().message());
+      continue;
+    }
+    bool& slot = h.days[common::WorkingHours::DayIndex(*day)];
+    if (slot)
+      r.ErrorAt("deadlines.working_days", "deadlines.working_days names '" + name + "' twice");
+    slot = true;
+  }
+  if (!h.always && std::none_of(h.days.begin(), h.days.end(), [](bool b) { return b; })) {
+    r.ErrorAt("deadlines.working_days",
+              "deadlines.working_days must name at least one day (or set deadlines.always = true)");
+  }
+
+  auto clock = [&r](const char* key, const char* def) -> std::optional<std::chrono::minutes> {
+    auto m = common::ParseClock(r.String(key, def));
+    if (m.ok()) return *m;
+    r.ErrorAt(key, std::string(key) + ": " + m.status().message());
+    return std::nullopt;
+  };
+  const auto start = clock("deadlines.day_start", "09:00");
+  const auto end = clock("deadlines.day_end", "17:00");
+  if (start && *start >= std::chrono::hours(24)) {
+    r.ErrorAt("deadlines.day_start", "deadlines.day_start must be before 24:00");
+  } else if (start && end && *end <= *start) {
+    r.ErrorAt("deadlines.day_end", "deadlines.day_end must be later than deadlines.day_start");
+  }
+  if (start) h.day_start = *start;
+  if (end) h.day_end = *end;
+
+  auto zone = common::ParseTimeZone(r.String("deadlines.timezone", "Europe/London"));
+  if (zone.ok()) {
+    h.zone = *zone;
+  } else {
+    r.ErrorAt("deadlines.timezone", "deadlines.timezone: " + zone.status().message());
+  }
+
+  for (const auto& text : r.StringArray("deadlines.bank_holidays", std::vector<std::string>{})) {
+    auto date = common::ParseCivilDate(text);
+    if (date.ok()) {
+      h.bank_holidays.push_back(*date);
+    } else {
+      r.ErrorAt("deadlines.bank_holidays", "deadlines.bank_holidays: " + date.status().message());
+    }
+  }
+  if (r.Has("deadlines.bank_holidays_file")) {
+    const auto path = r.Path("deadlines.bank_holidays_file");
+    auto text = ReadHolidayFile(path);
+    auto dates = text.ok() ? common::ParseHolidayList(*text)
+                           : Result<std::vector<std::chrono::year_month_day>>(text.status());
+    if (dates.ok()) {
+      h.bank_holidays.insert(h.bank_holidays.end(), dates->begin(), dates->end());
+    } else {
+      r.ErrorAt("deadlines.bank_holidays_file",
+                "deadlines.bank_holidays_file: " +
+                    (text.ok() ? path.string() + ": " : std::string()) + dates.status().message());
+    }
+  }
+
+  const double chase_at = r.Double("deadlines.chase_at", 0.75, 0.0, 1.0);
+  if (chase_at <= 0.0 || chase_at >= 1.0) {
+    r.ErrorAt("deadlines.chase_at", "deadlines.chase_at must be greater than 0 and less than 1");
+  } else {
+    d.chase_at = chase_at;
+  }
+
+  // Every rule of the calendar is checked above with a position; this only guards against the
+  // two drifting apart.
+  if (!had_errors && !r.HasErrors()) {
+    if (auto cal = common::WorkingCalendar::Create(h); !cal.ok()) {
+      r.ErrorAt("deadlines", "deadlines: " + cal.status().message());
+    }
+  }
+  return d;
+}
+
+// ---- end [deadlines] ---------------------------------------------------------------------------
+
 }  // namespace
+
+std::map<std::string, std::chrono::seconds, std::less<>> DeadlineSettings::DefaultAllowances() {
+  std::map<std::string, std::chrono::seconds, std::less<>> out;
+  for (const auto& term : policy::Vocabulary::Builtin().Terms(policy::Dimension::kUrgency)) {
+    out[term.id] = std::chrono::hours(term.deadline_hours);
+  }
+  return out;
+}
+
+Result<common::WorkingCalendar> MakeCalendar(const DeadlineSettings& d) {
+  return common::WorkingCalendar::Create(d.hours);
+}
+
+std::chrono::seconds Allowance(const DeadlineSettings& d, std::string_view urgency) {
+  if (auto it = d.allowances.find(urgency); it != d.allowances.end()) return it->second;
+  std::chrono::seconds shortest = std::chrono::seconds::max();
+  for (const auto& [id, allowance] : d.allowances) shortest = std::min(shortest, allowance);
+  // No allowances at all cannot come from LoadBrokerConfig; fall back to the red default.
+  return d.allowances.empty() ? std::chrono::hours(4) : shortest;
+}
+
+std::chrono::seconds ChaseAfter(const DeadlineSettings& d, std::string_view urgency) {
+  const auto allowance = Allowance(d, urgency);
+  const auto chase = std::chrono::seconds(
+      static_cast<int64_t>(static_cast<double>(allowance.count()) * d.chase_at));
+  return std::clamp(chase, std::chrono::seconds(1), allowance);
+}
 
 Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   MASH_ASSIGN_OR_RETURN(common::ConfigFile file, common::ConfigFile::Load(path));
@@ -155,6 +302,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     }
     c.enrolment = std::move(e);
   }
+  c.deadlines = ReadDeadlines(r);
   MASH_RETURN_IF_ERROR(r.Finish());
   return c;
 }

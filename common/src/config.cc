@@ -166,6 +166,35 @@ bool ConfigReader::Bool(std::string_view key, std::optional<bool> def) {
   return node->as_boolean()->get();
 }
 
+double ConfigReader::Double(std::string_view key, std::optional<double> def, double min,
+                            double max) {
+  const std::string full = JoinKey(prefix_, key);
+  state_->used.insert(full);
+  const auto* node = static_cast<const toml::node*>(Find(key));
+  if (node == nullptr) {
+    if (def) return *def;
+    ErrorAt(key, "missing required key '" + full + "'");
+    return min;
+  }
+  double v = 0;
+  if (node->is_floating_point()) {
+    v = node->as_floating_point()->get();
+  } else if (node->is_integer()) {
+    v = static_cast<double>(node->as_integer()->get());
+  } else {
+    ErrorAt(key, "'" + full + "' must be a number");
+    return def.value_or(min);
+  }
+  // NaN fails both comparisons, so it is caught by the negated form.
+  if (!(v >= min && v <= max)) {
+    std::ostringstream range;
+    range << "'" << full << "' must be between " << min << " and " << max;
+    ErrorAt(key, range.str());
+    return def.value_or(min);
+  }
+  return v;
+}
+
 std::vector<std::string> ConfigReader::StringArray(std::string_view key,
                                                    std::optional<std::vector<std::string>> def) {
   const std::string full = JoinKey(prefix_, key);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <vector>
 
 #include "support/temp_dir.h"
 
@@ -190,6 +191,169 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 )");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->api_tokens.at(0).role, "admin");
+}
+
+// ---- [deadlines] -------------------------------------------------------------------------------
+
+constexpr const char* kPolicy = "\n[policy]\nagreement = \"hub.toml\"\n";
+
+common::TimePoint Utc(int y, unsigned mo, unsigned d, int h = 0) {
+  return common::TimePoint(std::chrono::sys_days{std::chrono::year(y) / std::chrono::month(mo) /
+                                                 std::chrono::day(d)}) +
+         std::chrono::hours(h);
+}
+
+// The lines of an error message that mention `needle`.
+std::vector<std::string> LinesWith(const Status& s, const std::string& needle) {
+  std::vector<std::string> out;
+  std::string line;
+  for (char ch : s.message() + "\n") {
+    if (ch != '\n') {
+      line += ch;
+      continue;
+    }
+    if (line.find(needle) != std::string::npos) out.push_back(line);
+    line.clear();
+  }
+  return out;
+}
+
+TEST_F(BrokerConfigTest, DeadlinesDefaultToTheVocabularyAndOfficeHours) {
+  auto c = Load(std::string(kBase) + kAudit + kPolicy);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const DeadlineSettings& d = c->deadlines;
+  EXPECT_EQ(Allowance(d, "red"), std::chrono::hours(4));
+  EXPECT_EQ(Allowance(d, "amber"), std::chrono::hours(24));
+  EXPECT_EQ(Allowance(d, "green"), std::chrono::hours(72));
+  EXPECT_EQ(Allowance(d, "purple"), std::chrono::hours(4));  // unknown: the shortest
+  EXPECT_DOUBLE_EQ(d.chase_at, 0.75);
+  EXPECT_EQ(ChaseAfter(d, "red"), std::chrono::hours(3));
+  EXPECT_FALSE(d.hours.always);
+  EXPECT_EQ(d.hours.zone, common::TimeZone::kEuropeLondon);
+  EXPECT_EQ(d.hours.day_start, std::chrono::hours(9));
+  EXPECT_EQ(d.hours.day_end, std::chrono::hours(17));
+  EXPECT_TRUE(d.hours.bank_holidays.empty());
+  const std::array<bool, 7> weekdays = {true, true, true, true, true, false, false};
+  EXPECT_EQ(d.hours.days, weekdays);
+  auto cal = MakeCalendar(d);
+  ASSERT_TRUE(cal.ok()) << cal.status().message();
+  // Fri 20 Nov 2026 15:00 GMT, red: Monday 11:00.
+  EXPECT_EQ(cal->Add(Utc(2026, 11, 20, 15), Allowance(d, "red")), Utc(2026, 11, 23, 11));
+  // A default-constructed BrokerConfig has the same.
+  EXPECT_EQ(Allowance(BrokerConfig{}.deadlines, "green"), std::chrono::hours(72));
+}
+
+TEST_F(BrokerConfigTest, ReadsTheDeadlinesSection) {
+  std::ofstream(dir_ / "holidays.txt") << "# test\n2026-12-28\n2027-01-01 # new year\n";
+  auto c = Load(std::string(kBase) + kAudit + kPolicy + R"(
+[deadlines]
+red_hours = 2
+amber_hours = 8
+green_seconds = 90
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat"]
+day_start = "08:30"
+day_end = "18:00"
+timezone = "UTC"
+bank_holidays = ["2026-12-25"]
+bank_holidays_file = "holidays.txt"
+chase_at = 0.5
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const DeadlineSettings& d = c->deadlines;
+  EXPECT_EQ(Allowance(d, "red"), std::chrono::hours(2));
+  EXPECT_EQ(Allowance(d, "amber"), std::chrono::hours(8));
+  EXPECT_EQ(Allowance(d, "green"), std::chrono::seconds(90));  // seconds override the hours
+  EXPECT_EQ(Allowance(d, "unknown"), std::chrono::seconds(90));
+  EXPECT_EQ(ChaseAfter(d, "red"), std::chrono::hours(1));
+  EXPECT_EQ(ChaseAfter(d, "green"), std::chrono::seconds(45));
+  EXPECT_TRUE(d.hours.days[5]);
+  EXPECT_FALSE(d.hours.days[6]);
+  EXPECT_EQ(d.hours.day_start, std::chrono::minutes(8 * 60 + 30));
+  EXPECT_EQ(d.hours.day_end, std::chrono::hours(18));
+  EXPECT_EQ(d.hours.zone, common::TimeZone::kUtc);
+  ASSERT_EQ(d.hours.bank_holidays.size(), 3u);
+  EXPECT_DOUBLE_EQ(d.chase_at, 0.5);
+  auto cal = MakeCalendar(d);
+  ASSERT_TRUE(cal.ok());
+  // Thu 24 Dec 2026 17:00 UTC, amber 8 h: 1 h on Thursday; Friday 25th is a holiday; Saturday
+  // is a working day from 08:30, so the other 7 h end at 15:30.
+  EXPECT_EQ(cal->Add(Utc(2026, 12, 24, 17), std::chrono::hours(8)),
+            Utc(2026, 12, 26, 15) + std::chrono::minutes(30));
+}
+
+TEST_F(BrokerConfigTest, AlwaysIsRoundTheClock) {
+  auto c = Load(std::string(kBase) + kAudit + kPolicy +
+                "[deadlines]\nalways = true\nworking_days = []\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto cal = MakeCalendar(c->deadlines);
+  ASSERT_TRUE(cal.ok());
+  EXPECT_EQ(cal->Add(Utc(2026, 12, 25, 23), std::chrono::hours(4)), Utc(2026, 12, 26, 3));
+}
+
+TEST_F(BrokerConfigTest, TheShippedEnglandAndWalesHolidaysLoad) {
+  auto c = Load(std::string(kBase) + kAudit + kPolicy + "[deadlines]\nbank_holidays_file = \"" +
+                MASH_SOURCE_DIR + "/examples/bank-holidays-england-and-wales.txt\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::vector<std::chrono::year_month_day> expected;
+  for (const char* s :
+       {"2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25", "2026-08-31",
+        "2026-12-25", "2026-12-28", "2027-01-01", "2027-03-26", "2027-03-29", "2027-05-03",
+        "2027-05-31", "2027-08-30", "2027-12-27", "2027-12-28"}) {
+    expected.push_back(common::ParseCivilDate(s).value());
+  }
+  EXPECT_EQ(c->deadlines.hours.bank_holidays, expected);
+  auto cal = MakeCalendar(c->deadlines);
+  ASSERT_TRUE(cal.ok());
+  // Thu 24 Dec 2026 14:00, amber: Thursday 31 Dec 14:00.
+  EXPECT_EQ(cal->Add(Utc(2026, 12, 24, 14), Allowance(c->deadlines, "amber")),
+            Utc(2026, 12, 31, 14));
+}
+
+TEST_F(BrokerConfigTest, BadDeadlineSettingsAreReportedWithPositions) {
+  struct Case {
+    std::string text;
+    std::string key;  // appears in the message
+    std::string position;
+  };
+  const std::vector<Case> cases = {
+      {"working_days = [\"mon\", \"funday\"]\n", "is not a day name", "broker.toml:32:16"},
+      {"working_days = [\"mon\", \"mon\"]\n", "names 'mon' twice", "broker.toml:32:16"},
+      {"working_days = []\n", "at least one day", "broker.toml:32:16"},
+      {"day_start = \"17:00\"\nday_end = \"09:00\"\n", "later than deadlines.day_start",
+       "broker.toml:33:11"},
+      {"day_end = \"09:00\"\n", "later than deadlines.day_start", "broker.toml:32:11"},
+      {"day_start = \"9am\"\n", "is not a time of day HH:MM", "broker.toml:32:13"},
+      {"day_start = \"24:00\"\nday_end = \"24:00\"\n", "before 24:00", "broker.toml:32:13"},
+      {"bank_holidays = [\"2026-12-25\", \"2026-02-30\"]\n", "is not a date YYYY-MM-DD",
+       "broker.toml:32:17"},
+      {"timezone = \"Europe/Paris\"\n", "supported: UTC, Europe/London", "broker.toml:32:12"},
+      {"chase_at = 1.0\n", "less than 1", "broker.toml:32:12"},
+      {"chase_at = 0\n", "greater than 0", "broker.toml:32:12"},
+      {"chase_at = 1.5\n", "between 0 and 1", "broker.toml:32:12"},
+      {"red_hours = 0\n", "deadlines.red_hours", "broker.toml:32:13"},
+      {"amber_seconds = -5\n", "deadlines.amber_seconds", "broker.toml:32:17"},
+      {"bank_holidays_file = \"missing.txt\"\n", "cannot read", "broker.toml:32:22"},
+      {"purple_hours = 3\n", "unknown key 'deadlines.purple_hours'", "broker.toml:32:1"},
+  };
+  const std::string head = std::string(kBase) + kAudit + kPolicy + "[deadlines]\n";
+  for (const auto& k : cases) {
+    auto c = Load(head + k.text);
+    ASSERT_FALSE(c.ok()) << k.text;
+    const auto lines = LinesWith(c.status(), k.key);
+    ASSERT_EQ(lines.size(), 1u) << k.text << "\n" << c.status().message();
+    EXPECT_NE(lines[0].find("/" + k.position + ": "), std::string::npos) << lines[0];
+  }
+}
+
+TEST_F(BrokerConfigTest, ABadHolidayFileNamesItsLine) {
+  std::ofstream(dir_ / "holidays.txt") << "2026-12-25\n# comment\n25/12/2026\n";
+  auto c = Load(std::string(kBase) + kAudit + kPolicy +
+                "[deadlines]\nbank_holidays_file = \"holidays.txt\"\n");
+  ASSERT_FALSE(c.ok());
+  const auto lines = LinesWith(c.status(), "holidays.txt");
+  ASSERT_EQ(lines.size(), 1u) << c.status().message();
+  EXPECT_NE(lines[0].find("line 3: '25/12/2026' is not a date YYYY-MM-DD"), std::string::npos)
+      << lines[0];
 }
 
 }  // namespace

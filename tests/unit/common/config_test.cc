@@ -107,6 +107,22 @@ TEST(ConfigTest, OutOfRangeIsReportedAtTheValue) {
   EXPECT_EQ(r.Finish().message(), "test.toml:2:10: 'port' must be between 1 and 65535");
 }
 
+TEST(ConfigTest, DoubleReadsFloatsAndIntegersInRange) {
+  const ConfigFile f = ParseOk("a = 0.75\nb = 1\nc = 1.5\nd = \"x\"\ne = nan\n");
+  ConfigReader r = f.Reader();
+  EXPECT_DOUBLE_EQ(r.Double("a", std::nullopt, 0, 1), 0.75);
+  EXPECT_DOUBLE_EQ(r.Double("b", std::nullopt, 0, 1), 1.0);
+  EXPECT_DOUBLE_EQ(r.Double("c", 0.5, 0, 1), 0.5);
+  EXPECT_DOUBLE_EQ(r.Double("d", 0.25, 0, 1), 0.25);
+  EXPECT_DOUBLE_EQ(r.Double("e", 0.25, 0, 1), 0.25);
+  EXPECT_DOUBLE_EQ(r.Double("missing", 0.5, 0, 1), 0.5);
+  const auto lines = Lines(r.Finish());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "test.toml:3:5: 'c' must be between 0 and 1");
+  EXPECT_EQ(lines[1], "test.toml:4:5: 'd' must be a number");
+  EXPECT_TRUE(StartsWith(lines[2], "test.toml:5:5: 'e' must be between")) << lines[2];
+}
+
 TEST(ConfigTest, UnknownKeyIsReportedAtTheKey) {
   const ConfigFile f = ParseOk("[listen]\nport = 1\n   prot = 2\n");
   ConfigReader r = f.Reader();

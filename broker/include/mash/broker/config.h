@@ -5,12 +5,16 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mash/common/log.h"
 #include "mash/common/status.h"
+#include "mash/common/working_calendar.h"
 #include "mash/crypto/tls.h"
 
 namespace mash::broker {
@@ -69,6 +73,33 @@ struct EnrolmentSettings {
   std::string agent_url;
 };
 
+// Agency-check deadlines ([deadlines], DESIGN §4): how long each urgency gives an agency, in
+// working time on the hub's calendar, and when the hub chases it.
+struct DeadlineSettings {
+  // The working week (Mon–Fri 09:00–17:00 Europe/London by default), with the bank holidays of
+  // bank_holidays and bank_holidays_file together.
+  common::WorkingHours hours;
+  // Working time an agency has to answer, by urgency id ("red", "amber", "green"). By default the
+  // vocabulary's deadline_hours.
+  std::map<std::string, std::chrono::seconds, std::less<>> allowances = DefaultAllowances();
+  // The fraction of its allowance after which an agency that has not answered is chased;
+  // 0 < chase_at < 1.
+  double chase_at = 0.75;
+
+  // Every urgency of the built-in vocabulary with its deadline_hours.
+  static std::map<std::string, std::chrono::seconds, std::less<>> DefaultAllowances();
+};
+
+// The calendar of `d` (WorkingCalendar::Create's errors; none for settings LoadBrokerConfig
+// accepted).
+Result<common::WorkingCalendar> MakeCalendar(const DeadlineSettings& d);
+// The working time `urgency` allows. An urgency with no allowance gets the shortest one (fail
+// towards chasing early rather than late).
+std::chrono::seconds Allowance(const DeadlineSettings& d, std::string_view urgency);
+// The working time after which an agency is chased: chase_at of Allowance(), rounded down, at
+// least one second.
+std::chrono::seconds ChaseAfter(const DeadlineSettings& d, std::string_view urgency);
+
 struct BrokerConfig {
   std::string hub_id = "hub";
   common::LogOptions log;
@@ -104,6 +135,7 @@ struct BrokerConfig {
   // [retention] check_days: a closed check's contents are purged this long after it closed.
   std::chrono::seconds check_retention = std::chrono::hours(24 * 90);
   std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
+  DeadlineSettings deadlines;                  // [deadlines]; defaults when absent
 };
 
 // Loads and checks `path`. InvalidArgument lists every problem as "file:line:col: message".

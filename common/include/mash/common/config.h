@@ -62,6 +62,8 @@ class ConfigReader {
   std::string String(std::string_view key, std::optional<std::string> def = std::nullopt);
   int64_t Integer(std::string_view key, std::optional<int64_t> def, int64_t min, int64_t max);
   bool Bool(std::string_view key, std::optional<bool> def = std::nullopt);
+  // A TOML float (or integer) in [min, max].
+  double Double(std::string_view key, std::optional<double> def, double min, double max);
   std::vector<std::string> StringArray(std::string_view key,
                                        std::optional<std::vector<std::string>> def = std::nullopt);
   // A string naming a file; relative paths are resolved against the config file's folder.
