@@ -170,6 +170,17 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   // Half the connection's queue for queries leaves room for pings and errors.
   check_options.max_in_flight = std::clamp(static_cast<int>(config.max_queue / 2), 1, 64);
   check_options.retention = config.check_retention;
+  // Deadlines in working time (DESIGN §4): the calendar of [deadlines], checked at load.
+  MASH_ASSIGN_OR_RETURN(common::WorkingCalendar calendar, MakeCalendar(config.deadlines));
+  auto shared_calendar = std::make_shared<const common::WorkingCalendar>(std::move(calendar));
+  check_options.due = [shared_calendar, d = config.deadlines](common::TimePoint from,
+                                                               const std::string& urgency) {
+    return shared_calendar->Add(from, Allowance(d, urgency));
+  };
+  check_options.chase = [shared_calendar, d = config.deadlines](common::TimePoint from,
+                                                                 const std::string& urgency) {
+    return shared_calendar->Add(from, ChaseAfter(d, urgency));
+  };
   MASH_ASSIGN_OR_RETURN(b->check_store_,
                         CheckStore::Open({config.database, config.database_key}));
   check_options.store = b->check_store_.get();
