@@ -705,7 +705,8 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
       "breached agency deadlines, purpose, who raised it and the MASH decision");
   list_checks.app
       ->add_option("--state", list_checks.state,
-                   "only open (not yet decided), overdue, awaiting_authorisation or closed checks")
+                   "only open (neither decided nor rejected), overdue, awaiting_authorisation or "
+                   "closed (decided or rejected) checks")
       ->check(CLI::IsMember({"open", "overdue", "awaiting_authorisation", "closed"}));
   list_checks.app->add_flag("--json", list_checks.json, "print the broker's JSON list");
   AddConnectionOptions(list_checks.app, &list_checks.conn);
