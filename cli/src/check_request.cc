@@ -22,27 +22,7 @@ std::string Str(const json& j, std::string_view key) {
   return it->get<std::string>();
 }
 
-// Text from the broker, made safe for a terminal: control characters (C0, DEL, and the C1
-// controls U+0080..U+009F in their UTF-8 form, which some terminals obey as CSI) become '?'.
-// Other bytes >= 0x80 pass, so UTF-8 names print as they are.
-std::string Safe(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x20 || u == 0x7f) {
-      out += '?';
-    } else if (u == 0xc2 && i + 1 < text.size() &&
-               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      out += '?';
-      ++i;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
+std::string Safe(std::string_view text) { return SafeForTerminal(text); }
 
 std::string Shown(const json& j, std::string_view key) {
   if (!j.is_object()) return "-";
@@ -132,6 +112,26 @@ const std::array<std::string_view, 5> kOutcomes = {"information_and_advice", "ea
                                                    "strategy_discussion", "no_further_action"};
 
 }  // namespace
+
+// Some terminals obey the UTF-8 form of the C1 controls (U+009B is CSI) as well as C0.
+std::string SafeForTerminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7f) {
+      out += '?';
+    } else if (u == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      out += '?';
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
 
 Result<nlohmann::json> BuildRaiseRequest(const RaiseFlags& f) {
   json subject = json::object();

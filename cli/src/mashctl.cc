@@ -131,9 +131,7 @@ int ReportHttpError(const Context& ctx, const HttpReply& reply, const std::strin
       if (it->contains("message") && (*it)["message"].is_string()) message = (*it)["message"];
     }
   }
-  for (char& c : message) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
+  message = SafeForTerminal(message);
   std::string line = what + ": broker answered " + std::to_string(reply.status);
   if (!code.empty()) line += " " + code.substr(0, 40);
   if (!message.empty()) line += ": " + message.substr(0, 500);

@@ -475,6 +475,17 @@ TEST(DecisionRequestTest, OutcomesAndRationaleLength) {
   EXPECT_EQ(too_long.status().message().find("xxx"), std::string::npos);
 }
 
+TEST(SafeForTerminalTest, ReplacesC0DelAndC1ButKeepsUtf8) {
+  EXPECT_EQ(SafeForTerminal("a\x1b[31mb\x07\x7f"), "a?[31mb??");
+  EXPECT_EQ(SafeForTerminal("x\xc2\x9b"
+                            "2Jy\xc2\x80"),
+            "x?2Jy?");
+  // Other UTF-8 passes: U+00A0..U+00FF (also lead byte 0xc2) and beyond.
+  EXPECT_EQ(SafeForTerminal("Zo\xc3\xab \xc2\xa3 \xe2\x82\xac"),
+            "Zo\xc3\xab \xc2\xa3 \xe2\x82\xac");
+  EXPECT_EQ(SafeForTerminal("end\xc2"), "end\xc2");
+}
+
 TEST(PrintAgenciesTest, TableWithOnlineStatus) {
   std::ostringstream out;
   PrintAgencies(json::parse(R"({"agencies": [

@@ -753,8 +753,12 @@ TEST_F(MashctlTest, DecideMapsBrokerRepliesToExitCodes) {
   EXPECT_NE(err_.str().find("check decide: broker answered 409 conflict"), std::string::npos)
       << err_.str();
   EXPECT_EQ(out_.str(), "");
-  broker_.Queue(404, ErrorBody("not_found", "no such check"));
+  broker_.Queue(404, ErrorBody("not_found",
+                               "no such\x1b[2J check\xc2\x9b"
+                               "2J"));
   EXPECT_EQ(Run(args), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("404 not_found: no such?[2J check?2J"), std::string::npos)
+      << err_.str();
   broker_.Queue(503, ErrorBody("unavailable", "cannot record the decision now"));
   EXPECT_EQ(Run(args), kExitConnection);
   broker_.QueueError(Unavailable("deadline"));

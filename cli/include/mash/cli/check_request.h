@@ -51,6 +51,11 @@ Result<nlohmann::json> BuildRaiseRequest(const RaiseFlags& flags);
 // value).
 Status CheckRaiseRequest(const nlohmann::json& body);
 
+// Text from the broker made safe for a terminal: control characters (C0, DEL, and the C1 controls
+// U+0080..U+009F in their UTF-8 form) become '?'; other bytes pass, so UTF-8 names print as they
+// are.
+std::string SafeForTerminal(std::string_view text);
+
 // True for a check id as the broker makes them: 32 lower-case hex digits.
 bool IsCheckId(std::string_view id);
 
