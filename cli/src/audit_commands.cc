@@ -1,7 +1,9 @@
 // `mashctl audit …`: offline tools over the broker's audit database or an export
 // (docs/mashctl.md §audit, docs/audit.md). They read the SQLCipher file directly, so they run on
 // the broker host (or on a copy); `export` appends an audit event and must not run while the
-// broker holds the log (AuditLog takes a lock and refuses).
+// broker holds the log (AuditLog takes a lock and refuses). `audit alerts` and
+// `audit acknowledge` work the broker's alert queue over its API and are registered in
+// mashctl.cc, beside the other commands that connect.
 #include <time.h>
 
 #include <CLI/CLI.hpp>
@@ -93,7 +95,8 @@ void PrintEvents(std::ostream& out, const std::vector<audit::AuditEvent>& events
 class AuditCommands final : public CommandGroup {
  public:
   void Register(CLI::App& app) override {
-    auto* audit = app.add_subcommand("audit", "verify, search and export the audit trail");
+    auto* audit = app.add_subcommand(
+        "audit", "verify, search and export the audit trail; work the alert queue on overrides");
     audit->require_subcommand(1);
 
     verify_ = audit->add_subcommand(

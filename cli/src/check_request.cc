@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iomanip>
 #include <string_view>
+#include <vector>
 
 #include "mash/schemas/validator.h"
 
@@ -21,16 +22,7 @@ std::string Str(const json& j, std::string_view key) {
   return it->get<std::string>();
 }
 
-// Text from the broker, made safe for a terminal: control characters (C0, DEL) become '?'.
-// Bytes >= 0x80 pass, so UTF-8 names print as they are.
-std::string Safe(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return out;
-}
+std::string Safe(std::string_view text) { return SafeForTerminal(text); }
 
 std::string Shown(const json& j, std::string_view key) {
   if (!j.is_object()) return "-";
@@ -79,7 +71,67 @@ std::string JoinedStrings(const json& j, std::string_view key) {
   return out;
 }
 
+bool IsTrue(const json& j, std::string_view key) {
+  if (!j.is_object()) return false;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+const json* Member(const json& j, std::string_view key, json::value_t type) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it != j.end() && it->type() == type ? &*it : nullptr;
+}
+
+// Rows as columns two spaces apart; the first row is the header. Cells are already safe.
+void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size());
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+// "due_at", followed by " OVERDUE" when the broker says the check is overdue.
+std::string Due(const json& j) {
+  std::string due = Shown(j, "due_at");
+  if (IsTrue(j, "overdue")) due += " OVERDUE";
+  return due;
+}
+
+const std::array<std::string_view, 5> kOutcomes = {"information_and_advice", "early_help",
+                                                   "child_and_family_assessment",
+                                                   "strategy_discussion", "no_further_action"};
+
 }  // namespace
+
+// Some terminals obey the UTF-8 form of the C1 controls (U+009B is CSI) as well as C0.
+std::string SafeForTerminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7f) {
+      out += '?';
+    } else if (u == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      out += '?';
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
 
 Result<nlohmann::json> BuildRaiseRequest(const RaiseFlags& f) {
   json subject = json::object();
@@ -171,6 +223,8 @@ bool IsCheckId(std::string_view id) {
 }
 
 bool IsSettled(const nlohmann::json& check) {
+  // Closed by its MASH decision: nothing that comes later belongs to the check.
+  if (Str(check, "state") == "closed") return true;
   for (const auto& part : Parts(check)) {
     const std::string state = Str(part, "state");
     if (state == "waiting_for_agent" || state == "sent") return false;
@@ -187,25 +241,80 @@ int UnansweredParts(const nlohmann::json& check) {
   return n;
 }
 
+bool IsMashOutcome(std::string_view outcome) {
+  return std::find(kOutcomes.begin(), kOutcomes.end(), outcome) != kOutcomes.end();
+}
+
+Result<nlohmann::json> BuildDecisionRequest(const std::string& outcome,
+                                            const std::string& rationale) {
+  if (!IsMashOutcome(outcome)) {
+    return InvalidArgument(
+        "--outcome: one of information_and_advice, early_help, child_and_family_assessment, "
+        "strategy_discussion, no_further_action");
+  }
+  if (rationale.size() < kMinRationale || rationale.size() > kMaxRationale) {
+    return InvalidArgument("--rationale: give the rationale, " + std::to_string(kMinRationale) +
+                           " to " + std::to_string(kMaxRationale) + " characters");
+  }
+  return json{{"outcome", outcome}, {"rationale", rationale}};
+}
+
 void PrintCheck(const nlohmann::json& check, std::ostream& out) {
+  const std::string state = Str(check, "state");
   out << "check    " << Shown(check, "id") << "\n"
-      << "state    " << Shown(check, "state") << "\n"
-      << "purpose  " << Shown(check, "purpose") << "\n"
-      << "urgency  " << Shown(check, "urgency") << "\n"
-      << "policy   " << Shown(check, "policy_version") << "\n";
+      << "state    " << Shown(check, "state") << "\n";
+  if (const std::string team = Str(check, "team"); !team.empty()) {
+    out << "team     " << Safe(team) << ", raised by " << Shown(check, "raised_by") << " at "
+        << Shown(check, "raised_at") << "\n";
+  }
+  out << "purpose  " << Shown(check, "purpose");
+  if (const std::string name = Str(check, "purpose_name");
+      !name.empty() && name != Str(check, "purpose")) {
+    out << " (" << Safe(name) << ")";
+  }
+  out << "\n"
+      << "urgency  " << Shown(check, "urgency") << "\n";
+  if (check.is_object() && check.contains("due_at")) out << "due      " << Due(check) << "\n";
+  out << "policy   " << Shown(check, "policy_version") << "\n";
+  if (const json* household = Member(check, "household", json::value_t::array)) {
+    out << "household " << household->size() << " member" << (household->size() == 1 ? "" : "s")
+        << "\n";
+  }
+  if (const std::string evidence = Str(check, "consent_evidence"); !evidence.empty()) {
+    out << "consent  given, recorded at " << Safe(evidence) << "\n";
+  }
+  if (const json* ov = Member(check, "override", json::value_t::object)) {
+    out << "ground   " << Shown(*ov, "ground");
+    if (const std::string name = Str(*ov, "ground_name");
+        !name.empty() && name != Str(*ov, "ground")) {
+      out << " (" << Safe(name) << ")";
+    }
+    out << ": " << Shown(*ov, "justification") << "\n";
+  }
   if (const std::string duties = JoinedStrings(check, "obligations"); !duties.empty()) {
     out << "duties   " << duties << "\n";
   }
-  if (const auto it = check.find("authorisation"); it != check.end() && it->is_object()) {
-    out << "override " << Shown(*it, "decision") << " by " << Shown(*it, "by") << " at "
-        << Shown(*it, "at") << ": " << Shown(*it, "reason") << "\n";
-  } else if (Str(check, "state") == "awaiting_authorisation") {
+  if (const json* auth = Member(check, "authorisation", json::value_t::object)) {
+    out << "override " << Shown(*auth, "decision") << " by " << Shown(*auth, "by") << " at "
+        << Shown(*auth, "at") << ": " << Shown(*auth, "reason") << "\n";
+  } else if (state == "awaiting_authorisation") {
     out << "override awaiting a manager: mashctl check authorise " << Shown(check, "id")
         << " --decision authorise|reject --reason TEXT\n";
   }
   if (const std::string reviewing = JoinedStrings(check, "awaiting_agency_review");
       !reviewing.empty()) {
     out << "review   waiting for the custodian of " << reviewing << "\n";
+  }
+  if (const std::string note = Str(check, "note"); !note.empty()) {
+    out << "note     " << Safe(note) << "\n";
+  }
+  if (const json* decision = Member(check, "decision", json::value_t::object)) {
+    out << "decision " << Shown(*decision, "outcome") << " by " << Shown(*decision, "by") << " at "
+        << Shown(*decision, "at") << ": " << Shown(*decision, "rationale") << "\n";
+  } else if (state == "answered" || state == "partially_answered" || state == "expired") {
+    out << "decide   mashctl check decide " << Shown(check, "id")
+        << " --outcome information_and_advice|early_help|child_and_family_assessment|"
+           "strategy_discussion|no_further_action --rationale TEXT\n";
   }
   for (const auto& part : Parts(check)) {
     out << "\n"
@@ -216,17 +325,15 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     if (const auto review = part.find("review"); review != part.end() && review->is_object()) {
       out << "  waiting for " << (name != "-" ? name : Shown(part, "agency"))
           << " (custodian review: " << JoinedStrings(*review, "categories") << ")";
-      if (review->contains("overdue") && (*review)["overdue"].is_boolean() &&
-          (*review)["overdue"].get<bool>()) {
-        out << ", past the deadline";
-      }
+      if (IsTrue(*review, "overdue")) out << ", past the deadline";
       out << "\n";
     }
-    if (part.contains("late") && part["late"].is_boolean() && part["late"].get<bool>()) {
-      out << "  late        the custodian's answer came after the deadline\n";
-    }
-    out << "  state       " << Shown(part, "state") << "\n"
-        << "  level       " << Shown(part, "level") << " (agreement rule " << Shown(part, "rule")
+    if (IsTrue(part, "late")) out << "  late        answered after the deadline\n";
+    out << "  state       " << Shown(part, "state") << "\n";
+    if (part.contains("chased_at")) out << "  chased      " << Shown(part, "chased_at") << "\n";
+    if (IsTrue(part, "breached")) out << "  breached    the deadline passed before it answered\n";
+    if (IsTrue(part, "overdue")) out << "  OVERDUE     still open past the deadline\n";
+    out << "  level       " << Shown(part, "level") << " (agreement rule " << Shown(part, "rule")
         << ")\n"
         << "  elapsed_ms  " << Shown(part, "elapsed_ms") << "\n";
     const auto answer_it = part.is_object() ? part.find("answer") : part.end();
@@ -257,7 +364,12 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
     }
     out << "  categories\n";
     for (const auto& cat : *cats) {
-      out << "    " << Shown(cat, "category") << ": " << Shown(cat, "outcome");
+      out << "    " << Shown(cat, "category");
+      if (const std::string cat_name = Str(cat, "name");
+          !cat_name.empty() && cat_name != Str(cat, "category")) {
+        out << " (" << Safe(cat_name) << ")";
+      }
+      out << ": " << Shown(cat, "outcome");
       if (cat.contains("level")) out << ", level " << Shown(cat, "level");
       if (cat.contains("rule")) out << " (rule " << Shown(cat, "rule") << ")";
       out << "\n";
@@ -266,42 +378,88 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out) {
       }
       const std::string summary = Str(cat, "summary");
       const std::string reason = Str(cat, "reason");
+      const std::string why = Str(cat, "why");
       if (!summary.empty()) out << "      summary: " << Safe(summary) << "\n";
       if (!reason.empty()) out << "      reason: " << Safe(reason) << "\n";
+      if (!why.empty()) out << "      why: " << Safe(why) << "\n";
     }
   }
 }
 
-void PrintAgencies(const nlohmann::json& reply, std::ostream& out) {
-  const json* list = nullptr;
-  if (reply.is_object()) {
-    const auto it = reply.find("agencies");
-    if (it != reply.end() && it->is_array()) list = &*it;
+void PrintCheckList(const nlohmann::json& reply, std::ostream& out) {
+  const json* list = Member(reply, "checks", json::value_t::array);
+  if (list == nullptr || list->empty()) {
+    out << "no checks\n";
+    return;
   }
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"ID", "STATE", "URGENCY", "DUE", "BREACHES", "PURPOSE", "RAISED_BY", "OUTCOME"});
+  for (const auto& c : *list) {
+    std::string state = Shown(c, "state");
+    if (IsTrue(c, "override")) state += " (override)";
+    rows.push_back({Shown(c, "id"), state, Shown(c, "urgency"), Due(c), Shown(c, "breaches"),
+                    Shown(c, "purpose"), Shown(c, "raised_by"), Shown(c, "outcome")});
+  }
+  PrintTable(rows, out);
+}
+
+void PrintAlert(const nlohmann::json& alert, std::ostream& out) {
+  out << "alert " << Shown(alert, "check") << " " << Shown(alert, "kind") << "\n"
+      << "  raised      " << Shown(alert, "raised_at") << " by " << Shown(alert, "raised_by")
+      << " (team " << Shown(alert, "team") << ")\n"
+      << "  check       " << Shown(alert, "state") << ", " << Shown(alert, "purpose")
+      << ", urgency " << Shown(alert, "urgency") << ", " << Shown(alert, "agencies")
+      << " agencies\n"
+      << "  consent     " << Shown(alert, "consent") << "\n"
+      << "  ground      " << Shown(alert, "ground");
+  if (const std::string name = Str(alert, "ground_name");
+      !name.empty() && name != Str(alert, "ground")) {
+    out << " (" << Safe(name) << ")";
+  }
+  out << "\n"
+      << "  justified   " << Shown(alert, "justification") << "\n";
+  if (const json* auth = Member(alert, "authorisation", json::value_t::object)) {
+    out << "  manager     " << Shown(*auth, "decision") << " by " << Shown(*auth, "by") << " at "
+        << Shown(*auth, "at") << ": " << Shown(*auth, "reason") << "\n";
+  } else {
+    out << "  manager     not yet decided\n";
+  }
+  if (const json* ack = Member(alert, "acknowledged", json::value_t::object)) {
+    out << "  acknowledged by " << Shown(*ack, "by") << " at " << Shown(*ack, "at") << ": "
+        << Shown(*ack, "note") << "\n";
+  } else {
+    out << "  to acknowledge: mashctl audit acknowledge " << Shown(alert, "check")
+        << " --note TEXT\n";
+  }
+}
+
+void PrintAlerts(const nlohmann::json& reply, std::ostream& out) {
+  const json* list = Member(reply, "alerts", json::value_t::array);
+  if (list == nullptr || list->empty()) {
+    out << "no alerts\n";
+    return;
+  }
+  bool first = true;
+  for (const auto& alert : *list) {
+    if (!first) out << "\n";
+    first = false;
+    PrintAlert(alert, out);
+  }
+}
+
+void PrintAgencies(const nlohmann::json& reply, std::ostream& out) {
+  const json* list = Member(reply, "agencies", json::value_t::array);
   if (list == nullptr || list->empty()) {
     out << "no agencies registered\n";
     return;
   }
-  std::vector<std::array<std::string, 4>> rows;
+  std::vector<std::vector<std::string>> rows;
   rows.push_back({"ID", "NAME", "TYPE", "STATUS"});
   for (const auto& a : *list) {
-    const bool online = a.is_object() && a.contains("online") && a["online"].is_boolean() &&
-                        a["online"].get<bool>();
-    rows.push_back(
-        {Shown(a, "id"), Shown(a, "name"), Shown(a, "type"), online ? "online" : "offline"});
+    rows.push_back({Shown(a, "id"), Shown(a, "name"), Shown(a, "type"),
+                    IsTrue(a, "online") ? "online" : "offline"});
   }
-  std::array<size_t, 4> width{};
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    out << line << "\n";
-  }
+  PrintTable(rows, out);
 }
 
 }  // namespace mash::cli

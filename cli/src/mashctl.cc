@@ -28,6 +28,10 @@ constexpr int kMaxRequestDepth = 16;
 constexpr int kMaxWaitSeconds = 7 * 24 * 3600;
 constexpr char kChecksPath[] = "/api/v1/checks";
 constexpr char kAgenciesPath[] = "/api/v1/agencies";
+constexpr char kAlertsPath[] = "/api/v1/alerts";
+constexpr size_t kMinReason = 10;  // an authorisation's reason, as the broker asks
+constexpr size_t kMinNote = 3;     // an alert acknowledgement's note, as the broker checks it
+constexpr size_t kMaxNote = 2000;
 
 constexpr char kFooter[] =
     "Environment:\n"
@@ -127,9 +131,7 @@ int ReportHttpError(const Context& ctx, const HttpReply& reply, const std::strin
       if (it->contains("message") && (*it)["message"].is_string()) message = (*it)["message"];
     }
   }
-  for (char& c : message) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
+  message = SafeForTerminal(message);
   std::string line = what + ": broker answered " + std::to_string(reply.status);
   if (!code.empty()) line += " " + code.substr(0, 40);
   if (!message.empty()) line += ": " + message.substr(0, 500);
@@ -285,7 +287,19 @@ int RunShow(const Context& ctx, const ShowCommand& cmd) {
   return FollowCheck(ctx, **client, cmd.id, std::move(reply->body), wait, cmd.json);
 }
 
+int PrintCheckReply(const Context& ctx, const json& check, bool as_json) {
+  if (as_json) {
+    PrintJson(ctx.out, check);
+  } else {
+    PrintCheck(check, ctx.out);
+  }
+  return kExitOk;
+}
+
+// `check authorise` and its clearer spelling for a refusal, `check reject` (verb "reject",
+// decision fixed to "reject").
 struct AuthoriseCommand {
+  std::string verb = "authorise";
   std::string id;
   std::string decision;
   std::string reason;
@@ -296,7 +310,7 @@ struct AuthoriseCommand {
 
 int RunAuthorise(const Context& ctx, const AuthoriseCommand& cmd) {
   if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "a check id is 32 lower-case hex digits");
-  if (cmd.reason.size() < 10) {
+  if (cmd.reason.size() < kMinReason) {
     return ctx.Fail(kExitUsage, "--reason must say why, in at least 10 characters");
   }
   auto client = Connect(cmd.conn, ctx.env);
@@ -304,11 +318,126 @@ int RunAuthorise(const Context& ctx, const AuthoriseCommand& cmd) {
   auto reply = (*client)->Post(std::string(kChecksPath) + "/" + cmd.id + "/authorisation",
                                json{{"decision", cmd.decision}, {"reason", cmd.reason}});
   if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
-  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "check authorise");
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "check " + cmd.verb);
+  return PrintCheckReply(ctx, reply->body, cmd.json);
+}
+
+struct ListCommand {
+  std::string state;
+  bool json = false;
+  ConnectionFlags conn;
+  CLI::App* app = nullptr;
+};
+
+int RunList(const Context& ctx, const ListCommand& cmd) {
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  std::string target = kChecksPath;
+  // CLI11 has limited the state to four fixed words: nothing to escape.
+  if (!cmd.state.empty()) target += "?state=" + cmd.state;
+  auto reply = (*client)->Get(target);
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "check list");
   if (cmd.json) {
     PrintJson(ctx.out, reply->body);
   } else {
-    PrintCheck(reply->body, ctx.out);
+    PrintCheckList(reply->body, ctx.out);
+  }
+  return kExitOk;
+}
+
+struct DecideCommand {
+  std::string id;
+  std::string outcome;
+  std::string rationale;
+  std::string rationale_file;
+  bool json = false;
+  ConnectionFlags conn;
+  CLI::App* app = nullptr;
+};
+
+// The rationale from a file: at most a little more than the broker accepts is read, and the
+// final line break an editor adds is not part of it.
+Result<std::string> ReadRationaleFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot open " + path);
+  std::string text;
+  text.resize(kMaxRationale + 3);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.ends_with("\r\n")) {
+    text.resize(text.size() - 2);
+  } else if (text.ends_with("\n")) {
+    text.pop_back();
+  }
+  return text;
+}
+
+int RunDecide(const Context& ctx, const DecideCommand& cmd) {
+  if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "a check id is 32 lower-case hex digits");
+  std::string rationale = cmd.rationale;
+  if (!cmd.rationale_file.empty()) {
+    auto text = ReadRationaleFile(cmd.rationale_file);
+    if (!text.ok()) return ctx.Fail(kExitUsage, text.status());
+    rationale = std::move(*text);
+  } else if (cmd.rationale.empty()) {
+    return ctx.Fail(kExitUsage, "give the rationale with --rationale or --rationale-file");
+  }
+  auto body = BuildDecisionRequest(cmd.outcome, rationale);
+  if (!body.ok()) return ctx.Fail(kExitUsage, body.status());
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply = (*client)->Post(std::string(kChecksPath) + "/" + cmd.id + "/decision", *body);
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "check decide");
+  return PrintCheckReply(ctx, reply->body, cmd.json);
+}
+
+struct AlertsCommand {
+  bool all = false;
+  bool json = false;
+  ConnectionFlags conn;
+  CLI::App* app = nullptr;
+};
+
+int RunAlerts(const Context& ctx, const AlertsCommand& cmd) {
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply = (*client)->Get(cmd.all ? std::string(kAlertsPath) + "?all=true" : kAlertsPath);
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "audit alerts");
+  if (cmd.json) {
+    PrintJson(ctx.out, reply->body);
+  } else {
+    PrintAlerts(reply->body, ctx.out);
+  }
+  return kExitOk;
+}
+
+struct AcknowledgeCommand {
+  std::string id;
+  std::string note;
+  bool json = false;
+  ConnectionFlags conn;
+  CLI::App* app = nullptr;
+};
+
+int RunAcknowledge(const Context& ctx, const AcknowledgeCommand& cmd) {
+  // An alert is named by the id of the check that raised it.
+  if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "an alert id is 32 lower-case hex digits");
+  if (cmd.note.size() < kMinNote || cmd.note.size() > kMaxNote) {
+    return ctx.Fail(kExitUsage, "--note: give a note, 3 to 2000 characters");
+  }
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply = (*client)->Post(std::string(kAlertsPath) + "/" + cmd.id + "/acknowledgement",
+                               json{{"note", cmd.note}});
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "audit acknowledge");
+  if (cmd.json) {
+    PrintJson(ctx.out, reply->body);
+  } else {
+    PrintAlert(reply->body, ctx.out);
   }
   return kExitOk;
 }
@@ -456,14 +585,16 @@ int RunPin(const Context& ctx, const PkiCommands& cmd) {
 
 int Run(const std::vector<std::string>& args, const Context& ctx) {
   CLI::App app{
-      "mashctl: the command line of MASH Exchange. Raise agency checks and follow their answers, "
-      "list agencies, and make keys, secrets and tokens.",
+      "mashctl: the command line of MASH Exchange. Raise agency checks, follow their answers and "
+      "record the MASH decision, work the IG alert queue, list agencies, and make keys, secrets "
+      "and tokens.",
       "mashctl"};
   app.footer(kFooter);
   app.require_subcommand(1);
 
   // ---- check ----
-  auto* check = app.add_subcommand("check", "raise agency checks and read their answers");
+  auto* check = app.add_subcommand(
+      "check", "raise agency checks, read their answers, authorise overrides, record decisions");
   check->require_subcommand(1);
 
   RaiseCommand raise;
@@ -552,6 +683,53 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   authorise.app->add_flag("--json", authorise.json, "print the check as JSON");
   AddConnectionOptions(authorise.app, &authorise.conn);
 
+  AuthoriseCommand reject;
+  reject.verb = "reject";
+  reject.decision = "reject";
+  reject.app = check->add_subcommand(
+      "reject",
+      "as a MASH manager, reject a check that shares without consent (an override): nothing is "
+      "sent to any agency; the same as `check authorise ID --decision reject`");
+  reject.app->add_option("id", reject.id, "the check id (32 hex digits)")->required();
+  reject.app->add_option("--reason", reject.reason, "why (at least 10 characters; recorded)")
+      ->required();
+  reject.app->add_flag("--json", reject.json, "print the check as JSON");
+  AddConnectionOptions(reject.app, &reject.conn);
+
+  ListCommand list_checks;
+  list_checks.app = check->add_subcommand(
+      "list",
+      "list your team's checks, newest first: state, urgency, deadline (OVERDUE past it), "
+      "breached agency deadlines, purpose, who raised it and the MASH decision");
+  list_checks.app
+      ->add_option("--state", list_checks.state,
+                   "only open (neither decided nor rejected), overdue, awaiting_authorisation or "
+                   "closed (decided or rejected) checks")
+      ->check(CLI::IsMember({"open", "overdue", "awaiting_authorisation", "closed"}));
+  list_checks.app->add_flag("--json", list_checks.json, "print the broker's JSON list");
+  AddConnectionOptions(list_checks.app, &list_checks.conn);
+
+  DecideCommand decide;
+  decide.app = check->add_subcommand(
+      "decide",
+      "record the MASH decision on an answered (or partially answered, or expired) check and "
+      "its rationale; this closes the check");
+  decide.app->add_option("id", decide.id, "the check id (32 hex digits)")->required();
+  decide.app
+      ->add_option("--outcome", decide.outcome,
+                   "information_and_advice, early_help, child_and_family_assessment, "
+                   "strategy_discussion or no_further_action")
+      ->required();
+  auto* rationale_opt = decide.app->add_option(
+      "--rationale", decide.rationale, "why this outcome (10 to 4000 characters; recorded)");
+  decide.app
+      ->add_option("--rationale-file", decide.rationale_file,
+                   "read the rationale from this file instead (a final line break is dropped)")
+      ->type_name("FILE")
+      ->excludes(rationale_opt);
+  decide.app->add_flag("--json", decide.json, "print the closed check as JSON");
+  AddConnectionOptions(decide.app, &decide.conn);
+
   // ---- agency ----
   auto* agency = app.add_subcommand("agency", "the agencies registered at the hub");
   agency->require_subcommand(1);
@@ -613,6 +791,28 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   auto groups = MakeCommandGroups();
   for (auto& g : groups) g->Register(app);
 
+  // The audit group (audit_commands.cc) works offline on the database; the alert queue is the
+  // broker's, so these two are registered here where the connection helpers are.
+  CLI::App* audit = app.get_subcommand("audit");
+  AlertsCommand alerts;
+  alerts.app = audit->add_subcommand(
+      "alerts",
+      "as an IG officer or DPO, list the alerts on consent overrides still to acknowledge "
+      "(GET /api/v1/alerts), newest first");
+  alerts.app->add_flag("--all", alerts.all, "include the alerts already acknowledged");
+  alerts.app->add_flag("--json", alerts.json, "print the broker's JSON list");
+  AddConnectionOptions(alerts.app, &alerts.conn);
+  AcknowledgeCommand acknowledge;
+  acknowledge.app = audit->add_subcommand(
+      "acknowledge", "as an IG officer or DPO, acknowledge an alert with a note (recorded)");
+  acknowledge.app->add_option("id", acknowledge.id, "the alert's check id (32 hex digits)")
+      ->required();
+  acknowledge.app
+      ->add_option("--note", acknowledge.note, "what was reviewed (3 to 2000 characters)")
+      ->required();
+  acknowledge.app->add_flag("--json", acknowledge.json, "print the alert as JSON");
+  AddConnectionOptions(acknowledge.app, &acknowledge.conn);
+
   // CLI11 wants argv; it skips argv[0].
   std::vector<const char*> argv;
   argv.push_back("mashctl");
@@ -627,6 +827,11 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   if (raise.app->parsed()) return RunRaise(ctx, raise);
   if (show.app->parsed()) return RunShow(ctx, show);
   if (authorise.app->parsed()) return RunAuthorise(ctx, authorise);
+  if (reject.app->parsed()) return RunAuthorise(ctx, reject);
+  if (list_checks.app->parsed()) return RunList(ctx, list_checks);
+  if (decide.app->parsed()) return RunDecide(ctx, decide);
+  if (alerts.app->parsed()) return RunAlerts(ctx, alerts);
+  if (acknowledge.app->parsed()) return RunAcknowledge(ctx, acknowledge);
   if (list.app->parsed()) return RunAgencyList(ctx, list);
   if (add_agency.app->parsed()) return RunAgencyAdd(ctx, add_agency);
   if (pki.keygen->parsed()) return RunKeygen(ctx, pki);

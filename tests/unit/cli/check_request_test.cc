@@ -232,7 +232,7 @@ TEST(PrintCheckTest, ShowsWhichAgencysCustodianReviewsWhat) {
   for (const char* expected :
        {"review   waiting for the custodian of health",
         "waiting for NHS Trust (custodian review: sexual_health, mental_health), past the deadline",
-        "late        the custodian's answer came after the deadline"}) {
+        "late        answered after the deadline"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
   }
   // The custodian may take hours: --wait does not hold the practitioner for it.
@@ -257,6 +257,233 @@ TEST(SettledTest, OpenPartsAreWaitingOrSent) {
   check["agencies"][1]["state"] = "waiting_for_agent";
   EXPECT_FALSE(IsSettled(check));
   EXPECT_TRUE(IsSettled(json::object()));
+}
+
+// A check as GET /api/v1/checks/{id} shows it after the deadline: one agency answered late,
+// one chased and breached, still open; an override; household members (broker/src/checks.cc
+// CheckService::ToJson).
+json OverdueCheck() {
+  json check = SampleCheck();
+  check["team"] = "north\u001b[2J";
+  check["raised_by"] = "p.practitioner";
+  check["raised_at"] = "2026-11-22T08:00:00Z";
+  check["purpose_name"] = "Section 47 enquiry";
+  check["household"] = {{{"family_name", "Smith"}}, {{"family_name", "Jones"}}};
+  check["override"] = {{"ground", "child_significant_harm"},
+                       {"ground_name", "Risk of significant harm to a child"},
+                       {"justification", "Parents\u0007 would flee"}};
+  check["due_at"] = "2026-11-22T12:00:00Z";
+  check["overdue"] = true;
+  check["not_answered"] = {"Police", "Housing"};
+  check["note"] = "Police has not answered; Housing\u001b[0m has not answered";
+  check["decision"] = nullptr;
+  auto& health = check["agencies"][0];
+  health["late"] = true;
+  health["answer"]["categories"][0]["name"] = "Involvement with services";
+  health["answer"]["categories"][0]["why"] =
+      "Shared by NHS Trust (rule core-health of policy sha256:ef01)";
+  health["answer"]["categories"][1]["name"] = "Sexual health";
+  health["answer"]["categories"][1]["why"] = "Withheld by NHS Trust: never\xc2\x9b shared\x1b";
+  auto& police = check["agencies"][1];
+  police["chased_at"] = "2026-11-22T11:00:00Z";
+  police["breached"] = true;
+  police["overdue"] = true;
+  return check;
+}
+
+TEST(PrintCheckTest, ShowsDeadlinesOverrideNoteAndWhyEachCategory) {
+  std::ostringstream out;
+  PrintCheck(OverdueCheck(), out);
+  const std::string text = out.str();
+  for (const char* expected :
+       {"team     north?[2J, raised by p.practitioner at 2026-11-22T08:00:00Z",
+        "purpose  child_protection_s47 (Section 47 enquiry)",
+        "due      2026-11-22T12:00:00Z OVERDUE", "household 2 members",
+        "ground   child_significant_harm (Risk of significant harm to a child): Parents? would "
+        "flee",
+        "note     Police has not answered; Housing?[0m has not answered",
+        "decide   mashctl check decide 0123456789abcdef0123456789abcdef --outcome "
+        "information_and_advice|early_help|child_and_family_assessment|strategy_discussion|"
+        "no_further_action --rationale TEXT",
+        "late        answered after the deadline",
+        "involvement (Involvement with services): shared",
+        "why: Shared by NHS Trust (rule core-health of policy sha256:ef01)",
+        "sexual_health (Sexual health): withheld", "why: Withheld by NHS Trust: never? shared?",
+        "chased      2026-11-22T11:00:00Z", "breached    the deadline passed before it answered",
+        "OVERDUE     still open past the deadline"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  // Nothing the broker sent can drive the terminal.
+  for (char c : {'\x1b', '\x07'}) EXPECT_EQ(text.find(c), std::string::npos) << int(c);
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos);  // C1 CSI in UTF-8
+  // Only the part still open is marked overdue; the late answer is not breached.
+  EXPECT_EQ(text.find("OVERDUE     "), text.rfind("OVERDUE     "));
+  EXPECT_EQ(text.find("breached    "), text.rfind("breached    "));
+  EXPECT_EQ(text.find("decision "), std::string::npos);
+}
+
+TEST(PrintCheckTest, AClosedCheckShowsItsDecisionAndNoHint) {
+  json check = OverdueCheck();
+  check["state"] = "closed";
+  check["overdue"] = false;
+  check.erase("note");
+  check["decision"] = {{"outcome", "early_help"},
+                       {"rationale", "Family\u001b agreed to support"},
+                       {"by", "p.practitioner"},
+                       {"at", "2026-11-22T13:00:00Z"}};
+  std::ostringstream out;
+  PrintCheck(check, out);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("decision early_help by p.practitioner at 2026-11-22T13:00:00Z: Family? "
+                      "agreed to support"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("due      2026-11-22T12:00:00Z\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("mashctl check decide"), std::string::npos);
+  EXPECT_EQ(text.find("note     "), std::string::npos);
+  // A closed check is settled even with a part still marked sent: --wait stops.
+  EXPECT_TRUE(IsSettled(check));
+  check["state"] = "dispatched";
+  EXPECT_FALSE(IsSettled(check));
+}
+
+TEST(PrintCheckTest, DecisionHintOnlyOnceAnsweredOrExpired) {
+  for (const char* state : {"answered", "partially_answered", "expired"}) {
+    json check = SampleCheck();
+    check["state"] = state;
+    std::ostringstream out;
+    PrintCheck(check, out);
+    EXPECT_NE(out.str().find("mashctl check decide"), std::string::npos) << state;
+  }
+  for (const char* state : {"dispatched", "awaiting_authorisation", "rejected", "closed"}) {
+    json check = SampleCheck();
+    check["state"] = state;
+    std::ostringstream out;
+    PrintCheck(check, out);
+    EXPECT_EQ(out.str().find("mashctl check decide"), std::string::npos) << state;
+  }
+}
+
+TEST(PrintCheckTest, ShowsConsentEvidenceWhenGiven) {
+  json check = SampleCheck();
+  check["consent_evidence"] = "form\u001b 12";
+  std::ostringstream out;
+  PrintCheck(check, out);
+  EXPECT_NE(out.str().find("consent  given, recorded at form? 12"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("ground   "), std::string::npos);
+}
+
+TEST(PrintCheckListTest, TableWithDeadlinesBreachesAndOutcome) {
+  std::ostringstream out;
+  PrintCheckList(json::parse(R"({"checks": [
+      {"id": "0123456789abcdef0123456789abcdef", "state": "dispatched", "team": "north",
+       "raised_by": "p.one", "raised_at": "2026-11-22T08:00:00Z", "purpose": "child_protection_s47",
+       "urgency": "red", "agencies": 3, "open_parts": 2, "breaches": 2, "override": true,
+       "due_at": "2026-11-22T12:00:00Z", "overdue": true},
+      {"id": "fedcba9876543210fedcba9876543210", "state": "closed", "team": "north",
+       "raised_by": "p.t\u001bwo", "purpose": "adult_safeguarding", "urgency": "green",
+       "agencies": 1, "open_parts": 0, "breaches": 0, "override": false,
+       "due_at": "2026-11-29T08:00:00Z", "overdue": false, "outcome": "early_help"},
+      {"id": "00000000000000000000000000000000", "state": "awaiting_authorisation",
+       "urgency": "amber", "breaches": 0, "purpose": "child_in_need"}]})"),
+                 out);
+  const std::string text = out.str();
+  std::istringstream lines(text);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 4u) << text;
+  EXPECT_EQ(rows[0].find("ID"), 0u);
+  for (const char* column :
+       {"STATE", "URGENCY", "DUE", "BREACHES", "PURPOSE", "RAISED_BY", "OUTCOME"}) {
+    EXPECT_NE(rows[0].find(column), std::string::npos) << column;
+  }
+  for (const char* cell : {"dispatched (override)", "red", "2026-11-22T12:00:00Z OVERDUE", "  2  ",
+                           "child_protection_s47", "p.one"}) {
+    EXPECT_NE(rows[1].find(cell), std::string::npos) << cell << "\n" << text;
+  }
+  for (const char* cell : {"closed", "2026-11-29T08:00:00Z ", "p.t?wo", "early_help"}) {
+    EXPECT_NE(rows[2].find(cell), std::string::npos) << cell << "\n" << text;
+  }
+  EXPECT_EQ(rows[2].find("OVERDUE"), std::string::npos);
+  EXPECT_EQ(rows[2].find("(override)"), std::string::npos);
+  // Missing fields print as "-".
+  EXPECT_NE(rows[3].find("awaiting_authorisation  amber"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+
+  std::ostringstream empty;
+  PrintCheckList(json::parse(R"({"checks": []})"), empty);
+  EXPECT_EQ(empty.str(), "no checks\n");
+  std::ostringstream wrong;
+  PrintCheckList(json::array(), wrong);
+  EXPECT_EQ(wrong.str(), "no checks\n");
+}
+
+TEST(PrintAlertsTest, BlocksWithGroundJustificationAuthorisationAndAcknowledgement) {
+  std::ostringstream out;
+  PrintAlerts(json::parse(R"({"alerts": [
+      {"check": "0123456789abcdef0123456789abcdef", "kind": "consent_override",
+       "raised_at": "2026-11-22T08:00:00Z", "raised_by": "p.one", "team": "north",
+       "state": "dispatched", "purpose": "child_protection_s47", "urgency": "red",
+       "consent": "not_sought", "ground": "child_significant_harm",
+       "ground_name": "Risk of significant harm to a child",
+       "justification": "Parents\u001b[2J would flee", "agencies": 3,
+       "authorisation": {"decision": "authorised", "by": "m.manager",
+                         "at": "2026-11-22T08:10:00Z", "reason": "agreed in strategy meeting"}},
+      {"check": "fedcba9876543210fedcba9876543210", "kind": "consent_override",
+       "ground": "serious_crime", "justification": "Risk to staff",
+       "acknowledged": {"by": "i.officer", "at": "2026-11-22T09:00:00Z",
+                        "note": "Reviewed\u0007 ok"}}]})"),
+              out);
+  const std::string text = out.str();
+  for (const char* expected :
+       {"alert 0123456789abcdef0123456789abcdef consent_override",
+        "raised      2026-11-22T08:00:00Z by p.one (team north)",
+        "check       dispatched, child_protection_s47, urgency red, 3 agencies",
+        "consent     not_sought",
+        "ground      child_significant_harm (Risk of significant harm to a child)",
+        "justified   Parents?[2J would flee",
+        "manager     authorised by m.manager at 2026-11-22T08:10:00Z: agreed in strategy meeting",
+        "to acknowledge: mashctl audit acknowledge 0123456789abcdef0123456789abcdef --note TEXT",
+        "alert fedcba9876543210fedcba9876543210", "ground      serious_crime\n",
+        "manager     not yet decided",
+        "acknowledged by i.officer at 2026-11-22T09:00:00Z: Reviewed? ok"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  EXPECT_EQ(text.find("acknowledge fedcba"), std::string::npos);
+  for (char c : {'\x1b', '\x07'}) EXPECT_EQ(text.find(c), std::string::npos) << int(c);
+  std::ostringstream empty;
+  PrintAlerts(json::parse(R"({"alerts": []})"), empty);
+  EXPECT_EQ(empty.str(), "no alerts\n");
+}
+
+TEST(DecisionRequestTest, OutcomesAndRationaleLength) {
+  for (const char* outcome : {"information_and_advice", "early_help", "child_and_family_assessment",
+                              "strategy_discussion", "no_further_action"}) {
+    auto body = BuildDecisionRequest(outcome, "Known to services; no current risk");
+    ASSERT_TRUE(body.ok()) << outcome;
+    EXPECT_EQ(*body,
+              json({{"outcome", outcome}, {"rationale", "Known to services; no current risk"}}));
+  }
+  EXPECT_FALSE(IsMashOutcome("decided"));
+  EXPECT_FALSE(IsMashOutcome(""));
+  EXPECT_FALSE(BuildDecisionRequest("early help", "long enough rationale").ok());
+  EXPECT_FALSE(BuildDecisionRequest("early_help", std::string(9, 'x')).ok());
+  EXPECT_TRUE(BuildDecisionRequest("early_help", std::string(10, 'x')).ok());
+  EXPECT_TRUE(BuildDecisionRequest("early_help", std::string(4000, 'x')).ok());
+  auto too_long = BuildDecisionRequest("early_help", std::string(4001, 'x'));
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().message().find("xxx"), std::string::npos);
+}
+
+TEST(SafeForTerminalTest, ReplacesC0DelAndC1ButKeepsUtf8) {
+  EXPECT_EQ(SafeForTerminal("a\x1b[31mb\x07\x7f"), "a?[31mb??");
+  EXPECT_EQ(SafeForTerminal("x\xc2\x9b"
+                            "2Jy\xc2\x80"),
+            "x?2Jy?");
+  // Other UTF-8 passes: U+00A0..U+00FF (also lead byte 0xc2) and beyond.
+  EXPECT_EQ(SafeForTerminal("Zo\xc3\xab \xc2\xa3 \xe2\x82\xac"),
+            "Zo\xc3\xab \xc2\xa3 \xe2\x82\xac");
+  EXPECT_EQ(SafeForTerminal("end\xc2"), "end\xc2");
 }
 
 TEST(PrintAgenciesTest, TableWithOnlineStatus) {

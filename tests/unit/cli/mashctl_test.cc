@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "mash/cli/check_request.h"
 #include "mash/cli/secrets.h"
 #include "mash/crypto/keys.h"
 #include "mash/schemas/validator.h"
@@ -556,6 +557,335 @@ TEST_F(MashctlTest, AgencyAddOfARegisteredIdIsACheckFailure) {
             kExitCheckFailed);
   EXPECT_FALSE(std::filesystem::exists(out));
   EXPECT_NE(err_.str().find("409"), std::string::npos) << err_.str();
+}
+
+// ---- the check workflow: list, decide, reject; the IG alert queue ----
+
+json ErrorBody(const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+json Closed() {
+  json check = Check({{"police", "answered"}});
+  check["state"] = "closed";
+  check["decision"] = {{"outcome", "early_help"},
+                       {"rationale", "Known to the school; family agrees to support"},
+                       {"by", "p.practitioner"},
+                       {"at", "2026-11-22T13:00:00Z"}};
+  return check;
+}
+
+json Alert() {
+  return {{"check", kId},
+          {"kind", "consent_override"},
+          {"raised_at", "2026-11-22T08:00:00Z"},
+          {"raised_by", "p.one"},
+          {"team", "north"},
+          {"state", "dispatched"},
+          {"purpose", "child_protection_s47"},
+          {"urgency", "red"},
+          {"consent", "not_sought"},
+          {"ground", "child_significant_harm"},
+          {"ground_name", "Risk of significant harm to a child"},
+          {"justification", "Telling the parents would put the child at risk"},
+          {"agencies", 2}};
+}
+
+TEST_F(MashctlTest, HelpDescribesTheWorkflowCommands) {
+  const std::vector<std::vector<std::string>> subs = {{"check", "list"},
+                                                      {"check", "decide"},
+                                                      {"check", "reject"},
+                                                      {"audit", "alerts"},
+                                                      {"audit", "acknowledge"}};
+  for (auto args : subs) {
+    args.push_back("--help");
+    EXPECT_EQ(Run(args), kExitOk) << args[1];
+    EXPECT_NE(out_.str().find("--token-file"), std::string::npos) << args[1];
+  }
+  EXPECT_EQ(Run({"check", "--help"}), kExitOk);
+  for (const char* word : {"list", "decide", "reject", "authorise"}) {
+    EXPECT_NE(out_.str().find(word), std::string::npos) << word;
+  }
+  EXPECT_EQ(Run({"audit", "--help"}), kExitOk);
+  for (const char* word : {"alerts", "acknowledge", "verify", "export"}) {
+    EXPECT_NE(out_.str().find(word), std::string::npos) << word;
+  }
+}
+
+TEST_F(MashctlTest, CheckListAsksForTheTeamsChecksAndPrintsATable) {
+  const json reply = {{"checks",
+                       {{{"id", kId},
+                         {"state", "partially_answered"},
+                         {"urgency", "red"},
+                         {"due_at", "2026-11-22T12:00:00Z"},
+                         {"overdue", true},
+                         {"breaches", 1},
+                         {"purpose", "child_protection_s47"},
+                         {"raised_by", "p.o\x1bne"},
+                         {"override", false}}}}};
+  broker_.Queue(200, reply);
+  ASSERT_EQ(Run({"check", "list"}), kExitOk) << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].method, "GET");
+  EXPECT_EQ(broker_.requests[0].target, "/api/v1/checks");
+  const std::string text = out_.str();
+  for (const char* expected : {"ID", "OUTCOME", kId, "partially_answered", "red",
+                               "2026-11-22T12:00:00Z OVERDUE", "p.o?ne"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+
+  for (const char* state : {"open", "overdue", "awaiting_authorisation", "closed"}) {
+    broker_.Queue(200, {{"checks", json::array()}});
+    ASSERT_EQ(Run({"check", "list", "--state", state}), kExitOk) << state << err_.str();
+    EXPECT_EQ(broker_.requests.back().target, std::string("/api/v1/checks?state=") + state);
+    EXPECT_EQ(out_.str(), "no checks\n");
+  }
+
+  broker_.Queue(200, reply);
+  ASSERT_EQ(Run({"check", "list", "--json"}), kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), reply);
+}
+
+TEST_F(MashctlTest, CheckListRefusesAnUnknownStateWithoutARequest) {
+  EXPECT_EQ(Run({"check", "list", "--state", "decided"}), kExitUsage);
+  EXPECT_EQ(Run({"check", "list", "--state", "open&all=true"}), kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+  EXPECT_TRUE(broker_.requests.empty());
+}
+
+TEST_F(MashctlTest, CheckListMapsBrokerRepliesToExitCodes) {
+  broker_.Queue(403, ErrorBody("forbidden", "no team"));
+  EXPECT_EQ(Run({"check", "list"}), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("check list: broker answered 403 forbidden"), std::string::npos)
+      << err_.str();
+  broker_.Queue(500, ErrorBody("internal", "x"));
+  EXPECT_EQ(Run({"check", "list"}), kExitConnection);
+  broker_.QueueError(Unavailable("cannot connect"));
+  EXPECT_EQ(Run({"check", "list"}), kExitConnection);
+}
+
+TEST_F(MashctlTest, DecidePostsTheOutcomeAndRationaleAndPrintsTheClosedCheck) {
+  broker_.Queue(200, Closed());
+  ASSERT_EQ(Run({"check", "decide", kId, "--outcome", "early_help", "--rationale",
+                 "Known to the school; family agrees to support"}),
+            kExitOk)
+      << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  const auto& req = broker_.requests[0];
+  EXPECT_EQ(req.method, "POST");
+  EXPECT_EQ(req.target, std::string("/api/v1/checks/") + kId + "/decision");
+  EXPECT_EQ(req.body, json({{"outcome", "early_help"},
+                            {"rationale", "Known to the school; family agrees to support"}}));
+  EXPECT_NE(out_.str().find("state    closed"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("decision early_help by p.practitioner"), std::string::npos);
+  EXPECT_EQ(err_.str(), "");
+
+  broker_.Queue(200, Closed());
+  ASSERT_EQ(Run({"check", "decide", kId, "--outcome", "no_further_action", "--rationale",
+                 "No concerns held by any agency", "--json"}),
+            kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), Closed());
+}
+
+TEST_F(MashctlTest, DecideReadsTheRationaleFromAFile) {
+  const auto file = dir_ / "rationale.txt";
+  std::ofstream(file) << "Strategy discussion agreed:\nrisk of significant harm\n";
+  broker_.Queue(200, Closed());
+  ASSERT_EQ(Run({"check", "decide", kId, "--outcome", "strategy_discussion", "--rationale-file",
+                 file.string()}),
+            kExitOk)
+      << err_.str();
+  EXPECT_EQ(broker_.requests.back().body["rationale"],
+            "Strategy discussion agreed:\nrisk of significant harm");
+
+  // Too long in the file: refused before anything is sent.
+  std::ofstream(dir_ / "long.txt") << std::string(kMaxRationale + 1, 'x');
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "early_help", "--rationale-file",
+                 (dir_ / "long.txt").string()}),
+            kExitUsage);
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "early_help", "--rationale-file",
+                 (dir_ / "missing.txt").string()}),
+            kExitUsage);
+  // Both spellings at once are a usage error.
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "early_help", "--rationale",
+                 "long enough rationale", "--rationale-file", file.string()}),
+            kExitUsage);
+  EXPECT_EQ(broker_.requests.size(), 1u);
+}
+
+TEST_F(MashctlTest, DecideRefusesBadInputWithoutARequest) {
+  const std::string good = "Known to services; no current risk";
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "decided", "--rationale", good}), kExitUsage);
+  EXPECT_NE(err_.str().find("--outcome"), std::string::npos) << err_.str();
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "early_help", "--rationale", "too short"}),
+            kExitUsage);
+  EXPECT_NE(err_.str().find("--rationale"), std::string::npos) << err_.str();
+  // The refusal does not echo the text.
+  EXPECT_EQ(err_.str().find("too short"), std::string::npos) << err_.str();
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "early_help", "--rationale",
+                 std::string(kMaxRationale + 1, 'x')}),
+            kExitUsage);
+  EXPECT_EQ(Run({"check", "decide", kId, "--outcome", "early_help"}), kExitUsage);
+  EXPECT_EQ(Run({"check", "decide", kId, "--rationale", good}), kExitUsage);
+  EXPECT_EQ(
+      Run({"check", "decide", "../../alerts", "--outcome", "early_help", "--rationale", good}),
+      kExitUsage);
+  EXPECT_EQ(Run({"check", "decide", "0123456789ABCDEF0123456789ABCDEF", "--outcome", "early_help",
+                 "--rationale", good}),
+            kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+  EXPECT_TRUE(broker_.requests.empty());
+}
+
+TEST_F(MashctlTest, DecideMapsBrokerRepliesToExitCodes) {
+  const std::vector<std::string> args = {"check",
+                                         "decide",
+                                         kId,
+                                         "--outcome",
+                                         "early_help",
+                                         "--rationale",
+                                         "Known to services; no current risk"};
+  broker_.Queue(409, ErrorBody("conflict",
+                               "a decision cannot be recorded on a check that is "
+                               "awaiting_authorisation"));
+  EXPECT_EQ(Run(args), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("check decide: broker answered 409 conflict"), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(out_.str(), "");
+  broker_.Queue(404, ErrorBody("not_found",
+                               "no such\x1b[2J check\xc2\x9b"
+                               "2J"));
+  EXPECT_EQ(Run(args), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("404 not_found: no such?[2J check?2J"), std::string::npos)
+      << err_.str();
+  broker_.Queue(503, ErrorBody("unavailable", "cannot record the decision now"));
+  EXPECT_EQ(Run(args), kExitConnection);
+  broker_.QueueError(Unavailable("deadline"));
+  EXPECT_EQ(Run(args), kExitConnection);
+}
+
+TEST_F(MashctlTest, RejectPostsARejectionOfTheOverride) {
+  json rejected = Check({{"police", "rejected"}});
+  rejected["state"] = "rejected";
+  rejected["authorisation"] = {{"decision", "rejected"},
+                               {"by", "m.manager"},
+                               {"at", "2026-11-22T09:00:00Z"},
+                               {"reason", "Seek consent first"}};
+  broker_.Queue(200, rejected);
+  ASSERT_EQ(Run({"check", "reject", kId, "--reason", "Seek consent from the mother first"}),
+            kExitOk)
+      << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].method, "POST");
+  EXPECT_EQ(broker_.requests[0].target, std::string("/api/v1/checks/") + kId + "/authorisation");
+  EXPECT_EQ(broker_.requests[0].body,
+            json({{"decision", "reject"}, {"reason", "Seek consent from the mother first"}}));
+  EXPECT_NE(out_.str().find("override rejected by m.manager"), std::string::npos) << out_.str();
+
+  // The same request as `check authorise --decision reject`.
+  broker_.Queue(200, rejected);
+  ASSERT_EQ(Run({"check", "authorise", kId, "--decision", "reject", "--reason",
+                 "Seek consent from the mother first"}),
+            kExitOk);
+  EXPECT_EQ(broker_.requests[1].target, broker_.requests[0].target);
+  EXPECT_EQ(broker_.requests[1].body, broker_.requests[0].body);
+
+  broker_.Queue(200, rejected);
+  ASSERT_EQ(Run({"check", "reject", kId, "--reason", "Seek consent first", "--json"}), kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), rejected);
+}
+
+TEST_F(MashctlTest, RejectRefusesBadInputAndMapsBrokerReplies) {
+  EXPECT_EQ(Run({"check", "reject", kId, "--reason", "no"}), kExitUsage);
+  EXPECT_EQ(Run({"check", "reject", kId}), kExitUsage);
+  EXPECT_EQ(Run({"check", "reject", "nope", "--reason", "Seek consent first"}), kExitUsage);
+  // reject takes no --decision: it cannot be turned into an authorisation.
+  EXPECT_EQ(
+      Run({"check", "reject", kId, "--decision", "authorise", "--reason", "Seek consent first"}),
+      kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+
+  broker_.Queue(409, ErrorBody("conflict", "the check does not await authorisation"));
+  EXPECT_EQ(Run({"check", "reject", kId, "--reason", "Seek consent first"}), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("check reject: broker answered 409"), std::string::npos) << err_.str();
+  broker_.Queue(502, ErrorBody("bad_gateway", "x"));
+  EXPECT_EQ(Run({"check", "reject", kId, "--reason", "Seek consent first"}), kExitConnection);
+}
+
+TEST_F(MashctlTest, AuditAlertsListsTheQueue) {
+  const json reply = {{"alerts", {Alert()}}};
+  broker_.Queue(200, reply);
+  ASSERT_EQ(Run({"audit", "alerts"}), kExitOk) << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].method, "GET");
+  EXPECT_EQ(broker_.requests[0].target, "/api/v1/alerts");
+  for (const char* expected :
+       {"alert 0123456789abcdef0123456789abcdef consent_override",
+        "child_significant_harm (Risk of significant harm to a child)",
+        "Telling the parents would put the child at risk",
+        "mashctl audit acknowledge 0123456789abcdef0123456789abcdef --note TEXT"}) {
+    EXPECT_NE(out_.str().find(expected), std::string::npos) << expected << "\n" << out_.str();
+  }
+  broker_.Queue(200, {{"alerts", json::array()}});
+  ASSERT_EQ(Run({"audit", "alerts", "--all"}), kExitOk);
+  EXPECT_EQ(broker_.requests.back().target, "/api/v1/alerts?all=true");
+  EXPECT_EQ(out_.str(), "no alerts\n");
+  broker_.Queue(200, reply);
+  ASSERT_EQ(Run({"audit", "alerts", "--json"}), kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), reply);
+
+  broker_.Queue(403, ErrorBody("forbidden", "the alert queue is for IG officers and DPOs"));
+  EXPECT_EQ(Run({"audit", "alerts"}), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("audit alerts: broker answered 403"), std::string::npos) << err_.str();
+  broker_.Queue(503, ErrorBody("unavailable", "x"));
+  EXPECT_EQ(Run({"audit", "alerts"}), kExitConnection);
+}
+
+TEST_F(MashctlTest, AuditAcknowledgePostsTheNote) {
+  json acknowledged = Alert();
+  acknowledged["acknowledged"] = {
+      {"by", "i.officer"}, {"at", "2026-11-22T10:00:00Z"}, {"note", "Reviewed with manager"}};
+  broker_.Queue(200, acknowledged);
+  ASSERT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed with manager"}), kExitOk)
+      << err_.str();
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].method, "POST");
+  EXPECT_EQ(broker_.requests[0].target, std::string("/api/v1/alerts/") + kId + "/acknowledgement");
+  EXPECT_EQ(broker_.requests[0].body, json({{"note", "Reviewed with manager"}}));
+  EXPECT_NE(out_.str().find("acknowledged by i.officer at 2026-11-22T10:00:00Z"), std::string::npos)
+      << out_.str();
+  broker_.Queue(200, acknowledged);
+  ASSERT_EQ(Run({"audit", "acknowledge", kId, "--note", "ok!", "--json"}), kExitOk);
+  EXPECT_EQ(json::parse(out_.str()), acknowledged);
+}
+
+TEST_F(MashctlTest, AuditAcknowledgeRefusesBadInputAndMapsBrokerReplies) {
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "ok"}), kExitUsage);
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", std::string(kMaxRationale, 'x')}),
+            kExitUsage);
+  EXPECT_EQ(Run({"audit", "acknowledge", kId}), kExitUsage);
+  EXPECT_EQ(Run({"audit", "acknowledge", "../checks", "--note", "Reviewed"}), kExitUsage);
+  EXPECT_EQ(broker_.clients_made, 0);
+
+  broker_.Queue(409, ErrorBody("conflict", "the alert is already acknowledged"));
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed"}), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("already acknowledged"), std::string::npos) << err_.str();
+  broker_.Queue(404, ErrorBody("not_found", "no such alert"));
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed"}), kExitCheckFailed);
+  broker_.Queue(500, ErrorBody("internal", "x"));
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed"}), kExitConnection);
+}
+
+TEST_F(MashctlTest, WaitStopsAtAClosedCheck) {
+  // A check closed by its decision while agencies were still asked: --wait does not poll on.
+  json closed = Closed();
+  closed["agencies"] = {Part("police", "sent")};
+  broker_.Queue(200, Check({{"police", "sent"}}));
+  broker_.Queue(200, closed);
+  EXPECT_EQ(Run({"check", "show", kId, "--wait", "30"}), kExitOk) << err_.str();
+  EXPECT_EQ(broker_.requests.size(), 2u);
+  EXPECT_NE(out_.str().find("decision early_help"), std::string::npos) << out_.str();
 }
 
 }  // namespace mash::cli

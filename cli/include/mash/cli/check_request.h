@@ -5,10 +5,12 @@
 // Pure: no I/O besides the output stream given. Thread safety: free functions on values.
 #pragma once
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mash/common/status.h"
@@ -49,21 +51,50 @@ Result<nlohmann::json> BuildRaiseRequest(const RaiseFlags& flags);
 // value).
 Status CheckRaiseRequest(const nlohmann::json& body);
 
+// Text from the broker made safe for a terminal: control characters (C0, DEL, and the C1 controls
+// U+0080..U+009F in their UTF-8 form) become '?'; other bytes pass, so UTF-8 names print as they
+// are.
+std::string SafeForTerminal(std::string_view text);
+
 // True for a check id as the broker makes them: 32 lower-case hex digits.
 bool IsCheckId(std::string_view id);
 
-// True when no agency part of `check` (GET /api/v1/checks/{id}) is still open, i.e. in state
-// "waiting_for_agent" or "sent" (a part awaiting_agency_review has answered what its policy
-// releases automatically; its custodian may take hours).
+// True when `check` (GET /api/v1/checks/{id}) is closed by its MASH decision, or when no agency
+// part of it is still open, i.e. in state "waiting_for_agent" or "sent" (a part
+// awaiting_agency_review has answered what its policy releases automatically; its custodian may
+// take hours).
 bool IsSettled(const nlohmann::json& check);
 // The number of agency parts that ended without an answer ("no_answer", "failed").
 int UnansweredParts(const nlohmann::json& check);
 
-// Writes `check` for people: id, state, purpose, urgency, then one block per agency with its
-// state, elapsed_ms, held, match band, matched_on and each category's outcome with its summary or
-// reason. Missing or mistyped fields print as "-"; control characters from the broker are
-// replaced so that they cannot drive the terminal.
+// The MASH decision (POST /api/v1/checks/{id}/decision): the outcomes the broker accepts and the
+// rationale's length in bytes, as broker::CheckService::Decide checks them.
+inline constexpr size_t kMinRationale = 10;
+inline constexpr size_t kMaxRationale = 4000;
+// True for information_and_advice, early_help, child_and_family_assessment,
+// strategy_discussion and no_further_action.
+bool IsMashOutcome(std::string_view outcome);
+// The body {"outcome", "rationale"}; InvalidArgument naming the flag (never the text) when the
+// outcome is not one of the five or the rationale is shorter or longer than allowed.
+Result<nlohmann::json> BuildDecisionRequest(const std::string& outcome,
+                                            const std::string& rationale);
+
+// Writes `check` for people: id, state, team, purpose, urgency, due time (OVERDUE past it),
+// household size, consent evidence or override ground with its justification, authorisation,
+// who has not answered, the MASH decision (or, when answered and undecided, the `check decide`
+// command to record it), then one block per agency with its state, chasing, breach, elapsed_ms,
+// held, match band, matched_on and each category's outcome with its name, summary or reason and
+// the broker's plain-words "why". Missing or mistyped fields print as "-" or not at all;
+// control characters from the broker are replaced so that they cannot drive the terminal.
 void PrintCheck(const nlohmann::json& check, std::ostream& out);
+// Writes the check list (GET /api/v1/checks) as a table: id, state ("(override)" marked),
+// urgency, due time with OVERDUE, breaches, purpose, raised_by, outcome; "no checks" when empty.
+void PrintCheckList(const nlohmann::json& reply, std::ostream& out);
+// Writes one alert (POST /api/v1/alerts/{id}/acknowledgement) or the alert queue
+// (GET /api/v1/alerts) as blocks: who raised what, the ground and justification, the manager's
+// authorisation and the acknowledgement (or the command to give it); "no alerts" when empty.
+void PrintAlert(const nlohmann::json& alert, std::ostream& out);
+void PrintAlerts(const nlohmann::json& reply, std::ostream& out);
 // Writes the agency list (GET /api/v1/agencies) as a table: id, name, type, online/offline.
 void PrintAgencies(const nlohmann::json& reply, std::ostream& out);
 
