@@ -517,6 +517,14 @@ TEST_F(ForgedReviewTest, ReviewPendingForAnUnknownQueryIsRefused) {
   EXPECT_NE(reply.find("cannot process request"), std::string::npos) << reply;
 }
 
+TEST_F(ForgedReviewTest, AChaseFromAnAgencyIsRefused) {
+  // Only the hub chases: the broker takes a chase frame from an agent for a protocol error.
+  schemas::ChaseBody body{random_.Hex(16), "2026-11-23T10:00:00.000Z", "amber", "unanswered"};
+  const std::string reply =
+      ReplyTo(Sealed(schemas::MessageType::kChase, random_.Hex(16), body.ToJson().dump()));
+  EXPECT_NE(reply.find("bad_request"), std::string::npos) << reply;
+}
+
 TEST_F(ForgedReviewTest, ReviewPendingFromAnotherAgencyIsRefused) {
   // A check asked of health only: police cannot announce a review for it.
   auto id = hub_->Raise(AmberRequest({"health"}));
