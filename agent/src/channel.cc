@@ -186,6 +186,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         return;
       }
+      case schemas::MessageType::kChase: {
+        // A chase asks for no reply: one that does not verify is logged and dropped, like a
+        // bad receipt (the responder logs why).
+        auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
+        bool accepted = false;
+        if (!env.ok()) {
+          common::LogWarn("chase.rejected", {{"reason", env.status().message()}});
+        } else {
+          accepted = channel_->responder_->OnChase(*env).ok();
+        }
+        if (channel_->observer_ != nullptr) channel_->observer_->OnChase(accepted);
+        return;
+      }
       case schemas::MessageType::kPing: {
         const auto ping = schemas::Ping::FromJson(frame.doc);
         if (!ping.reply) Send(schemas::Ping{ping.nonce, true}.ToJson().dump());

@@ -132,6 +132,7 @@ nlohmann::json CollectStatus(const AgentConfig& config, int64_t now) {
     out["agent"] = err;
     out["connection"] = err;
     out["queries"] = err;
+    out["chases"] = err;
     out["review_queue"] = err;
     out["witness"] = err;
     out["policy"] = policy;
@@ -153,6 +154,9 @@ nlohmann::json CollectStatus(const AgentConfig& config, int64_t now) {
     out["queries"] = {{"last_received_at", TimeOrNull(live->last_query_at)},
                       {"received_since_start", live->queries_received},
                       {"answers_sent_since_start", live->answers_sent}};
+    out["chases"] = {{"last_received_at", TimeOrNull(live->last_chase_at)},
+                     {"received_since_start", live->chases_received},
+                     {"refused_since_start", live->chases_refused}};
     if (!live->policy_version.empty()) policy["in_force"] = live->policy_version;
     if (!live->shadow_version.empty()) policy["shadow"] = live->shadow_version;
   } else {
@@ -160,6 +164,7 @@ nlohmann::json CollectStatus(const AgentConfig& config, int64_t now) {
     out["agent"] = err;
     out["connection"] = err;
     out["queries"] = err;
+    out["chases"] = err;
   }
   out["policy"] = policy;
   if (!log.ok()) {
@@ -261,6 +266,16 @@ std::string FormatStatus(const nlohmann::json& s) {
                         std::to_string(q["received_since_start"].get<int64_t>()) + " queries; " +
                         str(q.value("answers_logged", json(nullptr))) + " in the disclosure log, " +
                         str(q.value("receipts_held", json(nullptr))) + " with receipts");
+  }
+  if (const json& ch = s.value("chases", json::object()); ch.contains("received_since_start")) {
+    std::string text = ch["received_since_start"].get<int64_t>() == 0
+                           ? std::string("none since start")
+                           : std::to_string(ch["received_since_start"].get<int64_t>()) +
+                                 " since start, the latest " + str(ch["last_received_at"]);
+    if (ch["refused_since_start"].get<int64_t>() > 0) {
+      text += "; " + std::to_string(ch["refused_since_start"].get<int64_t>()) + " REFUSED";
+    }
+    line("hub chases", text);
   }
   const json& r = s["review_queue"];
   line("review queue", r.contains("error")

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mash/agent/responder.h"
+#include "mash/common/encoding.h"
 #include "mash/common/log.h"
 
 namespace mash::agent {
@@ -54,6 +55,57 @@ Status Responder::QueueReview(const schemas::QueryBody& query, const crypto::Env
                                     {"categories", body.categories.size()},
                                     {"again", existing.has_value()}});
   return Status::Ok();
+}
+
+Result<Responder::ChaseOutcome> Responder::OnChase(const crypto::SealedEnvelope& envelope) {
+  const auto reject = [](const Status& s) {
+    common::LogWarn("chase.rejected", {{"reason", s.message()}});
+    return s;
+  };
+  // The hub's log is in doubt: nothing it says is acted on until an operator has looked.
+  if (alarmed()) return reject(FailedPrecondition("audit alarm raised"));
+  crypto::OpenExpectations expect{hub_id_, &broker_sign_, agency_id_, &enc_, clock_.NowUnix()};
+  auto opened = crypto::Open(envelope, expect, *replay_);
+  if (!opened.ok()) return reject(opened.status());
+  if (opened->header.type != "chase") return reject(InvalidArgument("not a chase"));
+  auto body = schemas::ChaseBody::Parse(common::AsString(opened->plaintext.span()));
+  if (!body.ok()) return reject(body.status());
+  const std::string& check = opened->header.check_ref;
+
+  auto item = reviews_->FindByQuery(body->query_id);
+  if (!item.ok()) return reject(item.status());
+  if (*item) {
+    if ((*item)->check_ref != check) {
+      return reject(InvalidArgument("chase names a query of another check"));
+    }
+    if ((*item)->status == "pending") {
+      if (Status s = reviews_->MarkChased((*item)->id, clock_.NowUnix(), body->deadline); !s.ok()) {
+        return reject(s);
+      }
+      // Ids, vocabulary and the deadline: the item's subject never reaches a log line.
+      common::LogWarn("review.chased", {{"check", check},
+                                        {"item", (*item)->id},
+                                        {"deadline", body->deadline},
+                                        {"urgency", body->urgency},
+                                        {"hub_state", body->state}});
+      return ChaseOutcome::kChased;
+    }
+    // Decided: the follow-up is on its way (or the hub has it already).
+    common::LogInfo("chase.already_answered",
+                    {{"check", check}, {"item", (*item)->id}, {"hub_state", body->state}});
+    return ChaseOutcome::kAlreadyAnswered;
+  }
+  auto answers = log_->AnswersSince(0, check, 1);
+  if (!answers.ok()) return reject(answers.status());
+  if (!answers->empty()) {
+    common::LogInfo("chase.already_answered", {{"check", check}, {"hub_state", body->state}});
+    return ChaseOutcome::kAlreadyAnswered;
+  }
+  // Never arrived, lost, or still being looked up: the broker sends unanswered queries again
+  // when the agent reconnects, so there is nothing to answer here.
+  common::LogWarn("chase.unknown_query",
+                  {{"check", check}, {"deadline", body->deadline}, {"hub_state", body->state}});
+  return ChaseOutcome::kUnknownQuery;
 }
 
 Result<std::string> Responder::FollowUpFrame(const ReviewItem& item) {

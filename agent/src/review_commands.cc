@@ -82,9 +82,9 @@ void PrintList(const std::vector<ReviewItem>& items, std::ostream& out) {
   for (const auto& i : items) {
     std::vector<std::string> names;
     for (const auto& c : i.categories) names.push_back(c.category);
-    out << i.id << "  " << i.status << "  " << Time(i.created_at) << "  " << Safe(i.urgency) << "  "
-        << Safe(i.purpose) << "  " << Safe(i.check_ref) << "  " << Pending(i) << "/"
-        << i.categories.size() << " " << Safe(Join(names)) << "\n";
+    out << i.id << "  " << Safe(ReviewStatusText(i)) << "  " << Time(i.created_at) << "  "
+        << Safe(i.urgency) << "  " << Safe(i.purpose) << "  " << Safe(i.check_ref) << "  "
+        << Pending(i) << "/" << i.categories.size() << " " << Safe(Join(names)) << "\n";
   }
 }
 
@@ -125,6 +125,10 @@ void PrintItem(const ReviewItem& i, std::ostream& out) {
       << "level asked " << i.level << "\n"
       << "match       " << Safe(i.match) << " on " << Safe(Join(i.matched_on)) << "\n"
       << "policy      " << Safe(i.policy_version) << "\n";
+  if (i.chased_at != 0) {
+    out << "chased      " << Time(i.chased_at) << " by the hub: due " << Safe(i.chase_deadline)
+        << "\n";
+  }
   PrintPerson(i.subject, out);
   for (const auto& c : i.categories) {
     out << "\ncategory " << Safe(c.category) << "\n"

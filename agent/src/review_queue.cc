@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <utility>
 
 #include "mash/agent/disclosure.h"
 #include "mash/common/log.h"
@@ -28,7 +29,9 @@ constexpr std::string_view kSchema =
     "  source TEXT NOT NULL,"
     "  subject TEXT NOT NULL,"
     "  answer_ids TEXT NOT NULL DEFAULT '',"
-    "  sent_at INTEGER NOT NULL DEFAULT 0);"
+    "  sent_at INTEGER NOT NULL DEFAULT 0,"
+    "  chased_at INTEGER NOT NULL DEFAULT 0,"
+    "  chase_deadline TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS review_items_status ON review_items (status);"
     "CREATE TABLE IF NOT EXISTS review_categories ("
     "  item_id INTEGER NOT NULL,"
@@ -59,7 +62,15 @@ constexpr std::string_view kSchema =
 
 constexpr std::string_view kItemColumns =
     "id, created_at, status, check_ref, query_id, purpose, lawful_basis, consent, urgency, level, "
-    "match, matched_on, policy_version, source, subject, answer_ids, sent_at";
+    "match, matched_on, policy_version, source, subject, answer_ids, sent_at, chased_at, "
+    "chase_deadline";
+
+// Columns added after the first release, with their definitions, for databases made before
+// (ALTER TABLE ADD COLUMN: SQLite 3.15 has nothing else, and needs a constant default).
+constexpr std::pair<std::string_view, std::string_view> kAddedItemColumns[] = {
+    {"chased_at", "INTEGER NOT NULL DEFAULT 0"},
+    {"chase_deadline", "TEXT NOT NULL DEFAULT ''"},
+};
 
 constexpr std::string_view kRedactPrefix = "redact:";
 // answer-body.schema.json and review-pending-body limits.
@@ -137,6 +148,8 @@ ReviewItem ReadItem(const storage::Statement& s) {
   if (!subject.empty()) i.subject = ParseStored(subject);
   i.answer_ids = SplitIds(s.ColumnText(15));
   i.sent_at = s.ColumnInt(16);
+  i.chased_at = s.ColumnInt(17);
+  i.chase_deadline = s.ColumnText(18);
   return i;
 }
 
@@ -243,6 +256,26 @@ Result<std::unique_ptr<ReviewQueue>> ReviewQueue::Create(storage::Database* db) 
   if (db == nullptr) return InvalidArgument("review queue: no database");
   Status s = db->Exec(kSchema);
   if (!s.ok()) return s.WithContext("review queue: creating tables");
+  // A review_items table made by an earlier version gets the new columns. In one BEGIN
+  // IMMEDIATE transaction: the agent and `mash-agent review` may open the database together,
+  // and only one of them may add a column.
+  s = db->InTransaction([&]() -> Status {
+    MASH_ASSIGN_OR_RETURN(storage::Statement info, db->Prepare("PRAGMA table_info(review_items)"));
+    std::vector<std::string> have;
+    while (true) {
+      MASH_ASSIGN_OR_RETURN(bool row, info.Step());
+      if (!row) break;
+      have.push_back(info.ColumnText(1));
+    }
+    for (const auto& [name, definition] : kAddedItemColumns) {
+      if (Has(have, name)) continue;
+      MASH_RETURN_IF_ERROR(db->Exec("ALTER TABLE review_items ADD COLUMN " + std::string(name) +
+                                    " " + std::string(definition)));
+      common::LogInfo("review.migrated", {{"column", name}});
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.WithContext("review queue: adding columns");
   return std::unique_ptr<ReviewQueue>(new ReviewQueue(db));
 }
 
@@ -475,6 +508,18 @@ Status ReviewQueue::MarkSent(int64_t id, const std::string& answer_id, int64_t n
   });
 }
 
+Status ReviewQueue::MarkChased(int64_t id, int64_t now, const std::string& deadline) {
+  MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                        db_->Prepare("UPDATE review_items SET chased_at = ?, chase_deadline = ? "
+                                     "WHERE id = ? AND status = 'pending'"));
+  s.Bind(1, now).Bind(2, deadline).Bind(3, id);
+  MASH_RETURN_IF_ERROR(s.Run());
+  if (db_->Changes() != 1) {
+    return FailedPrecondition("review item " + std::to_string(id) + " is not pending");
+  }
+  return Status::Ok();
+}
+
 Result<bool> ReviewQueue::OnReceipt(const std::string& answer_id) {
   // Answer ids are 32 hex digits: a LIKE pattern built from one has no wildcard in it.
   if (answer_id.empty() || answer_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
@@ -550,6 +595,14 @@ Result<std::vector<nlohmann::json>> ReviewQueue::Decisions(int limit, int64_t si
                    {"policy_version", s.ColumnText(9)}});
   }
   return out;
+}
+
+std::string ReviewStatusText(const ReviewItem& item) {
+  std::string text = item.status;
+  if (item.status == "pending" && item.chased_at != 0) {
+    text += ", CHASED, due " + item.chase_deadline;
+  }
+  return text;
 }
 
 Result<ReviewItem> DecideReview(const AgentConfig& config, int64_t id,

@@ -58,7 +58,7 @@ void AgentStatusStore::Write(const std::map<std::string, std::string>& values) {
 
 void AgentStatusStore::RecordStart(int64_t pid, const std::string& policy_version,
                                    const std::string& shadow_version) {
-  queries_ = answers_ = connects_ = 0;
+  queries_ = answers_ = connects_ = chases_ = chases_refused_ = 0;
   const std::string now = std::to_string(clock_.NowUnix());
   Write({{"pid", std::to_string(pid)},
          {"started_at", now},
@@ -70,6 +70,9 @@ void AgentStatusStore::RecordStart(int64_t pid, const std::string& policy_versio
          {"last_query_at", "0"},
          {"queries_received", "0"},
          {"answers_sent", "0"},
+         {"last_chase_at", "0"},
+         {"chases_received", "0"},
+         {"chases_refused", "0"},
          {"policy_version", policy_version},
          {"shadow_version", shadow_version},
          {"software", kSoftware}});
@@ -101,6 +104,17 @@ void AgentStatusStore::OnAnswerSent() {
   Write({{"answers_sent", std::to_string(answers_)}});
 }
 
+void AgentStatusStore::OnChase(bool accepted) {
+  if (!accepted) {
+    ++chases_refused_;
+    Write({{"chases_refused", std::to_string(chases_refused_)}});
+    return;
+  }
+  ++chases_;
+  Write({{"last_chase_at", std::to_string(clock_.NowUnix())},
+         {"chases_received", std::to_string(chases_)}});
+}
+
 Result<LiveState> ReadLiveState(storage::Database* db) {
   LiveState state;
   MASH_ASSIGN_OR_RETURN(
@@ -125,6 +139,9 @@ Result<LiveState> ReadLiveState(storage::Database* db) {
   state.last_query_at = ToInt(v["last_query_at"]);
   state.queries_received = ToInt(v["queries_received"]);
   state.answers_sent = ToInt(v["answers_sent"]);
+  state.last_chase_at = ToInt(v["last_chase_at"]);
+  state.chases_received = ToInt(v["chases_received"]);
+  state.chases_refused = ToInt(v["chases_refused"]);
   state.policy_version = v["policy_version"];
   state.shadow_version = v["shadow_version"];
   state.software = v["software"];

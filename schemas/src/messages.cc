@@ -16,6 +16,7 @@ std::optional<MessageType> TypeFromName(std::string_view s) {
   if (s == "ping") return MessageType::kPing;
   if (s == "error") return MessageType::kError;
   if (s == "review_pending") return MessageType::kReviewPending;
+  if (s == "chase") return MessageType::kChase;
   return std::nullopt;
 }
 
@@ -52,6 +53,8 @@ std::string_view MessageTypeName(MessageType t) {
       return "error";
     case MessageType::kReviewPending:
       return "review_pending";
+    case MessageType::kChase:
+      return "chase";
   }
   return "unknown";
 }
@@ -319,6 +322,21 @@ Result<ReviewPendingBody> ReviewPendingBody::Parse(std::string_view plaintext) {
   }
   r.policy_version = j.at("policy_version").get<std::string>();
   return r;
+}
+
+nlohmann::json ChaseBody::ToJson() const {
+  return {{"query_id", query_id}, {"deadline", deadline}, {"urgency", urgency}, {"state", state}};
+}
+
+Result<ChaseBody> ChaseBody::Parse(std::string_view plaintext) {
+  MASH_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(plaintext, kMaxFrameBytes, kMaxJsonDepth));
+  MASH_RETURN_IF_ERROR(Validate("chase-body", j));
+  ChaseBody c;
+  c.query_id = j.at("query_id").get<std::string>();
+  c.deadline = j.at("deadline").get<std::string>();
+  c.urgency = j.at("urgency").get<std::string>();
+  c.state = j.at("state").get<std::string>();
+  return c;
 }
 
 }  // namespace mash::schemas

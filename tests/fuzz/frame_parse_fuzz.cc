@@ -1,5 +1,5 @@
 // Fuzzes the first thing a peer's bytes reach: frame parsing and validation, and the decrypted
-// query, answer and review_pending bodies.
+// query, answer, review_pending and chase bodies.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -31,5 +31,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)mash::schemas::QueryBody::Parse(text);
   (void)mash::schemas::AnswerBody::Parse(text);
   (void)mash::schemas::ReviewPendingBody::Parse(text);
+  (void)mash::schemas::ChaseBody::Parse(text);
   return 0;
 }

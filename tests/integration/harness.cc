@@ -1,10 +1,12 @@
 #include "harness.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/http.hpp>
 
+#include "mash/agent/status.h"
 #include "mash/crypto/keys.h"
 #include "mash/crypto/tls.h"
 #include "mash/schemas/messages.h"
@@ -19,6 +21,8 @@ using tcp = net::ip::tcp;
 struct TestHub::RunningAgent {
   net::io_context io;
   std::unique_ptr<agent::Responder> responder;
+  // The live state `mash-agent status` reads, kept as main.cc keeps it; outlives the channel.
+  std::unique_ptr<agent::AgentStatusStore> status;
   std::shared_ptr<agent::Channel> channel;
   std::thread thread;
 };
@@ -138,6 +142,11 @@ void TestHub::StartAgent(const std::string& agency, const std::filesystem::path&
   opts.backoff_initial = c.backoff_initial;
   opts.backoff_max = c.backoff_max;
   ra->channel = std::make_shared<agent::Channel>(ra->io, *ctx, opts, ra->responder.get(), random_);
+  auto status = agent::AgentStatusStore::Open(c, clock_);
+  if (!status.ok()) throw std::runtime_error("agent status: " + status.status().ToString());
+  ra->status = std::move(*status);
+  ra->status->RecordStart(::getpid(), ra->responder->policies().enforced().version, "");
+  ra->channel->set_observer(ra->status.get());
   auto* raw = ra.get();
   net::post(ra->io, [raw] { raw->channel->Start(); });
   ra->thread = std::thread([raw] { raw->io.run(); });
@@ -149,6 +158,7 @@ void TestHub::StopAgents() {
     auto* raw = a.get();
     net::post(a->io, [raw] { raw->channel->Stop(); });
     a->thread.join();
+    a->status->RecordStop();
   }
   agents_.clear();
 }

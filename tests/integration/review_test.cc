@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "mash/agent/ops.h"
 #include "mash/agent/review_queue.h"
 #include "mash/audit/query.h"
 #include "mash/common/encoding.h"
@@ -255,6 +256,154 @@ TEST_F(CustodianReviewTest, TheDeadlineKeepsRunningAndALateAnswerIsMarked) {
   EXPECT_EQ((*Category(police, "intelligence"))["outcome"], "shared");
 }
 
+// The hub chases a part that waits for the custodian (docs/protocol.md, step 8): the test
+// seals the chase as the broker will, with its courier on its io thread, and sends it on the
+// agency's connection.
+class ChaseTest : public CustodianReviewTest {
+ protected:
+  static constexpr const char* kDeadline = "2026-11-23T10:00:00.000Z";
+
+  crypto::SealedEnvelope SealChase(const std::string& check, const std::string& query_id,
+                                   const std::string& deadline = kDeadline) {
+    return OnIo(hub_->io(), [&] {
+      schemas::ChaseBody body;
+      body.query_id = query_id;
+      body.deadline = deadline;
+      body.urgency = "amber";
+      body.state = "awaiting_review";
+      crypto::EnvelopeHeader header;
+      header.type = "chase";
+      header.check_ref = check;
+      header.urgency = "amber";
+      auto sealed = hub_->broker().courier().Seal("police", header, body.ToJson().dump(), 60s);
+      EXPECT_TRUE(sealed.ok()) << sealed.status().ToString();
+      return sealed.ok() ? *sealed : crypto::SealedEnvelope{};
+    });
+  }
+
+  void Send(const crypto::SealedEnvelope& sealed) {
+    const std::string frame =
+        schemas::EnvelopeFrame(schemas::MessageType::kChase, sealed.ToJson()).dump();
+    EXPECT_NE(OnIo(hub_->io(), [&] { return hub_->broker().hub().Send("police", frame); }), 0u);
+  }
+
+  // `mash-agent status --json` once its chases count `which` is `n` (or the time passed).
+  nlohmann::json WaitChases(const char* which, int64_t n) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    nlohmann::json s = agent::CollectStatus(config_, clock_.NowUnix());
+    while (Chases(s, which) != n && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(20ms);
+      s = agent::CollectStatus(config_, clock_.NowUnix());
+    }
+    return s;
+  }
+
+  static int64_t Chases(const nlohmann::json& s, const char* which) {
+    return s.value("/chases"_json_pointer, nlohmann::json::object()).value(which, int64_t{-1});
+  }
+};
+
+TEST_F(ChaseTest, AChaseMarksTheReviewItemAndTheStatusCountsIt) {
+  const std::string id = RaiseAndWaitForReview();
+  const agent::ReviewItem before = OnlyItem();
+  EXPECT_EQ(agent::ReviewStatusText(before), "pending");
+
+  Send(SealChase(id, before.query_id));
+  const auto s = WaitChases("received_since_start", 1);
+  EXPECT_EQ(Chases(s, "received_since_start"), 1) << s.dump(2);
+  EXPECT_EQ(Chases(s, "refused_since_start"), 0);
+  EXPECT_TRUE(s["chases"]["last_received_at"].is_string());
+  EXPECT_NE(agent::FormatStatus(s).find("hub chases   1 since start"), std::string::npos);
+
+  const agent::ReviewItem item = OnlyItem();
+  EXPECT_NE(item.chased_at, 0);
+  EXPECT_EQ(item.chase_deadline, kDeadline);
+  EXPECT_EQ(agent::ReviewStatusText(item), std::string("pending, CHASED, due ") + kDeadline);
+  // Nothing answered the chase: the part still waits for the custodian.
+  EXPECT_EQ(Part(Peek(*hub_, id), "police")["state"], "awaiting_agency_review");
+
+  // Released after the chase: the follow-up arrives as ever.
+  ASSERT_TRUE(agent::DecideReview(config_, item.id, By(agent::ReviewDecision::Kind::kRelease),
+                                  clock_.NowUnix())
+                  .ok());
+  const auto check = WaitForPartState(*hub_, id, "police", "answered", 15s);
+  EXPECT_EQ(Part(check, "police")["state"], "answered") << check.dump(2);
+}
+
+TEST_F(ChaseTest, BadSignatureReplayAndExpiryAreRefusedAndChangeNothing) {
+  const std::string id = RaiseAndWaitForReview();
+  const agent::ReviewItem item = OnlyItem();
+
+  // A flipped bit in the broker's signature.
+  crypto::SealedEnvelope forged = SealChase(id, item.query_id);
+  forged.sig[0] ^= 0x01;
+  Send(forged);
+  auto s = WaitChases("refused_since_start", 1);
+  EXPECT_EQ(Chases(s, "refused_since_start"), 1) << s.dump(2);
+
+  // Sealed with the hub's real keys, but expired before it is sent.
+  {
+    const auto keys = hub_->dir() / "keys";
+    auto sign = crypto::LoadSigningKey(keys / "hub.sign.key");
+    auto police_enc = crypto::LoadEncryptionKey(config_.enc_key);
+    ASSERT_TRUE(sign.ok() && police_enc.ok());
+    schemas::ChaseBody body{item.query_id, kDeadline, "amber", "awaiting_review"};
+    crypto::EnvelopeHeader h;
+    h.type = "chase";
+    h.id = std::string(32, 'a');
+    h.sender = "hub";
+    h.sender_key = sign->Public().Fingerprint();
+    h.recipient = "police";
+    h.recipient_key = police_enc->Public().Fingerprint();
+    h.issued_at = clock_.NowUnix() - 400;
+    h.expires_at = h.issued_at + 120;
+    h.sequence = 1;
+    h.check_ref = id;
+    h.urgency = "amber";
+    common::SystemRandom random;
+    const std::string text = body.ToJson().dump();
+    auto expired = crypto::Seal(h, common::AsBytes(text), *sign, police_enc->Public(), random);
+    ASSERT_TRUE(expired.ok()) << expired.status().ToString();
+    Send(*expired);
+  }
+  s = WaitChases("refused_since_start", 2);
+  EXPECT_EQ(Chases(s, "refused_since_start"), 2) << s.dump(2);
+  EXPECT_EQ(Chases(s, "received_since_start"), 0);
+  agent::ReviewItem now = OnlyItem();
+  EXPECT_EQ(now.chased_at, 0);
+  EXPECT_EQ(now.chase_deadline, "");
+
+  // A good one, then the same envelope again: the copy is refused and the mark stays.
+  const crypto::SealedEnvelope once = SealChase(id, item.query_id);
+  Send(once);
+  s = WaitChases("received_since_start", 1);
+  ASSERT_EQ(Chases(s, "received_since_start"), 1) << s.dump(2);
+  const int64_t first = OnlyItem().chased_at;
+  EXPECT_NE(first, 0);
+  std::this_thread::sleep_for(1100ms);  // a second copy accepted would move chased_at
+  Send(once);
+  s = WaitChases("refused_since_start", 3);
+  EXPECT_EQ(Chases(s, "refused_since_start"), 3) << s.dump(2);
+  EXPECT_EQ(Chases(s, "received_since_start"), 1);
+  now = OnlyItem();
+  EXPECT_EQ(now.chased_at, first);
+  EXPECT_EQ(now.chase_deadline, kDeadline);
+  // The agent stays connected: a dropped chase does not end the connection.
+  EXPECT_TRUE(hub_->WaitOnline("police", 1s));
+}
+
+TEST_F(ChaseTest, AChaseForAQueryTheAgentNeverHadIsNotAnswered) {
+  const std::string id = RaiseAndWaitForReview();
+  common::SystemRandom random;
+  Send(SealChase(random.Hex(16), random.Hex(16)));
+  const auto s = WaitChases("received_since_start", 1);
+  EXPECT_EQ(Chases(s, "received_since_start"), 1) << s.dump(2);
+  EXPECT_EQ(Chases(s, "refused_since_start"), 0);
+  EXPECT_EQ(OnlyItem().chased_at, 0);
+  EXPECT_EQ(Part(Peek(*hub_, id), "police")["state"], "awaiting_agency_review");
+  EXPECT_TRUE(hub_->WaitOnline("police", 1s));
+}
+
 // A hand-driven "police" connection that seals review_pending envelopes with police's real keys.
 class ForgedReviewTest : public CustodianReviewTest {
  protected:
@@ -366,6 +515,14 @@ TEST_F(ForgedReviewTest, ReviewPendingForAnUnknownQueryIsRefused) {
   const std::string reply = ReplyTo(ReviewPending(random_.Hex(16), random_.Hex(16)));
   EXPECT_NE(reply.find("bad_request"), std::string::npos) << reply;
   EXPECT_NE(reply.find("cannot process request"), std::string::npos) << reply;
+}
+
+TEST_F(ForgedReviewTest, AChaseFromAnAgencyIsRefused) {
+  // Only the hub chases: the broker takes a chase frame from an agent for a protocol error.
+  schemas::ChaseBody body{random_.Hex(16), "2026-11-23T10:00:00.000Z", "amber", "unanswered"};
+  const std::string reply =
+      ReplyTo(Sealed(schemas::MessageType::kChase, random_.Hex(16), body.ToJson().dump()));
+  EXPECT_NE(reply.find("bad_request"), std::string::npos) << reply;
 }
 
 TEST_F(ForgedReviewTest, ReviewPendingFromAnotherAgencyIsRefused) {

@@ -212,6 +212,37 @@ TEST_F(OpsStatusTest, LiveStateFollowsTheAgentThroughStartQueriesAndStop) {
   EXPECT_NE(FormatStatus(s).find("NOT RUNNING (stopped"), std::string::npos);
 }
 
+TEST_F(OpsStatusTest, ChasesAreCountedWithTheLatestTime) {
+  auto store = AgentStatusStore::Open(Config(), *clock_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  (*store)->RecordStart(::getpid(), "sha256:enforced", "");
+  json s = CollectStatus(Config(), clock_->NowUnix());
+  EXPECT_EQ(s["chases"]["received_since_start"], 0) << s.dump(2);
+  EXPECT_TRUE(s["chases"]["last_received_at"].is_null());
+  EXPECT_NE(FormatStatus(s).find("hub chases   none since start"), std::string::npos)
+      << FormatStatus(s);
+  clock_->Advance(std::chrono::seconds(10));
+  (*store)->OnChase(true);
+  clock_->Advance(std::chrono::seconds(10));
+  (*store)->OnChase(true);
+  clock_->Advance(std::chrono::seconds(10));
+  (*store)->OnChase(false);  // refused: counted apart, the latest time stays
+  s = CollectStatus(Config(), clock_->NowUnix());
+  EXPECT_EQ(s["chases"]["received_since_start"], 2) << s.dump(2);
+  EXPECT_EQ(s["chases"]["refused_since_start"], 1);
+  const std::string latest = common::FormatRfc3339(common::FromUnix(kStart + 20));
+  EXPECT_EQ(s["chases"]["last_received_at"], latest);
+  EXPECT_NE(
+      FormatStatus(s).find("hub chases   2 since start, the latest " + latest + "; 1 REFUSED"),
+      std::string::npos)
+      << FormatStatus(s);
+  // A new run starts counting again.
+  (*store)->RecordStart(::getpid(), "sha256:enforced", "");
+  s = CollectStatus(Config(), clock_->NowUnix());
+  EXPECT_EQ(s["chases"]["received_since_start"], 0);
+  EXPECT_EQ(s["chases"]["refused_since_start"], 0);
+}
+
 TEST_F(OpsStatusTest, AnAgentThatDiedIsNotRunningOrConnected) {
   auto store = AgentStatusStore::Open(Config(), *clock_);
   ASSERT_TRUE(store.ok());

@@ -233,5 +233,99 @@ TEST(MessagesTest, ReviewPendingFramesAndBodiesAreValidated) {
   EXPECT_EQ(parsed->type, MessageType::kReviewPending);
 }
 
+ChaseBody SampleChase() {
+  ChaseBody c;
+  c.query_id = std::string(32, 'e');
+  c.deadline = "2026-11-23T14:00:00.000Z";
+  c.urgency = "amber";
+  c.state = "awaiting_review";
+  return c;
+}
+
+TEST(MessagesTest, ChaseBodyRoundTrips) {
+  for (const char* urgency : {"red", "amber", "green"}) {
+    for (const char* state : {"unanswered", "awaiting_review"}) {
+      ChaseBody c = SampleChase();
+      c.urgency = urgency;
+      c.state = state;
+      auto back = ChaseBody::Parse(c.ToJson().dump());
+      ASSERT_TRUE(back.ok()) << back.status().ToString();
+      EXPECT_EQ(back->query_id, c.query_id);
+      EXPECT_EQ(back->deadline, c.deadline);
+      EXPECT_EQ(back->urgency, urgency);
+      EXPECT_EQ(back->state, state);
+    }
+  }
+  // Whole seconds are RFC 3339 too.
+  ChaseBody c = SampleChase();
+  c.deadline = "2026-12-31T23:59:59Z";
+  EXPECT_TRUE(ChaseBody::Parse(c.ToJson().dump()).ok());
+}
+
+TEST(MessagesTest, ChaseBodyRefusesEveryInvalidField) {
+  const auto refused = [](const std::string& field, const nlohmann::json& value) {
+    nlohmann::json j = SampleChase().ToJson();
+    j[field] = value;
+    return !ChaseBody::Parse(j.dump()).ok();
+  };
+  for (const nlohmann::json& v :
+       {nlohmann::json(std::string(31, 'e')), nlohmann::json(std::string(33, 'e')),
+        nlohmann::json(std::string(32, 'E')), nlohmann::json(std::string(31, 'e') + "g"),
+        nlohmann::json(""), nlohmann::json(7), nlohmann::json(nullptr)}) {
+    EXPECT_TRUE(refused("query_id", v)) << v.dump();
+  }
+  for (const nlohmann::json& v :
+       {nlohmann::json("2026-11-23"), nlohmann::json("2026-11-23T14:00:00"),
+        nlohmann::json("2026-11-23T14:00:00+01:00"), nlohmann::json("2026-13-23T14:00:00Z"),
+        nlohmann::json("2026-11-32T14:00:00Z"), nlohmann::json("2026-11-23T24:00:00Z"),
+        nlohmann::json("2026-11-23 14:00:00Z"), nlohmann::json("2026-11-23T14:00:00.Z"),
+        nlohmann::json("x2026-11-23T14:00:00Z"), nlohmann::json(1795341600), nlohmann::json("")}) {
+    EXPECT_TRUE(refused("deadline", v)) << v.dump();
+  }
+  for (const nlohmann::json& v :
+       {nlohmann::json("routine"), nlohmann::json("RED"), nlohmann::json(""), nlohmann::json(1)}) {
+    EXPECT_TRUE(refused("urgency", v)) << v.dump();
+  }
+  for (const nlohmann::json& v : {nlohmann::json("answered"), nlohmann::json("review"),
+                                  nlohmann::json(""), nlohmann::json(true)}) {
+    EXPECT_TRUE(refused("state", v)) << v.dump();
+  }
+  // Every field is required.
+  for (const char* field : {"query_id", "deadline", "urgency", "state"}) {
+    nlohmann::json j = SampleChase().ToJson();
+    j.erase(field);
+    EXPECT_FALSE(ChaseBody::Parse(j.dump()).ok()) << field;
+  }
+  // Nothing else: no room for personal data.
+  nlohmann::json extra = SampleChase().ToJson();
+  extra["subject"] = "Amelia Jones";
+  EXPECT_FALSE(ChaseBody::Parse(extra.dump()).ok());
+  EXPECT_FALSE(ChaseBody::Parse("[]").ok());
+  EXPECT_FALSE(ChaseBody::Parse("{").ok());
+}
+
+TEST(MessagesTest, ChaseFramesAreValidated) {
+  EXPECT_EQ(MessageTypeName(MessageType::kChase), "chase");
+  EXPECT_FALSE(ParseFrame(R"({"type":"chase","v":1,"envelope":{}})").ok());
+  const std::string b64 = "AAAA";
+  nlohmann::json frame = {{"type", "chase"},
+                          {"v", 1},
+                          {"envelope",
+                           {{"header", b64},
+                            {"key", b64},
+                            {"nonce", std::string(32, 'A')},
+                            {"body", b64},
+                            {"sig", std::string(88, 'A')}}}};
+  auto parsed = ParseFrame(frame.dump());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->type, MessageType::kChase);
+  nlohmann::json bad = frame;
+  bad["v"] = 2;
+  EXPECT_FALSE(ParseFrame(bad.dump()).ok());
+  bad = frame;
+  bad["deadline"] = "2026-11-23T14:00:00Z";  // the body travels sealed, never beside it
+  EXPECT_FALSE(ParseFrame(bad.dump()).ok());
+}
+
 }  // namespace
 }  // namespace mash::schemas

@@ -10,7 +10,8 @@
 // (full jitter between half and all of the current delay, doubling up to the maximum, reset after
 // a welcome). While welcomed it asks the Responder every review_poll_interval for the follow-up
 // answers of review items the custodian has decided (another process writes the decisions to
-// the database) and sends them.
+// the database) and sends them. Chases from the hub go to the Responder, which marks a pending
+// review item chased; nothing is sent back, and a chase that does not verify is dropped.
 //
 // Queries are opened on the io thread, their records looked up on a LookupWorker (so that a slow
 // record source never holds pings or other queries), and their answers sealed back on the io
@@ -62,6 +63,9 @@ class ChannelObserver {
   virtual void OnDisconnected() = 0;  // a welcomed connection ended
   virtual void OnQuery() = 0;         // a query frame arrived
   virtual void OnAnswerSent() = 0;    // an answer frame was queued for the broker
+  // A chase frame arrived: `accepted` when it verified and was handled (Responder::OnChase),
+  // false when it was refused (and dropped).
+  virtual void OnChase(bool accepted) = 0;
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {

@@ -107,6 +107,21 @@ class Responder {
   // checkpoint is inconsistent with the held one: the alarm is raised and persisted.
   Status OnReceipt(const crypto::SealedEnvelope& receipt);
 
+  // What the agent made of a chase (docs/protocol.md): the hub says the agency's part of a
+  // check is due soon and still waits.
+  enum class ChaseOutcome {
+    kChased,           // the query's review item is pending: marked chased (review.chased)
+    kAlreadyAnswered,  // answered, or the custodian has decided: nothing to do
+    kUnknownQuery,     // no record of the query here: the hub sends it again on reconnect
+  };
+  // Verifies and opens a chase exactly as a query is opened (the broker's signature, recipient,
+  // time window, replay store; header type `chase`; a chase-body), then looks the query up:
+  // its review item (which must be of the header's check), else an answer to the check in the
+  // disclosure log. Nothing is sent back. Errors (logged as chase.rejected; nothing changed):
+  // FailedPrecondition while the audit alarm is raised; Unauthenticated / InvalidArgument for
+  // a bad envelope or body, or a review item of another check; storage errors.
+  Result<ChaseOutcome> OnChase(const crypto::SealedEnvelope& chase);
+
   // Frames to send before the answer Answer() just returned (a review_pending for its
   // categories that wait for the custodian), oldest first; empties the list. After a failed
   // Answer() they must be dropped (the review item stays and is announced again when the

@@ -20,7 +20,9 @@
 //                       lawful_basis, consent, urgency, level asked, match, matched_on (JSON),
 //                       policy_version, source, subject (JSON of the query subject; "" once the
 //                       follow-up has its receipt), answer_ids (follow-up envelope ids, space
-//                       separated), sent_at
+//                       separated), sent_at, chased_at (when the hub last chased the
+//                       item's part, 0: never), chase_deadline (the deadline that chase named,
+//                       RFC 3339 UTC; columns added to older databases by Create)
 //   review_categories   item_id, category, why, rule, level granted, redacted (JSON: the
 //                       policy's redactions), content (JSON: summary, latest, records as the
 //                       policy would release them; {} once receipted), decision ("" while
@@ -91,6 +93,10 @@ struct ReviewItem {
   std::vector<ReviewCategory> categories;
   std::vector<std::string> answer_ids;  // follow-up answers sent, oldest first
   int64_t sent_at = 0;
+  // The hub's latest chase while the item was pending: when it came (0: never chased) and the
+  // deadline of the agency's part it named (RFC 3339 UTC).
+  int64_t chased_at = 0;
+  std::string chase_deadline;
 };
 
 struct ReviewDecision {
@@ -120,7 +126,8 @@ schemas::AnswerBody FollowUpBody(const ReviewItem& item);
 
 class ReviewQueue {
  public:
-  // Creates the tables when needed. `db` must outlive the queue. Storage errors.
+  // Creates the tables when needed, and adds the columns a database made by an earlier version
+  // lacks (chased_at, chase_deadline). `db` must outlive the queue. Storage errors.
   static Result<std::unique_ptr<ReviewQueue>> Create(storage::Database* db);
 
   // Stores a new item (status pending; its id is assigned). AlreadyExists when the query id
@@ -144,6 +151,10 @@ class ReviewQueue {
 
   // The follow-up answer `answer_id` of item `id` was recorded and handed to the connection.
   Status MarkSent(int64_t id, const std::string& answer_id, int64_t now);
+  // The hub chased pending item `id` at `now`, naming `deadline` (RFC 3339 UTC): kept on the
+  // item (a later chase replaces it). FailedPrecondition when the item is not pending (or does
+  // not exist); storage errors.
+  Status MarkChased(int64_t id, int64_t now, const std::string& deadline);
   // A receipt for `answer_id` was accepted: when it is one of an item's follow-ups, the item is
   // receipted and its subject and content are cleared. Returns whether an item matched.
   Result<bool> OnReceipt(const std::string& answer_id);
@@ -168,6 +179,10 @@ class ReviewQueue {
   Status LoadCategories(ReviewItem& item);
   storage::Database* db_;
 };
+
+// The status `mash-agent review list` shows for `item`: its status, and for a pending item the
+// hub has chased "pending, CHASED, due <deadline>".
+std::string ReviewStatusText(const ReviewItem& item);
 
 // `mash-agent review release|redact|decline`: opens the agent's database named in `config`
 // (which must exist) and records `decision` on item `id` (ReviewQueue::Decide); the running

@@ -10,10 +10,11 @@
 //
 //   agent_status (name TEXT PRIMARY KEY, value TEXT)   no personal data: times, counts, versions
 //     pid, started_at, stopped_at, connected ("1"/"0"), connected_since, disconnected_at,
-//     connects, last_query_at, queries_received, answers_sent, policy_version, shadow_version,
-//     software
+//     connects, last_query_at, queries_received, answers_sent, last_chase_at, chases_received,
+//     chases_refused, policy_version, shadow_version, software
 //
-// Times are Unix seconds. `queries_received` and `answers_sent` count since `started_at`.
+// Times are Unix seconds. `queries_received`, `answers_sent`, `chases_received` (chases from the
+// hub that verified) and `chases_refused` (chase frames dropped) count since `started_at`.
 //
 // Thread safety: an AgentStatusStore belongs to the io thread of the channel it observes.
 #pragma once
@@ -44,6 +45,9 @@ struct LiveState {
   int64_t last_query_at = 0;
   int64_t queries_received = 0;
   int64_t answers_sent = 0;
+  int64_t last_chase_at = 0;  // the latest chase that verified
+  int64_t chases_received = 0;
+  int64_t chases_refused = 0;
   std::string policy_version;
   std::string shadow_version;
   std::string software;
@@ -68,6 +72,7 @@ class AgentStatusStore final : public ChannelObserver {
   void OnDisconnected() override;
   void OnQuery() override;
   void OnAnswerSent() override;
+  void OnChase(bool accepted) override;
 
  private:
   AgentStatusStore(std::unique_ptr<storage::Database> db, const common::Clock& clock)
@@ -79,6 +84,8 @@ class AgentStatusStore final : public ChannelObserver {
   int64_t queries_ = 0;
   int64_t answers_ = 0;
   int64_t connects_ = 0;
+  int64_t chases_ = 0;
+  int64_t chases_refused_ = 0;
 };
 
 // Reads the state from an open database. No table (the agent never ran with this version) is an

@@ -39,6 +39,8 @@ class Broker {
   CheckService& checks() { return *checks_; }
   AgentHub& hub() { return *hub_; }
   audit::AuditLog& audit() { return *audit_; }
+  // The keys and replay store: what seals a message to an agency (a chase, for the tests).
+  Courier& courier() { return *courier_; }
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 

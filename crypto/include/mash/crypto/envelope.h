@@ -39,7 +39,7 @@ inline constexpr const char* kPeerError = "cannot process request";
 
 struct EnvelopeHeader {
   int version = kEnvelopeVersion;
-  std::string type;        // "query" | "answer" | "receipt" | "review_pending"
+  std::string type;        // "query" | "answer" | "receipt" | "review_pending" | "chase"
   std::string id;          // 32 hex chars (128 random bits)
   std::string sender;      // "hub" or an agency id
   std::string sender_key;  // fingerprint of the sender's signing key

@@ -34,7 +34,8 @@ enum class MessageType {
   kReceipt,
   kPing,
   kError,
-  kReviewPending
+  kReviewPending,
+  kChase
 };
 std::string_view MessageTypeName(MessageType t);
 
@@ -98,7 +99,8 @@ struct ErrorMessage {
   static ErrorMessage FromJson(const nlohmann::json& validated);
 };
 
-// query / answer / receipt / review_pending frames: {"type", "v", "envelope": SealedEnvelope JSON}.
+// query / answer / receipt / review_pending / chase frames: {"type", "v", "envelope":
+// SealedEnvelope JSON}.
 nlohmann::json EnvelopeFrame(MessageType type, nlohmann::json envelope);
 
 struct Person {
@@ -189,6 +191,19 @@ struct ReviewPendingBody {
   std::string policy_version;
   nlohmann::json ToJson() const;
   static Result<ReviewPendingBody> Parse(std::string_view plaintext);
+};
+
+// The decrypted body of a chase envelope (chase-body.schema.json): the hub reminds the agency
+// that its part of the check (the header's check_ref), asked with query `query_id`, is due by
+// `deadline` and still waits. Ids and vocabulary only; the agent sends nothing back.
+struct ChaseBody {
+  std::string query_id;  // 32 hex
+  std::string deadline;  // RFC 3339 UTC, as common::FormatRfc3339 writes it
+  std::string urgency;   // red | amber | green
+  std::string state;     // unanswered | awaiting_review
+  nlohmann::json ToJson() const;
+  // Parses and validates decrypted bytes against chase-body. InvalidArgument otherwise.
+  static Result<ChaseBody> Parse(std::string_view plaintext);
 };
 
 }  // namespace mash::schemas
