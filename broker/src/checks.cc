@@ -1389,8 +1389,27 @@ void CheckService::WatchDeadlines(Check& check) {
 }
 
 void CheckService::SendChase(const Check& check, const Part& part) {
-  (void)check;
-  (void)part;  // PENDING-CHASE-MERGE
+  if (!hub_ || !hub_->IsOnline(part.agency) || part.query_id.empty()) return;
+  schemas::ChaseBody body;
+  body.query_id = part.query_id;
+  body.deadline = common::FormatRfc3339(check.due_at);
+  body.urgency = check.request.urgency;
+  body.state = part.review.empty() ? "unanswered" : "awaiting_review";
+  crypto::EnvelopeHeader header;
+  header.type = "chase";
+  header.check_ref = check.id;
+  header.purpose = check.request.purpose;
+  header.lawful_basis = check.request.lawful_basis;
+  header.consent = check.request.ConsentTag();
+  header.urgency = check.request.urgency;
+  header.policy_hash = agreement_->enforced().version;
+  auto sealed = courier_.Seal(part.agency, header, body.ToJson().dump(), options_.query_lifetime);
+  if (!sealed.ok()) {
+    common::LogError("chase.seal_failed", {{"check", check.id}, {"agency", part.agency}});
+    return;
+  }
+  hub_->Send(part.agency,
+             schemas::EnvelopeFrame(schemas::MessageType::kChase, sealed->ToJson()).dump());
 }
 
 nlohmann::json CheckService::ToDocument(const Check& check) {
