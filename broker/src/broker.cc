@@ -162,6 +162,19 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(b->enrolment_,
                         EnrolmentAuthority::Create(config, b->courier_.get(), b->audit_.get(),
                                                    audit_public, clock, random));
+  StaffDirectoryOptions staff_options;
+  staff_options.organisation = config.hub_id;
+  staff_options.lockout_attempts = config.staff.lockout_attempts;
+  staff_options.lockout_duration = config.staff.lockout;
+  staff_options.session_lifetime = config.staff.session;
+  staff_options.session_idle = config.staff.session_idle;
+  staff_options.token_days_max = config.staff.token_days_max;
+  staff_options.token_days_default = std::min(90, config.staff.token_days_max);
+  MASH_ASSIGN_OR_RETURN(
+      b->staff_, StaffDirectory::Create(
+                     {config.database, config.database_key}, b->audit_.get(), clock, random,
+                     [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
+                     staff_options));
   MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers, *b->courier_,
                                             audit_public, *b->audit_));
   CheckServiceOptions check_options;
@@ -202,8 +215,8 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   api_options.address = config.api_address;
   api_options.port = config.api_port;
   api_options.tokens = config.api_tokens;
-  auto api =
-      ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(), b->enrolment_.get());
+  auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),
+                              b->enrolment_.get(), b->staff_.get());
   if (!api.ok()) {
     b->hub_->Stop();
     return api.status();

@@ -20,6 +20,7 @@
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/staff_directory.h"
 
 namespace mash::broker {
 
@@ -52,6 +53,7 @@ class Broker {
   std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
+  std::unique_ptr<StaffDirectory> staff_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;
