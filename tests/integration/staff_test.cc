@@ -2,13 +2,18 @@
 // the user sets a password and gets a personal token, uses it, logs in and out; admin routes need
 // the admin role; lockout and disabling take effect.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/beast/http.hpp>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
 #include "mash/audit/query.h"
+#include "mash/cli/mashctl.h"
+#include "mash/common/private_file.h"
 #include "mash/crypto/keys.h"
 
 namespace mash::testing {
@@ -189,6 +194,75 @@ TEST_F(StaffApiTest, OneTimePasswordsDoNotLogIn) {
            {{"user", "new.starter"}, {"password", added.body["one_time_password"]}}, "");
   EXPECT_EQ(no_new.status, 400);
   EXPECT_NE(no_new.body.dump().find("/new_password"), std::string::npos);
+}
+
+// mashctl against the real broker: the admin adds a user, the user turns the one-time password
+// into a password and a personal token file that every other command then uses.
+TEST_F(StaffApiTest, MashctlUserCommandsEndToEnd) {
+  const auto dir = hub_->dir().path();
+  const auto admin_file = dir / "admin.token";
+  ASSERT_TRUE(common::WritePrivateFile(admin_file, std::string(kAdminToken) + "\n", true).ok());
+  std::vector<std::string> conn = {"--broker", "https://localhost:" + std::to_string(port_), "--ca",
+                                   hub_->pki().root_ca().string()};
+  for (const auto& crl : hub_->pki().crls()) {
+    conn.push_back("--crl");
+    conn.push_back(crl.string());
+  }
+  std::ostringstream out;
+  std::ostringstream err;
+  const auto run = [&](std::vector<std::string> args, const std::filesystem::path& token = {}) {
+    args.insert(args.end(), conn.begin(), conn.end());
+    if (!token.empty()) {
+      args.push_back("--token-file");
+      args.push_back(token.string());
+    }
+    out.str("");
+    err.str("");
+    return cli::RunMashctl(args, out, err);
+  };
+  const auto otp_file = dir / "cli.otp";
+  ASSERT_EQ(run({"user", "add", "--user", "cli.user", "--name", "Casey", "--role", "practitioner",
+                 "--team", "mash", "--out", otp_file.string()},
+                admin_file),
+            0)
+      << err.str();
+  struct stat st {};
+  ASSERT_EQ(::stat(otp_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The password is in the file, not on the screen.
+  EXPECT_EQ(out.str().find(common::ReadPrivateFile(otp_file, 100)->substr(0, 24)),
+            std::string::npos);
+
+  const auto new_file = dir / "cli.new";
+  ASSERT_TRUE(common::WritePrivateFile(new_file, "my own long passphrase\n", true).ok());
+  const auto token_file = dir / "cli.token";
+  // A password file others can read is refused before anything is sent.
+  const auto loose = dir / "loose.pw";
+  std::ofstream(loose) << "my own long passphrase\n";
+  ::chmod(loose.c_str(), 0644);
+  EXPECT_EQ(run({"user", "token", "--user", "cli.user", "--password-file", loose.string(), "--out",
+                 token_file.string()}),
+            2);
+  EXPECT_EQ(run({"user", "token", "--user", "cli.user", "--password-file", otp_file.string(),
+                 "--new-password-file", new_file.string(), "--out", token_file.string(), "--days",
+                 "30", "--label", "laptop"}),
+            0)
+      << err.str();
+  ASSERT_EQ(::stat(token_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(run({"agency", "list"}, token_file), 0) << err.str();
+  // The one-time password is spent.
+  EXPECT_EQ(run({"user", "token", "--user", "cli.user", "--password-file", otp_file.string(),
+                 "--new-password-file", new_file.string(), "--out", (dir / "again").string()}),
+            2);
+  // Not an admin: refused (exit 1); the admin lists and disables.
+  EXPECT_EQ(run({"user", "list"}, token_file), 1);
+  EXPECT_EQ(run({"user", "list", "--json"}, admin_file), 0) << err.str();
+  EXPECT_NE(out.str().find("\"cli.user\""), std::string::npos);
+  EXPECT_EQ(run({"user", "disable", "--user", "cli.user"}, admin_file), 0) << err.str();
+  EXPECT_EQ(run({"agency", "list"}, token_file), 2);  // 401: the token no longer works
+  EXPECT_EQ(run({"user", "reset", "--user", "cli.user"}, admin_file), 0) << err.str();
+  EXPECT_NE(out.str().find("one-time password"), std::string::npos);
 }
 
 }  // namespace
