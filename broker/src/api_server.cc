@@ -412,6 +412,15 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       self->Write(JsonResponse(add ? http::status::created : http::status::ok, out, v, ka));
     };
     if (add) {
+      // One name, one person: an id of a broker.toml token is not a second account.
+      for (const auto& t : server_->options.tokens) {
+        if (t.user == user) {
+          return Write(JsonResponse(
+              http::status::conflict,
+              ErrorBody("conflict", "user '" + user + "' is an [[api_token]] of broker.toml"), v,
+              ka));
+        }
+      }
       return dir->AddUser(staff,
                           NewAccount{user, (*body)["name"], (*body)["role"], (*body)["team"]},
                           std::move(reply));

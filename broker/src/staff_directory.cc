@@ -212,8 +212,8 @@ std::string StaffDirectory::GeneratePassword() {
 }
 
 void StaffDirectory::Refuse(const std::string& user, const std::string& why) {
-  // The user id is logged only when it names an account shape (never a password typed into it).
-  const std::string who = ValidUser(user) ? user : "";
+  // `user` names an existing account, or is empty.
+  const std::string& who = user;
   common::LogWarn("staff.login_refused", {{"user", who}, {"reason", why}});
   if (audit_ == nullptr) return;
   // The caller has not authenticated: one audit row per second at most, counting the rest.
@@ -367,7 +367,8 @@ Status StaffDirectory::DisableUser(const Staff& admin, const std::string& user) 
     if (db_->Changes() != 1) return NotFound("no such user");
     return RevokeAll(user);
   });
-  MASH_RETURN_IF_ERROR(done);;
+  MASH_RETURN_IF_ERROR(done);
+  ;
   Record(admin.user, admin.role, "user " + user + " disabled; sessions and tokens revoked");
   return Status::Ok();
 }
@@ -434,14 +435,16 @@ Result<StaffDirectory::UserRow> StaffDirectory::Decide(const std::string& user,
                                                        const std::string& checked_hash,
                                                        const std::string& verdict) {
   const Status generic = Unauthenticated("login refused");
+  // An unknown user id is neither logged nor audited: it may be a password typed in the wrong
+  // field.
   if (!ValidUser(user)) {
-    Refuse(user, "unknown user");
+    Refuse("", "unknown user");
     return generic;
   }
   // The account may have changed while the password was checked: decide on what it is now.
   MASH_ASSIGN_OR_RETURN(std::optional<UserRow> loaded, LoadUser(user));
   if (!loaded) {
-    Refuse(user, "unknown user");
+    Refuse("", "unknown user");
     return generic;
   }
   UserRow row = std::move(*loaded);

@@ -103,6 +103,10 @@ TEST_F(StaffApiTest, AdminAddsAUserWhoSetsAPasswordAndUsesAPersonalToken) {
       Call(http::verb::post, "/api/v1/users",
            {{"user", "sam.p"}, {"name", "S"}, {"role", "manager"}, {"team", "mash"}});
   EXPECT_EQ(again.status, 409);
+  const HttpReply bootstrap =
+      Call(http::verb::post, "/api/v1/users",
+           {{"user", "ada.admin"}, {"name", "A"}, {"role", "admin"}, {"team", "mash"}});
+  EXPECT_EQ(bootstrap.status, 409);
   const HttpReply bad_role =
       Call(http::verb::post, "/api/v1/users",
            {{"user", "kim"}, {"name", "K"}, {"role", "boss"}, {"team", "mash"}});

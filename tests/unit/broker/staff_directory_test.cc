@@ -389,10 +389,16 @@ TEST_F(StaffDirectoryTest, ChangesAndRefusalsAreAuditedWithoutSecrets) {
   EXPECT_TRUE(has("alice: user alice issued a personal API token"));
   EXPECT_TRUE(has("root: user alice disabled"));
   EXPECT_TRUE(has("root: user alice reset"));
-  const auto refused = Events(audit::EventType::kRequestRefused);
+  auto refused = Events(audit::EventType::kRequestRefused);
   ASSERT_FALSE(refused.empty());
   EXPECT_EQ(refused.back().person, "alice");
   EXPECT_EQ(refused.back().detail, "login refused: bad password");
+  // An unknown user id may be a password typed in the wrong field: it is not recorded.
+  clock_->Advance(1s);
+  EXPECT_FALSE(Login(*d, "mypassword2024", kPassword).ok());
+  refused = Events(audit::EventType::kRequestRefused);
+  EXPECT_EQ(refused.back().person, "");
+  EXPECT_EQ(refused.back().detail, "login refused: unknown user");
   for (const auto& e : changes) {
     EXPECT_EQ(e.detail.find(otp->password), std::string::npos);
     EXPECT_EQ(e.detail.find(kPassword), std::string::npos);

@@ -53,10 +53,12 @@ class Broker {
   std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
-  std::unique_ptr<StaffDirectory> staff_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;
+  // Destroyed before the API server: its destructor joins the hashing thread and drops what is
+  // still queued there, which may hold API sessions.
+  std::unique_ptr<StaffDirectory> staff_;
   boost::asio::steady_timer sweep_timer_;
   bool stopped_ = false;
   int sweeps_ = 0;

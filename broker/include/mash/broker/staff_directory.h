@@ -25,7 +25,8 @@
 // refusal (Unauthenticated "login refused") for an unknown user, a bad, expired or one-time
 // password, a lock or a disabled account; the reason goes to the log and, as a request_refused
 // event, to the audit trail (at most one such row per second, counting those it stands for, since
-// the caller has not authenticated). Unknown users cost the same password check as known ones.
+// the caller has not authenticated). Unknown users cost the same password check as known ones, and
+// their ids are not recorded (one may be a password typed in the wrong field).
 //
 // Password hashing (0.1-1 s, 64 MiB) runs on the directory's own worker thread, never on the
 // caller's; its result comes back through `post` (the broker's io_context). At most
