@@ -109,7 +109,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   agent_tls.require_client_cert = true;
   MASH_ASSIGN_OR_RETURN(auto agent_ctx, crypto::MakeTlsContext(agent_tls));
   crypto::TlsOptions api_tls = agent_tls;
-  api_tls.require_client_cert = false;  // staff authenticate with tokens (later: logins)
+  api_tls.require_client_cert = false;  // staff authenticate with bearer tokens and sessions
   MASH_ASSIGN_OR_RETURN(auto api_ctx, crypto::MakeTlsContext(api_tls));
 
   policy::PolicySource agreement_source{config.policy.agreement, config.policy.store,
