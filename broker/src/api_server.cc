@@ -1,5 +1,6 @@
 #include "mash/broker/api_server.h"
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -27,19 +28,21 @@ inline constexpr int kMaxRequestsPerConnection = 1000;
 
 struct ApiServer::Impl {
   Impl(net::io_context& io_ctx, std::shared_ptr<net::ssl::context> ctx, ApiOptions opts,
-       CheckService* svc, EnrolmentAuthority* enrol)
+       CheckService* svc, EnrolmentAuthority* enrol, StaffDirectory* dir)
       : io(io_ctx),
         acceptor(io_ctx),
         tls(std::move(ctx)),
         options(std::move(opts)),
         checks(svc),
-        enrolment(enrol) {}
+        enrolment(enrol),
+        staff(dir) {}
   net::io_context& io;
   tcp::acceptor acceptor;
   std::shared_ptr<net::ssl::context> tls;
   ApiOptions options;
   CheckService* checks;
   EnrolmentAuthority* enrolment;  // may be null
+  StaffDirectory* staff;          // may be null: only broker.toml tokens
   int connections = 0;
   bool stopped = false;
   std::set<void*> sessions;  // ApiSession*, for Stop()
@@ -58,6 +61,17 @@ struct ApiServer::Impl {
       if (crypto::ConstantTimeEqual(common::AsBytes(hex), common::AsBytes(t.sha256))) found = t;
     }
     return found;
+  }
+
+  // The staff member behind an Authorization header: a broker.toml token first (bootstrap and
+  // service accounts), then a session or personal token of the staff directory.
+  std::optional<Staff> AuthenticateStaff(std::string_view authorization) const {
+    if (auto t = Authenticate(authorization)) return Staff{t->user, t->role, "hub", t->team};
+    constexpr std::string_view kBearer = "Bearer ";
+    if (staff == nullptr || authorization.substr(0, kBearer.size()) != kBearer) {
+      return std::nullopt;
+    }
+    return staff->Authenticate(authorization.substr(kBearer.size()));
   }
 };
 
@@ -140,8 +154,13 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
         req.target() == "/api/v1/enrol/ca") {
       return Write(HandleEnrolment(req, v, ka));
     }
-    const auto token = server_->Authenticate(req[http::field::authorization]);
-    if (!token) {
+    // Logging in and making a personal token carry a password, not a bearer token.
+    if ((req.target() == "/api/v1/session" && req.method() == http::verb::post) ||
+        req.target() == "/api/v1/tokens") {
+      return HandleLogin(req, v, ka);
+    }
+    const auto authenticated = server_->AuthenticateStaff(req[http::field::authorization]);
+    if (!authenticated) {
       common::LogWarn("api.unauthenticated", {{"target_kind", TargetKind(req.target())}});
       server_->checks->RecordUnauthenticated();
       auto res = JsonResponse(http::status::unauthorized,
@@ -149,12 +168,15 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       res.set(http::field::www_authenticate, "Bearer");
       return Write(std::move(res));
     }
-    const Staff staff{token->user, token->role, "hub", token->team};
+    const Staff staff = *authenticated;
     const std::string_view full_target = req.target();
     const std::string_view target = full_target.substr(0, full_target.find('?'));
     const std::string_view query = target.size() < full_target.size()
                                        ? full_target.substr(target.size() + 1)
                                        : std::string_view();
+    if (target == "/api/v1/session" || target.starts_with("/api/v1/users")) {
+      return HandleStaff(req, staff, v, ka);
+    }
     static const std::regex kCheckPath("^/api/v1/checks/([0-9a-f]{32})$");
     std::cmatch m;
     if (target == "/api/v1/checks" && req.method() == http::verb::get) {
@@ -324,6 +346,190 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     return JsonResponse(http::status::bad_request, ErrorBody("invalid", hint), v, ka);
   }
 
+  // POST /api/v1/session and /api/v1/tokens: any failure to authenticate is one generic 401;
+  // the reason is in the log and the audit trail (StaffDirectory).
+  void HandleLogin(const http::request<http::string_body>& req, unsigned v, bool ka) {
+    if (server_->staff == nullptr) {
+      return Write(
+          JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+    }
+    if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
+    const bool session = req.target() == "/api/v1/session";
+    auto body = schemas::ParseJson(req.body(), kBodyLimit, 2);
+    std::string error;
+    const std::set<std::string> allowed =
+        session ? std::set<std::string>{"user", "password"}
+                : std::set<std::string>{"user", "password", "new_password", "days", "label"};
+    if (!body.ok() || !body->is_object()) {
+      error = "send a JSON object";
+    } else {
+      for (const auto& [name, value] : body->items()) {
+        if (allowed.count(name) == 0) {
+          error = "/" + name + " is not a known field";
+        } else if (name == "days" ? !value.is_number_integer() : !value.is_string()) {
+          error = "/" + name + (name == "days" ? " must be an integer" : " must be a string");
+        }
+      }
+      if (error.empty() && (!body->contains("user") || !body->contains("password"))) {
+        error = "/user and /password are required";
+      }
+    }
+    if (!error.empty()) {
+      return Write(JsonResponse(http::status::bad_request, ErrorBody("invalid", error), v, ka));
+    }
+    const std::string user = (*body)["user"];
+    const std::string password = (*body)["password"];
+    auto reply = [self = shared_from_this(), v, ka, session](Result<IssuedCredential> r) {
+      if (!r.ok()) return self->Write(StaffReply(r.status(), v, ka));
+      nlohmann::json out = {{"token", r->token},
+                            {"expires_at", common::FormatRfc3339(common::FromUnix(r->expires_at))}};
+      if (session) {
+        out["user"] = r->staff.user;
+        out["role"] = r->staff.role;
+        out["team"] = r->staff.team;
+      }
+      crypto::Wipe({reinterpret_cast<uint8_t*>(r->token.data()), r->token.size()});
+      self->Write(JsonResponse(http::status::created, out, v, ka));
+    };
+    if (session) return server_->staff->Login(user, password, std::move(reply));
+    std::optional<std::string> new_password;
+    if (body->contains("new_password")) new_password = (*body)["new_password"];
+    const int64_t days = body->value("days", int64_t{0});
+    if (days < 1 && body->contains("days")) {
+      return Write(JsonResponse(http::status::bad_request,
+                                ErrorBody("invalid", "/days must be a positive integer"), v, ka));
+    }
+    server_->staff->IssueToken(user, password, new_password,
+                               static_cast<int>(std::min<int64_t>(days, 100000)),
+                               body->value("label", std::string()), std::move(reply));
+  }
+
+  // DELETE /api/v1/session and the admin's /api/v1/users routes.
+  void HandleStaff(const http::request<http::string_body>& req, const Staff& staff, unsigned v,
+                   bool ka) {
+    StaffDirectory* dir = server_->staff;
+    const std::string_view target = req.target();
+    if (dir == nullptr) {
+      return Write(
+          JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+    }
+    if (target == "/api/v1/session") {
+      if (req.method() != http::verb::delete_) return Write(MethodNotAllowed(v, ka));
+      const auto authorization = req[http::field::authorization];
+      if (Status s = dir->Logout(authorization.substr(7)); !s.ok()) {
+        return Write(StaffReply(s, v, ka));
+      }
+      http::response<http::string_body> res{http::status::no_content, v};
+      res.set(http::field::server, "mash-broker");
+      res.set(http::field::cache_control, "no-store");
+      res.keep_alive(ka);
+      return Write(std::move(res));
+    }
+    const bool list = target == "/api/v1/users" && req.method() == http::verb::get;
+    const bool add = target == "/api/v1/users" && req.method() == http::verb::post;
+    const bool disable = target == "/api/v1/users/disable";
+    const bool reset = target == "/api/v1/users/reset";
+    if (!list && !add && !disable && !reset) {
+      if (target == "/api/v1/users") return Write(MethodNotAllowed(v, ka));
+      return Write(
+          JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+    }
+    if (staff.role != "admin") {
+      server_->checks->RecordRefusal(staff, "user administration needs the admin role");
+      return Write(JsonResponse(http::status::forbidden,
+                                ErrorBody("refused", "this needs the admin role"), v, ka));
+    }
+    if (list) {
+      auto users = dir->ListUsers();
+      if (!users.ok()) return Write(StaffReply(users.status(), v, ka));
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& u : *users) {
+        out.push_back(
+            {{"user", u.user},
+             {"name", u.name},
+             {"role", u.role},
+             {"team", u.team},
+             {"disabled", u.disabled},
+             {"one_time_password", u.one_time_password},
+             {"failed_attempts", u.failed_attempts},
+             {"locked_until",
+              u.locked_until > 0 ? common::FormatRfc3339(common::FromUnix(u.locked_until)) : ""},
+             {"created_at", common::FormatRfc3339(common::FromUnix(u.created_at))}});
+      }
+      return Write(JsonResponse(http::status::ok, {{"users", out}}, v, ka));
+    }
+    if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
+    auto body = schemas::ParseJson(req.body(), kBodyLimit, 2);
+    const std::vector<std::string> fields =
+        add ? std::vector<std::string>{"user", "name", "role", "team"}
+            : std::vector<std::string>{"user"};
+    std::string error;
+    if (!body.ok() || !body->is_object()) {
+      error = "send a JSON object";
+    } else {
+      for (const auto& [name, value] : body->items()) {
+        if (std::find(fields.begin(), fields.end(), name) == fields.end()) {
+          error = "/" + name + " is not a known field";
+        }
+      }
+      for (const auto& f : fields) {
+        if (error.empty() && (!body->contains(f) || !(*body)[f].is_string())) {
+          error = "/" + f + " is required and must be a string";
+        }
+      }
+    }
+    if (!error.empty()) {
+      return Write(JsonResponse(http::status::bad_request, ErrorBody("invalid", error), v, ka));
+    }
+    const std::string user = (*body)["user"];
+    if (disable) {
+      const Status s = dir->DisableUser(staff, user);
+      if (!s.ok()) return Write(StaffReply(s, v, ka));
+      return Write(JsonResponse(http::status::ok, {{"user", user}, {"disabled", true}}, v, ka));
+    }
+    auto reply = [self = shared_from_this(), v, ka, add](Result<OneTimePassword> r) {
+      if (!r.ok()) return self->Write(StaffReply(r.status(), v, ka));
+      nlohmann::json out = {{"user", r->user},
+                            {"one_time_password", r->password},
+                            {"expires_at", common::FormatRfc3339(common::FromUnix(r->expires_at))}};
+      crypto::Wipe({reinterpret_cast<uint8_t*>(r->password.data()), r->password.size()});
+      self->Write(JsonResponse(add ? http::status::created : http::status::ok, out, v, ka));
+    };
+    if (add) {
+      // One name, one person: an id of a broker.toml token is not a second account.
+      for (const auto& t : server_->options.tokens) {
+        if (t.user == user) {
+          return Write(JsonResponse(
+              http::status::conflict,
+              ErrorBody("conflict", "user '" + user + "' is an [[api_token]] of broker.toml"), v,
+              ka));
+        }
+      }
+      return dir->AddUser(staff,
+                          NewAccount{user, (*body)["name"], (*body)["role"], (*body)["team"]},
+                          std::move(reply));
+    }
+    dir->ResetUser(staff, user, std::move(reply));
+  }
+
+  // A staff directory error as a response: one generic 401 for every refused login.
+  static http::response<http::string_body> StaffReply(const Status& s, unsigned v, bool ka) {
+    switch (s.code()) {
+      case StatusCode::kUnauthenticated:
+        return JsonResponse(http::status::unauthorized, ErrorBody("refused", "login refused"), v,
+                            ka);
+      case StatusCode::kInvalidArgument:
+        return JsonResponse(http::status::bad_request, ErrorBody("invalid", s.message()), v, ka);
+      case StatusCode::kAlreadyExists:
+        return JsonResponse(http::status::conflict, ErrorBody("conflict", s.message()), v, ka);
+      case StatusCode::kNotFound:
+        return JsonResponse(http::status::not_found, ErrorBody("not_found", "no such user"), v, ka);
+      default:
+        return JsonResponse(http::status::service_unavailable,
+                            ErrorBody("unavailable", "cannot do that now; try again"), v, ka);
+    }
+  }
+
   // POST /api/v1/enrol and /api/v1/renew. Token and signature problems are one generic 401; the
   // reason is in the log and the audit trail (EnrolmentAuthority).
   http::response<http::string_body> HandleEnrolment(const http::request<http::string_body>& req,
@@ -385,6 +591,8 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     if (target.starts_with("/api/v1/checks")) return "checks";
     if (target.starts_with("/api/v1/agencies")) return "agencies";
     if (target.starts_with("/api/v1/alerts")) return "alerts";
+    if (target.starts_with("/api/v1/users")) return "users";
+    if (target == "/api/v1/session" || target == "/api/v1/tokens") return "session";
     if (target.starts_with("/api/v1/enrol") || target == "/api/v1/renew") return "enrolment";
     return "other";
   }
@@ -442,9 +650,11 @@ void DoAccept(ApiServer::Impl* impl, std::shared_ptr<ApiServer> keep) {
 Result<std::shared_ptr<ApiServer>> ApiServer::Start(net::io_context& io,
                                                     std::shared_ptr<net::ssl::context> tls,
                                                     ApiOptions options, CheckService* checks,
-                                                    EnrolmentAuthority* enrolment) {
+                                                    EnrolmentAuthority* enrolment,
+                                                    StaffDirectory* staff) {
   std::shared_ptr<ApiServer> server(new ApiServer());
-  server->impl_ = std::make_unique<Impl>(io, std::move(tls), std::move(options), checks, enrolment);
+  server->impl_ =
+      std::make_unique<Impl>(io, std::move(tls), std::move(options), checks, enrolment, staff);
   auto& impl = *server->impl_;
   beast::error_code ec;
   const auto address = net::ip::make_address(impl.options.address, ec);

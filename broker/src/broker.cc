@@ -110,7 +110,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   agent_tls.require_client_cert = true;
   MASH_ASSIGN_OR_RETURN(auto agent_ctx, crypto::MakeTlsContext(agent_tls));
   crypto::TlsOptions api_tls = agent_tls;
-  api_tls.require_client_cert = false;  // staff authenticate with tokens (later: logins)
+  api_tls.require_client_cert = false;  // staff authenticate with bearer tokens and sessions
   MASH_ASSIGN_OR_RETURN(auto api_ctx, crypto::MakeTlsContext(api_tls));
 
   policy::PolicySource agreement_source{config.policy.agreement, config.policy.store,
@@ -163,6 +163,19 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(b->enrolment_,
                         EnrolmentAuthority::Create(config, b->courier_.get(), b->audit_.get(),
                                                    audit_public, clock, random));
+  StaffDirectoryOptions staff_options;
+  staff_options.organisation = config.hub_id;
+  staff_options.lockout_attempts = config.staff.lockout_attempts;
+  staff_options.lockout_duration = config.staff.lockout;
+  staff_options.session_lifetime = config.staff.session;
+  staff_options.session_idle = config.staff.session_idle;
+  staff_options.token_days_max = config.staff.token_days_max;
+  staff_options.token_days_default = std::min(90, config.staff.token_days_max);
+  MASH_ASSIGN_OR_RETURN(
+      b->staff_, StaffDirectory::Create(
+                     {config.database, config.database_key}, b->audit_.get(), clock, random,
+                     [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
+                     staff_options));
   MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers, *b->courier_,
                                             audit_public, *b->audit_));
   CheckServiceOptions check_options;
@@ -219,8 +232,8 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   api_options.address = config.api_address;
   api_options.port = config.api_port;
   api_options.tokens = config.api_tokens;
-  auto api =
-      ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(), b->enrolment_.get());
+  auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),
+                              b->enrolment_.get(), b->staff_.get());
   if (!api.ok()) {
     b->hub_->Stop();
     return api.status();

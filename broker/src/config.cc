@@ -278,6 +278,12 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     c.api_tokens.push_back(std::move(tok));
   }
   c.check_retention = std::chrono::hours(24) * r.Integer("retention.check_days", 90, 1, 3650);
+  c.staff.lockout_attempts = static_cast<int>(r.Integer("staff.lockout_attempts", 5, 1, 100));
+  c.staff.lockout = std::chrono::minutes(r.Integer("staff.lockout_minutes", 15, 1, 24 * 60));
+  c.staff.session = std::chrono::hours(r.Integer("staff.session_hours", 8, 1, 24));
+  c.staff.session_idle =
+      std::chrono::minutes(r.Integer("staff.session_idle_minutes", 30, 1, 24 * 60));
+  c.staff.token_days_max = static_cast<int>(r.Integer("staff.token_days_max", 365, 1, 365));
   if (r.Has("enrolment")) {
     EnrolmentSettings e;
     e.issuing_ca_cert = r.Path("enrolment.issuing_ca_cert");

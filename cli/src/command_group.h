@@ -9,6 +9,8 @@
 #include <ostream>
 #include <vector>
 
+#include "mash/cli/mashctl.h"
+
 namespace mash::cli {
 
 class CommandGroup {
@@ -21,7 +23,8 @@ class CommandGroup {
   virtual std::optional<int> RunIfChosen(std::ostream& out, std::ostream& err) = 0;
 };
 
-// Every group mashctl offers besides check, agency and pki. Defined in command_groups.cc.
-std::vector<std::unique_ptr<CommandGroup>> MakeCommandGroups();
+// Every group mashctl offers besides check, agency and pki. Defined in command_groups.cc. Groups
+// that talk to the broker keep `env`, which outlives them.
+std::vector<std::unique_ptr<CommandGroup>> MakeCommandGroups(const Environment& env);
 
 }  // namespace mash::cli

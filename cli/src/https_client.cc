@@ -112,7 +112,7 @@ Result<HttpReply> HttpsClient::Exchange(http::verb verb, std::string_view target
   req.set(http::field::host, where);
   req.set(http::field::user_agent, kUserAgent);
   req.set(http::field::accept, "application/json");
-  req.set(http::field::authorization, "Bearer " + options_.token);
+  if (!options_.token.empty()) req.set(http::field::authorization, "Bearer " + options_.token);
   req.keep_alive(false);
   if (body != nullptr) {
     req.set(http::field::content_type, "application/json");

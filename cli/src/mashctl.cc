@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "command_group.h"
+#include "connection.h"
 #include "mash/cli/check_request.h"
 #include "mash/cli/secrets.h"
 #include "mash/common/clock.h"
@@ -43,26 +44,9 @@ constexpr char kFooter[] =
     "  0 ok; 1 check failed (refused by the broker, unknown check, --wait timed out, an agency\n"
     "  gave no answer); 2 usage or configuration; 3 connection (connect, TLS, deadline, 5xx)";
 
-struct ConnectionFlags {
-  std::string broker;
-  std::string ca;
-  std::vector<std::string> crls;
-  std::string token_file;
-};
+}  // namespace
 
-struct Context {
-  std::ostream& out;
-  std::ostream& err;
-  const Environment& env;
-
-  int Fail(int code, const std::string& message) const {
-    err << "mashctl: " << message << "\n";
-    return code;
-  }
-  int Fail(int code, const Status& status) const { return Fail(code, status.message()); }
-};
-
-void AddConnectionOptions(CLI::App* app, ConnectionFlags* c) {
+void AddConnectionOptions(CLI::App* app, ConnectionFlags* c, bool token_file) {
   app->add_option("--broker", c->broker, "broker URL (env MASH_BROKER)")
       ->type_name("https://HOST:PORT");
   app->add_option("--ca", c->ca, "hub root CA certificate, PEM (env MASH_CA)")->type_name("FILE");
@@ -71,6 +55,7 @@ void AddConnectionOptions(CLI::App* app, ConnectionFlags* c) {
                   "':'-separated)")
       ->allow_extra_args(false)
       ->type_name("FILE");
+  if (!token_file) return;
   app->add_option("--token-file", c->token_file,
                   "file holding your bearer token, mode 0600 (env MASH_TOKEN_FILE)")
       ->type_name("FILE");
@@ -85,7 +70,8 @@ std::optional<std::string> FromEnv(const Environment& env, const std::string& na
 
 // Resolves the connection settings (flags first, then the environment) and builds the client.
 // Every failure here is a usage or configuration problem: exit 2.
-Result<std::unique_ptr<ApiClient>> Connect(const ConnectionFlags& flags, const Environment& env) {
+Result<std::unique_ptr<ApiClient>> Connect(const ConnectionFlags& flags, const Environment& env,
+                                           bool with_token) {
   std::string broker = flags.broker;
   if (broker.empty()) broker = FromEnv(env, "MASH_BROKER").value_or("");
   if (broker.empty()) return InvalidArgument("no broker: give --broker or set MASH_BROKER");
@@ -104,12 +90,15 @@ Result<std::unique_ptr<ApiClient>> Connect(const ConnectionFlags& flags, const E
   }
   if (crls.empty()) return InvalidArgument("no CRL files: give --crl or set MASH_CRLS");
 
-  std::string token_file = flags.token_file;
-  if (token_file.empty()) token_file = FromEnv(env, "MASH_TOKEN_FILE").value_or("");
-  if (token_file.empty()) {
-    return InvalidArgument("no token file: give --token-file or set MASH_TOKEN_FILE");
+  std::string token;
+  if (with_token) {
+    std::string token_file = flags.token_file;
+    if (token_file.empty()) token_file = FromEnv(env, "MASH_TOKEN_FILE").value_or("");
+    if (token_file.empty()) {
+      return InvalidArgument("no token file: give --token-file or set MASH_TOKEN_FILE");
+    }
+    MASH_ASSIGN_OR_RETURN(token, ReadTokenFile(token_file));
   }
-  MASH_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(token_file));
 
   if (!env.make_client) return Internal("no client factory");
   ClientOptions options;
@@ -147,6 +136,8 @@ bool IsSuccess(const HttpReply& reply) { return reply.status >= 200 && reply.sta
 void PrintJson(std::ostream& out, const json& j) {
   out << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
+
+namespace {
 
 // Prints `check` and, with --wait, polls until it settles or `wait_seconds` pass.
 int FollowCheck(const Context& ctx, ApiClient& client, const std::string& id, json check,
@@ -788,7 +779,7 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
       "pin", "print the sha256:... pin of the public key of the first certificate in a PEM file");
   pki.pin->add_option("cert", pki.cert, "certificate file, PEM")->required();
 
-  auto groups = MakeCommandGroups();
+  auto groups = MakeCommandGroups(ctx.env);
   for (auto& g : groups) g->Register(app);
 
   // The audit group (audit_commands.cc) works offline on the database; the alert queue is the

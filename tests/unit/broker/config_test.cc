@@ -354,6 +354,34 @@ TEST_F(BrokerConfigTest, ABadHolidayFileNamesItsLine) {
   ASSERT_EQ(lines.size(), 1u) << c.status().message();
   EXPECT_NE(lines[0].find("line 3: '25/12/2026' is not a date YYYY-MM-DD"), std::string::npos)
       << lines[0];
+TEST_F(BrokerConfigTest, ReadsTheStaffSectionWithDefaultsAndLimits) {
+  const std::string head = std::string(kBase) + kAudit + "\n[policy]\nagreement = \"hub.toml\"\n";
+  auto defaults = Load(head);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_EQ(defaults->staff.lockout_attempts, 5);
+  EXPECT_EQ(defaults->staff.lockout, std::chrono::minutes(15));
+  EXPECT_EQ(defaults->staff.session, std::chrono::hours(8));
+  EXPECT_EQ(defaults->staff.session_idle, std::chrono::minutes(30));
+  EXPECT_EQ(defaults->staff.token_days_max, 365);
+  auto c = Load(head + R"(
+[staff]
+lockout_attempts = 3
+lockout_minutes = 60
+session_hours = 4
+session_idle_minutes = 10
+token_days_max = 30
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->staff.lockout_attempts, 3);
+  EXPECT_EQ(c->staff.lockout, std::chrono::minutes(60));
+  EXPECT_EQ(c->staff.session, std::chrono::hours(4));
+  EXPECT_EQ(c->staff.session_idle, std::chrono::minutes(10));
+  EXPECT_EQ(c->staff.token_days_max, 30);
+  auto too_long = Load(head + "[staff]\ntoken_days_max = 366\n");
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.status().message().find("token_days_max"), std::string::npos);
+  auto unknown = Load(head + "[staff]\npassword = \"x\"\n");
+  EXPECT_FALSE(unknown.ok());
 }
 
 }  // namespace

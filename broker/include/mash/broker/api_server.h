@@ -1,5 +1,7 @@
-// The broker's HTTPS JSON API (TLS 1.3, server authentication; staff authenticate with a
-// personal bearer token whose SHA-256 is in broker.toml). Versioned under /api/v1:
+// The broker's HTTPS JSON API (TLS 1.3, server authentication). Staff authenticate with a bearer
+// token: first one whose SHA-256 is in broker.toml [[api_token]] (bootstrap and service accounts,
+// e.g. the first admin), then a session or personal token of the staff directory
+// (staff_directory.h). Versioned under /api/v1:
 //
 //   POST /api/v1/checks        raise a check (schemas/api/check-request.schema.json) -> 201
 //   GET  /api/v1/checks/{id}   the check with each agency's part and answer          -> 200
@@ -28,6 +30,25 @@
 //        agent renews its certificate -> 200
 //   Both answer 401 {"error": {"code": "refused"}} for any token or signature problem.
 //
+//
+// Staff accounts (StaffDirectory; absent: 404):
+//   POST   /api/v1/session  (no bearer) {"user","password"} -> 201 {"token","expires_at","user",
+//          "role","team"}: a session (8 h, 30 min idle by default)
+//   DELETE /api/v1/session  (bearer: the session) ends it                           -> 204
+//   POST   /api/v1/tokens   (no bearer) {"user","password","new_password"?,"days"?,"label"?}
+//          -> 201 {"token","expires_at"}: a personal API token for mashctl. With a one-time
+//          password, "new_password" is required and becomes the password.
+//   Both answer 401 {"error": {"code": "refused"}} for any unknown user, wrong, expired or
+//   one-time password (at /session), lock or disabled account; 503 when password checks are
+//   saturated.
+//   GET    /api/v1/users          (role admin) every account, without hashes        -> 200
+//   POST   /api/v1/users          (role admin) {"user","name","role","team"} -> 201 {"user",
+//          "one_time_password","expires_at"}; 409 when the id is taken
+//   POST   /api/v1/users/disable  (role admin) {"user"} -> 200; revokes sessions and tokens
+//   POST   /api/v1/users/reset    (role admin) {"user"} -> 200 {"user","one_time_password",
+//          "expires_at"}; clears a lock, revokes sessions and tokens
+//   Other roles get 403 and a request_refused audit event.
+//
 // Errors are {"error": {"code": "...", "message": "..."}}; 401 never says why. Requests are
 // limited (8 KiB of headers, 64 KiB of body) and every read and write has a deadline.
 // Identifiers are never put in URLs: checks are named by random ids.
@@ -44,6 +65,7 @@
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/staff_directory.h"
 
 namespace mash::broker {
 
@@ -60,7 +82,8 @@ class ApiServer : public std::enable_shared_from_this<ApiServer> {
   static Result<std::shared_ptr<ApiServer>> Start(boost::asio::io_context& io,
                                                   std::shared_ptr<boost::asio::ssl::context> tls,
                                                   ApiOptions options, CheckService* checks,
-                                                  EnrolmentAuthority* enrolment = nullptr);
+                                                  EnrolmentAuthority* enrolment = nullptr,
+                                                  StaffDirectory* staff = nullptr);
   ~ApiServer();
   uint16_t port() const { return port_; }
   void Stop();

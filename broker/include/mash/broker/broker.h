@@ -20,6 +20,7 @@
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/staff_directory.h"
 
 namespace mash::broker {
 
@@ -58,6 +59,9 @@ class Broker {
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;
+  // Destroyed before the API server: its destructor joins the hashing thread and drops what is
+  // still queued there, which may hold API sessions.
+  std::unique_ptr<StaffDirectory> staff_;
   boost::asio::steady_timer sweep_timer_;
   bool stopped_ = false;
   int sweeps_ = 0;

@@ -100,6 +100,15 @@ std::chrono::seconds Allowance(const DeadlineSettings& d, std::string_view urgen
 // least one second.
 std::chrono::seconds ChaseAfter(const DeadlineSettings& d, std::string_view urgency);
 
+// Staff accounts in the broker database ([staff], broker/include/mash/broker/staff_directory.h).
+struct StaffSettings {
+  int lockout_attempts = 5;                                 // failed password checks in a row
+  std::chrono::seconds lockout = std::chrono::minutes(15);  // how long the account is locked
+  std::chrono::seconds session = std::chrono::hours(8);     // absolute session lifetime
+  std::chrono::seconds session_idle = std::chrono::minutes(30);
+  int token_days_max = 365;  // personal API tokens; the default is min(90, this)
+};
+
 struct BrokerConfig {
   std::string hub_id = "hub";
   common::LogOptions log;
@@ -131,9 +140,12 @@ struct BrokerConfig {
   PolicySettings policy;
 
   std::vector<AgencyEntry> agencies;
+  // Bootstrap and service accounts: bearer tokens whose SHA-256 is in broker.toml (e.g. the
+  // first admin, who then adds staff accounts to the database).
   std::vector<ApiToken> api_tokens;
   // [retention] check_days: a closed check's contents are purged this long after it closed.
   std::chrono::seconds check_retention = std::chrono::hours(24 * 90);
+  StaffSettings staff;
   std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
   DeadlineSettings deadlines;                  // [deadlines]; defaults when absent
 };

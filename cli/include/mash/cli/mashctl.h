@@ -5,6 +5,8 @@
 //   mashctl check show ID     show a check and each agency's answer
 //   mashctl agency list       registered agencies and whether each is online
 //   mashctl agency add        (admin) a one-time enrolment token for a new agency
+//   mashctl user add|disable|reset|list   (admin) staff accounts
+//   mashctl user token        a personal token file, authenticated with the user's password
 //   mashctl pki keygen|secret|token|pin
 //
 // Exit codes: 0 ok; 1 the check failed (the broker refused the request or does not know the
