@@ -354,6 +354,8 @@ TEST_F(BrokerConfigTest, ABadHolidayFileNamesItsLine) {
   ASSERT_EQ(lines.size(), 1u) << c.status().message();
   EXPECT_NE(lines[0].find("line 3: '25/12/2026' is not a date YYYY-MM-DD"), std::string::npos)
       << lines[0];
+}
+
 TEST_F(BrokerConfigTest, ReadsTheStaffSectionWithDefaultsAndLimits) {
   const std::string head = std::string(kBase) + kAudit + "\n[policy]\nagreement = \"hub.toml\"\n";
   auto defaults = Load(head);
