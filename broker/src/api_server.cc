@@ -227,8 +227,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
       auto body = ObjectBody(req, staff, {"outcome", "rationale"});
       if (!body) {
-        return Write(
-            InvalidBody(v, ka, "send {\"outcome\": \"...\", \"rationale\": \"...\"}"));
+        return Write(InvalidBody(v, ka, "send {\"outcome\": \"...\", \"rationale\": \"...\"}"));
       }
       return server_->checks->Decide(m[1].str(), staff, (*body)["outcome"], (*body)["rationale"],
                                      [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
@@ -341,8 +340,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     return std::move(*body);
   }
 
-  static http::response<http::string_body> InvalidBody(unsigned v, bool ka,
-                                                       std::string_view hint) {
+  static http::response<http::string_body> InvalidBody(unsigned v, bool ka, std::string_view hint) {
     return JsonResponse(http::status::bad_request, ErrorBody("invalid", hint), v, ka);
   }
 

@@ -187,15 +187,14 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(common::WorkingCalendar calendar, MakeCalendar(config.deadlines));
   auto shared_calendar = std::make_shared<const common::WorkingCalendar>(std::move(calendar));
   check_options.due = [shared_calendar, d = config.deadlines](common::TimePoint from,
-                                                               const std::string& urgency) {
+                                                              const std::string& urgency) {
     return shared_calendar->Add(from, Allowance(d, urgency));
   };
   check_options.chase = [shared_calendar, d = config.deadlines](common::TimePoint from,
-                                                                 const std::string& urgency) {
+                                                                const std::string& urgency) {
     return shared_calendar->Add(from, ChaseAfter(d, urgency));
   };
-  MASH_ASSIGN_OR_RETURN(b->check_store_,
-                        CheckStore::Open({config.database, config.database_key}));
+  MASH_ASSIGN_OR_RETURN(b->check_store_, CheckStore::Open({config.database, config.database_key}));
   check_options.store = b->check_store_.get();
   auto post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,

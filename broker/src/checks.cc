@@ -94,7 +94,7 @@ nlohmann::json RaiseRequest::ToJson() const {
   if (!evidence_ref.empty()) consent["evidence_ref"] = evidence_ref;
   if (!override_ground.empty()) consent["override_ground"] = override_ground;
   if (!justification.empty()) consent["justification"] = justification;
-  nlohmann::json j = {{"subject", subject.ToJson()}, {"purpose", purpose},
+  nlohmann::json j = {{"subject", subject.ToJson()},  {"purpose", purpose},
                       {"lawful_basis", lawful_basis}, {"consent", std::move(consent)},
                       {"urgency", urgency},           {"level", level},
                       {"agencies", agencies}};
@@ -300,14 +300,6 @@ void CheckService::RecordFailure(const std::string& agency, std::string_view det
 }
 
 void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done done) {
-  if (staff.role != "practitioner" && staff.role != "manager") {
-    RecordRefusal(staff, "raise: role");
-    return done(PermissionDenied("only MASH practitioners and managers raise checks"));
-  }
-  if (staff.team.empty()) {
-    RecordRefusal(staff, "raise: no team");
-    return done(PermissionDenied("your account belongs to no team; ask an administrator"));
-  }
   for (const auto& a : request.agencies) {
     if (courier_.FindAgency(a) == nullptr) {
       RecordRefusal(staff, "unknown_agency");
@@ -390,6 +382,16 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
     for (auto& [_, part] : check.parts) part.state = PartState::kAwaitingAuthorisation;
   }
 
+  // Beyond the agreement (which refuses with its reasons first), the hub's own rule: checks
+  // are raised by MASH practitioners and managers, each in a team that will own the check.
+  if (denials.empty() && (staff.role != "practitioner" && staff.role != "manager")) {
+    RecordRefusal(staff, "raise: role");
+    return done(PermissionDenied("only MASH practitioners and managers raise checks"));
+  }
+  if (denials.empty() && staff.team.empty()) {
+    RecordRefusal(staff, "raise: no team");
+    return done(PermissionDenied("your account belongs to no team; ask an administrator"));
+  }
   if (!denials.empty()) {
     common::LogInfo("check.refused",
                     {{"check", check.id}, {"rule", refused.rule}, {"agencies", denials.size()}});
@@ -1086,6 +1088,7 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
   const bool closed = !check.outcome.empty() || check.decision == "rejected";
   nlohmann::json parts = nlohmann::json::array();
   std::vector<std::string> not_answered;
+  std::vector<std::string> reviewing;
   for (const auto& [agency, p] : check.parts) {
     const RegisteredAgency* reg = courier_.FindAgency(agency);
     const std::string name = reg ? reg->name : agency;
@@ -1100,6 +1103,7 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
     if (open && check.due_at != common::TimePoint{} && now >= check.due_at) j["overdue"] = true;
     if (p.breached) j["breached"] = true;
     if (!p.review.empty()) {
+      reviewing.push_back(name);
       j["review"] = {{"categories", p.review},
                      {"since", common::FormatRfc3339(p.review_since)},
                      {"overdue", p.review_overdue}};
@@ -1149,21 +1153,27 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
       {"household", std::move(household)},
       {"agencies", std::move(parts)}};
   if (!check.request.override_ground.empty()) {
-    out["override"] = {
-        {"ground", check.request.override_ground},
-        {"ground_name", TermName(policy::Dimension::kOverrideGround, check.request.override_ground)},
-        {"justification", check.request.justification}};
+    out["override"] = {{"ground", check.request.override_ground},
+                       {"ground_name", TermName(policy::Dimension::kOverrideGround,
+                                                check.request.override_ground)},
+                       {"justification", check.request.justification}};
   }
   if (!check.request.evidence_ref.empty()) out["consent_evidence"] = check.request.evidence_ref;
   if (check.due_at != common::TimePoint{}) {
     out["due_at"] = common::FormatRfc3339(check.due_at);
-    out["overdue"] = !closed && now >= check.due_at && !not_answered.empty();
+    out["overdue"] =
+        !closed && now >= check.due_at && (!not_answered.empty() || !reviewing.empty());
   }
   // Partial results are shown with who has not answered, never hidden.
-  if (!not_answered.empty() && !closed) {
+  if ((!not_answered.empty() || !reviewing.empty()) && !closed) {
     std::string notes;
-    for (const auto& n : not_answered) notes += (notes.empty() ? "" : "; ") + n + " has not answered";
-    out["not_answered"] = not_answered;
+    for (const auto& n : not_answered)
+      notes += (notes.empty() ? "" : "; ") + n + " has not answered";
+    for (const auto& n : reviewing) {
+      notes += (notes.empty() ? "" : "; ") + n + " has not answered everything: its custodian " +
+               "is reviewing some categories";
+    }
+    if (!not_answered.empty()) out["not_answered"] = not_answered;
     out["note"] = notes;
   }
   out["decision"] = check.outcome.empty()
@@ -1432,35 +1442,34 @@ nlohmann::json CheckService::ToDocument(const Check& check) {
     if (p.answer) j["answer"] = p.answer->ToJson();
     parts[agency] = std::move(j);
   }
-  return {{"format", "mash-check-v1"},
-          {"id", check.id},
-          {"request", check.request.ToJson()},
-          {"raised_by",
-           {{"user", check.raised_by.user},
-            {"role", check.raised_by.role},
-            {"organisation", check.raised_by.organisation},
-            {"team", check.raised_by.team}}},
-          {"subjects", check.subjects},
-          {"obligations", check.obligations},
-          {"authorisation",
-           {{"by", check.decided_by},
-            {"decision", check.decision},
-            {"reason", check.decision_reason},
-            {"at", t(check.decided_at)}}},
-          {"raised_at", t(check.raised_at)},
-          {"started_at", t(check.started_at)},
-          {"due_at", t(check.due_at)},
-          {"chase_at", t(check.chase_at)},
-          {"decision",
-           {{"outcome", check.outcome},
-            {"rationale", check.rationale},
-            {"by", check.outcome_by},
-            {"at", t(check.closed_at)}}},
-          {"alert_ack",
-           {{"by", check.alert_ack_by},
-            {"note", check.alert_ack_note},
-            {"at", t(check.alert_ack_at)}}},
-          {"parts", std::move(parts)}};
+  return {
+      {"format", "mash-check-v1"},
+      {"id", check.id},
+      {"request", check.request.ToJson()},
+      {"raised_by",
+       {{"user", check.raised_by.user},
+        {"role", check.raised_by.role},
+        {"organisation", check.raised_by.organisation},
+        {"team", check.raised_by.team}}},
+      {"subjects", check.subjects},
+      {"obligations", check.obligations},
+      {"authorisation",
+       {{"by", check.decided_by},
+        {"decision", check.decision},
+        {"reason", check.decision_reason},
+        {"at", t(check.decided_at)}}},
+      {"raised_at", t(check.raised_at)},
+      {"started_at", t(check.started_at)},
+      {"due_at", t(check.due_at)},
+      {"chase_at", t(check.chase_at)},
+      {"decision",
+       {{"outcome", check.outcome},
+        {"rationale", check.rationale},
+        {"by", check.outcome_by},
+        {"at", t(check.closed_at)}}},
+      {"alert_ack",
+       {{"by", check.alert_ack_by}, {"note", check.alert_ack_note}, {"at", t(check.alert_ack_at)}}},
+      {"parts", std::move(parts)}};
 }
 
 Result<CheckService::Check> CheckService::FromDocument(const nlohmann::json& doc) {

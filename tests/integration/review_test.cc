@@ -233,7 +233,12 @@ TEST_F(CustodianReviewTest, DeclineArrivesAsWithheldWithTheReason) {
 
 TEST_F(CustodianReviewTest, TheDeadlineKeepsRunningAndALateAnswerIsMarked) {
   hub_.reset();
-  hub_ = std::make_unique<TestHub>([](broker::BrokerConfig& c) { c.query_lifetime = 3s; });
+  // Every check is due 3 s after it goes out, round the clock, and chased at 2 s.
+  hub_ = std::make_unique<TestHub>([](broker::BrokerConfig& c) {
+    c.deadlines.hours.always = true;
+    for (auto& [urgency, allowance] : c.deadlines.allowances) allowance = 3s;
+    c.deadlines.chase_at = 0.66;
+  });
   config_ = hub_->AgentConfigFor("police", Fixture("police"));
   const std::string id = RaiseAndWaitForReview();
   // Past the deadline the part still waits for the custodian, flagged overdue.
@@ -246,6 +251,18 @@ TEST_F(CustodianReviewTest, TheDeadlineKeepsRunningAndALateAnswerIsMarked) {
   }
   ASSERT_TRUE(Part(check, "police")["review"]["overdue"].get<bool>()) << check.dump(2);
   EXPECT_EQ(Part(check, "police")["state"], "awaiting_agency_review");
+  // The hub chased the agency before the deadline and marked the breach after it; the
+  // custodian's queue shows the chase with the deadline the hub gave.
+  EXPECT_TRUE(Part(check, "police").contains("chased_at")) << check.dump(2);
+  EXPECT_TRUE(Part(check, "police").value("breached", false)) << check.dump(2);
+  EXPECT_EQ(check["overdue"], true);
+  EXPECT_NE(check.value("note", "").find("has not answered"), std::string::npos) << check.dump(2);
+  const auto chased_until = std::chrono::steady_clock::now() + 10s;
+  while (OnlyItem().chased_at == 0 && std::chrono::steady_clock::now() < chased_until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(OnlyItem().chased_at, 0);
+  EXPECT_EQ(OnlyItem().chase_deadline, check["due_at"]);
   ASSERT_TRUE(agent::DecideReview(config_, OnlyItem().id, By(agent::ReviewDecision::Kind::kRelease),
                                   clock_.NowUnix())
                   .ok());

@@ -239,8 +239,7 @@ TEST_F(WorkflowTest, AnAuthorisedCheckRunsFromRaisingToDecisionAndCloses) {
   EXPECT_TRUE(explained);
 
   // Field by field validation of the decision, then the decision closes the check.
-  EXPECT_EQ(Decide(*hub_, *id, kPat, "case_closed").status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decide(*hub_, *id, kPat, "case_closed").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Decide(*hub_, *id, kPat, "early_help", "short").status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(Decide(*hub_, *id, kPat, "early_help", std::string(4001, 'x')).status().code(),

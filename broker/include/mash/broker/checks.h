@@ -241,8 +241,8 @@ class CheckService final : public AgentEvents {
     std::vector<std::string> review;
     std::vector<std::string> review_recording;
     common::TimePoint review_since{};
-    bool review_overdue = false;  // the check's deadline passed while waiting
-    bool late = false;            // an answer or follow-up arrived after the deadline
+    bool review_overdue = false;    // the check's deadline passed while waiting
+    bool late = false;              // an answer or follow-up arrived after the deadline
     common::TimePoint chased_at{};  // when the hub chased the agency (zero: not chased)
     bool breached = false;          // the deadline passed while the part was open
   };
