@@ -152,9 +152,9 @@ std::string_view CheckService::StateName(PartState s) {
 }
 
 std::string CheckService::ShownState(const Part& part) {
-  const bool live = part.state == PartState::kSending || part.state == PartState::kSent ||
-                    part.state == PartState::kRecording || part.state == PartState::kAnswered;
-  if (live && !part.review.empty()) return "awaiting_agency_review";
+  // Only once the answer itself is recorded: until then the part is still "sent", so that a
+  // practitioner (or mashctl --wait) never takes a review announcement for the answer.
+  if (part.state == PartState::kAnswered && !part.review.empty()) return "awaiting_agency_review";
   return std::string(StateName(part.state));
 }
 

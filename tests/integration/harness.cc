@@ -27,7 +27,14 @@ struct TestHub::RunningAgent {
   std::thread thread;
 };
 
-TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune) {
+TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune, const common::Clock* broker_clock)
+    : broker_clock_(broker_clock) {
+  Init(std::move(tune));
+}
+
+TestHub::TestHub(std::function<void(broker::BrokerConfig&)> tune) { Init(std::move(tune)); }
+
+void TestHub::Init(std::function<void(broker::BrokerConfig&)> tune) {
   common::InitCrypto();
   pki_ = TestPki::Create(kAgencies);
   if (!pki_) throw std::runtime_error("test PKI could not be made");
@@ -82,7 +89,7 @@ TestHub::~TestHub() {
 
 void TestHub::StartBroker() {
   io_.restart();
-  auto b = broker::Broker::Create(io_, config_, clock_, random_);
+  auto b = broker::Broker::Create(io_, config_, *broker_clock_, random_);
   if (!b.ok()) throw std::runtime_error("broker: " + b.status().ToString());
   broker_ = std::move(*b);
   agent_port_ = broker_->agent_port();

@@ -66,6 +66,9 @@ class TestHub {
  public:
   // Makes the PKI and keys, and starts a broker. `tune` may adjust the config first.
   explicit TestHub(std::function<void(broker::BrokerConfig&)> tune = {});
+  // As above, with the broker reading `broker_clock` (which must outlive the hub) instead of
+  // the system clock: for deadlines across days, with no agent online.
+  TestHub(std::function<void(broker::BrokerConfig&)> tune, const common::Clock* broker_clock);
   ~TestHub();
 
   broker::BrokerConfig& config() { return config_; }
@@ -97,10 +100,12 @@ class TestHub {
 
  private:
   struct RunningAgent;
+  void Init(std::function<void(broker::BrokerConfig&)> tune);
   TempDir dir_{"mash-hub"};
   std::unique_ptr<TestPki> pki_;
   broker::BrokerConfig config_;
   common::SystemClock clock_;
+  const common::Clock* broker_clock_ = &clock_;
   common::SystemRandom random_;
   boost::asio::io_context io_;
   std::unique_ptr<broker::Broker> broker_;

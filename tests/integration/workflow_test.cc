@@ -341,5 +341,74 @@ TEST_F(WorkflowTest, RetentionPurgesContentsAndLeavesAVerifiableAuditTrail) {
   EXPECT_GE(of_check, 5u);  // raised, sent, answer, categories, viewed/decided, purge
 }
 
+// Deadlines in working time, on the broker's own (fake) clock: an amber check raised on Christmas
+// Eve 2026 at 14:00 is due 24 working hours later across a weekend and two bank holidays (25 and
+// 28 December), is chased at three quarters of that, and breached after it. No agent is online,
+// so nothing is sealed with the fake time.
+TEST(WorkflowDeadlineTest, AcrossAWeekendAndBankHolidaysTheHubChasesThenMarksTheBreach) {
+  const auto at = [](const char* rfc3339) {
+    std::tm tm{};
+    strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm);
+    return common::FromUnix(timegm(&tm));
+  };
+  common::FakeClock clock(at("2026-12-24T14:00:00"));
+  TestHub hub(
+      [](broker::BrokerConfig& c) {
+        c.deadlines.hours.bank_holidays = {std::chrono::year{2026} / 12 / 25,
+                                           std::chrono::year{2026} / 12 / 28};
+      },
+      &clock);
+  auto id = hub.Raise(ConsentedCheck({"police"}, "amber"), "test.practitioner", "practitioner");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  json check = PeekCheck(hub, *id);
+  // Thu 24 14:00-17:00 (3 h), Tue 29 (8 h), Wed 30 (8 h), Thu 31 09:00-14:00 (5 h).
+  EXPECT_EQ(check["due_at"], "2026-12-31T14:00:00.000Z");
+  EXPECT_EQ(check["state"], "dispatched");
+  EXPECT_EQ(check["agencies"][0]["state"], "waiting_for_agent");
+
+  const auto sweep_then_peek = [&](const char* when) {
+    clock.Set(at(when));
+    std::this_thread::sleep_for(1500ms);  // the broker sweeps once a second
+    return PeekCheck(hub, *id);
+  };
+  // 18 working hours (0.75 of 24) are reached on Wed 30 at 16:00: not chased over the holidays.
+  check = sweep_then_peek("2026-12-29T17:00:00");
+  EXPECT_FALSE(check["agencies"][0].contains("chased_at")) << check.dump(2);
+  check = sweep_then_peek("2026-12-30T15:59:00");
+  EXPECT_FALSE(check["agencies"][0].contains("chased_at")) << check.dump(2);
+  check = sweep_then_peek("2026-12-30T16:01:00");
+  EXPECT_EQ(check["agencies"][0]["chased_at"], "2026-12-30T16:01:00.000Z") << check.dump(2);
+  EXPECT_FALSE(check["agencies"][0].contains("breached"));
+  EXPECT_EQ(check["overdue"], false);
+
+  check = sweep_then_peek("2026-12-31T14:01:00");
+  EXPECT_EQ(check["agencies"][0]["breached"], true) << check.dump(2);
+  EXPECT_EQ(check["overdue"], true);
+  EXPECT_EQ(check["state"], "expired");
+  EXPECT_EQ(check["not_answered"], json::array({"police"}));
+  EXPECT_NE(check["note"].get<std::string>().find("police has not answered"), std::string::npos);
+
+  // One chase and one breach each, however many sweeps ran.
+  hub.broker().audit().Flush();
+  storage::DatabaseOptions o{hub.config().audit.database, hub.config().audit.database_key, false};
+  auto db = storage::Database::Open(o);
+  ASSERT_TRUE(db.ok());
+  auto events = audit::QueryEvents(**db, audit::QueryFilter{});
+  ASSERT_TRUE(events.ok());
+  size_t chased = 0;
+  size_t breached = 0;
+  for (const auto& e : *events) {
+    if (e.check_ref != *id) continue;
+    chased += e.type == audit::EventType::kAgencyChased ? 1 : 0;
+    breached += e.type == audit::EventType::kDeadlineBreached ? 1 : 0;
+  }
+  EXPECT_EQ(chased, 1u);
+  EXPECT_EQ(breached, 1u);
+  auto overdue = OnIo(hub.io(), [&] { return hub.broker().checks().List(kPat, "overdue"); });
+  ASSERT_TRUE(overdue.ok());
+  ASSERT_EQ((*overdue)["checks"].size(), 1u);
+  EXPECT_EQ((*overdue)["checks"][0]["breaches"], 1);
+}
+
 }  // namespace
 }  // namespace mash::testing
