@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -431,6 +433,43 @@ TEST_F(ApiValidationTest, QueriesAndPathsAreValidated) {
   ExpectRefused(Call(http::verb::get, "/api/v1/checks/" + std::string(32, 'c')), 404, "not_found",
                 "no such", "unknown id");
   ExpectRefusals({{"pat.practitioner/show: no such check", 1}});
+}
+
+// The bodies the broker sends have the shape schemas/api/openapi.json gives them: every required
+// member is there and no member is undocumented.
+void ExpectDocumented(const nlohmann::json& body, const std::string& component) {
+  static const nlohmann::json doc = [] {
+    std::ifstream in(std::filesystem::path(MASH_SOURCE_DIR) / "schemas" / "api" / "openapi.json");
+    return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  }();
+  ASSERT_FALSE(doc.is_discarded());
+  const auto& schema = doc["components"]["schemas"][component];
+  ASSERT_TRUE(schema.is_object()) << component;
+  for (const auto& r : schema["required"]) {
+    EXPECT_TRUE(body.contains(r.get<std::string>())) << component << " lacks " << r;
+  }
+  for (const auto& [k, _] : body.items()) {
+    EXPECT_TRUE(schema["properties"].contains(k)) << component << "." << k << " is undocumented";
+  }
+}
+
+TEST_F(ApiValidationTest, ResponsesHaveTheDocumentedShape) {
+  const std::string id = RaiseValid(OverrideRequest());
+  ASSERT_EQ(id.size(), 32u);
+  const HttpReply shown = Call(http::verb::get, "/api/v1/checks/" + id);
+  ASSERT_EQ(shown.status, 200);
+  ExpectDocumented(shown.body, "Check");
+  for (const auto& part : shown.body["agencies"]) ExpectDocumented(part, "CheckPart");
+  const HttpReply listed = Call(http::verb::get, "/api/v1/checks");
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(listed.body["checks"].size(), 1u);
+  ExpectDocumented(listed.body["checks"][0], "CheckSummary");
+  const HttpReply acknowledged = Call(http::verb::post, "/api/v1/alerts/" + id + "/acknowledgement",
+                                      nlohmann::json{{"note", "seen at IG"}}.dump(), kIg);
+  ASSERT_EQ(acknowledged.status, 200);
+  ExpectDocumented(acknowledged.body, "Alert");
+  const HttpReply refused = Call(http::verb::get, "/api/v1/checks?state=bad");
+  ExpectDocumented(refused.body, "Error");
 }
 
 }  // namespace
