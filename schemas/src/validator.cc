@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -135,8 +136,21 @@ Status Validate(std::string_view schema, const nlohmann::json& doc) {
           where += part;
         }
       }
-      if (where.empty()) where = "/";
       rule = error.description;
+      // A missing or unknown member is named by its pointer: the name of a required member is
+      // the schema's; an unknown one is named only when it looks like a field name.
+      for (const std::string_view lead : {"Missing required property '",
+                                          "Object contains a property that could not be "
+                                          "validated using 'properties' or "
+                                          "'additionalProperties' constraints: '"}) {
+        if (!rule.starts_with(lead)) continue;
+        const std::string name =
+            rule.substr(lead.size(), rule.find('\'', lead.size()) - lead.size());
+        static const std::regex kFieldName("^[a-z][a-z0-9_]{0,31}$");
+        if (std::regex_match(name, kFieldName)) where += "/" + name;
+        rule = lead.starts_with("Missing") ? "required" : "not a known field";
+      }
+      if (where.empty()) where = "/";
     }
   }
   // Descriptions from valijson may quote the offending value; keep only the rule's wording

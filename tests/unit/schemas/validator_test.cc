@@ -108,5 +108,25 @@ TEST(ValidatorTest, CommandConnectorSchemasAcceptTheDocumentedDocumentsOnly) {
   ASSERT_TRUE(SchemaText("command-input").has_value());
 }
 
+TEST(ValidatorTest, NamesAMissingOrUnknownFieldButNeverAnOddKey) {
+  const nlohmann::json ping = {
+      {"type", "ping"}, {"v", 1}, {"nonce", "0123456789abcdef"}, {"reply", false}};
+  nlohmann::json missing = ping;
+  missing.erase("nonce");
+  Status s = Validate("ping", missing);
+  EXPECT_NE(s.message().find("invalid at /nonce: required"), std::string::npos) << s.message();
+  nlohmann::json extra = ping;
+  extra["priority"] = 1;
+  s = Validate("ping", extra);
+  EXPECT_NE(s.message().find("invalid at /priority: not a known field"), std::string::npos)
+      << s.message();
+  // A key that does not look like a field name (it could be anything) is not repeated.
+  nlohmann::json odd = ping;
+  odd["Amelia Jones 2015-03-09"] = 1;
+  s = Validate("ping", odd);
+  EXPECT_NE(s.message().find("invalid at /: not a known field"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("Amelia"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace mash::schemas
