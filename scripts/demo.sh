@@ -184,12 +184,24 @@ start_ns=$(date +%s%N)
 as "$manager" "$mashctl" check authorise "$check_id" --decision authorise \
   --reason "Strategy discussion needed today; consent would alert the alleged perpetrator." >/dev/null ||
   fail "check authorise"
-as "$practitioner" "$mashctl" check show "$check_id" --wait 30 ||
-  fail "the agencies did not all answer within 30 s"
+# `check show --wait` stops once no agency is still to answer; a part whose custodian review was
+# announced can show awaiting_agency_review a moment before its answer is recorded, so the demo
+# polls until each of the six answers is in.
+answered=
+for _ in $(seq 1 300); do
+  shown=$(as "$practitioner" "$mashctl" check show "$check_id" --wait 30 --json) ||
+    fail "the agencies did not all answer within 30 s"
+  if python3 -c 'import json, sys; sys.exit(0 if all("answer" in a for a in json.load(sys.stdin)["agencies"]) else 1)' <<<"$shown"; then
+    answered=yes
+    break
+  fi
+  sleep 0.1
+done
 end_ns=$(date +%s%N)
+[ -n "$answered" ] || fail "the agencies' answers did not all arrive"
+as "$practitioner" "$mashctl" check show "$check_id"
 echo
 echo "demo: check answered by all six agencies in $(( (end_ns - start_ns) / 1000000 )) ms from authorisation (mashctl included)"
-shown=$(as "$practitioner" "$mashctl" check show "$check_id" --json) || fail "check show"
 expect "the override was not authorised by the manager" \
   'j["authorisation"]["decision"] == "authorised" and j["authorisation"]["by"] == "mina.manager"' <<<"$shown"
 expect "not every agency answered" \

@@ -183,11 +183,13 @@ TOML
 user = "demo.practitioner"
 role = "practitioner"
 sha256 = "$hub_token_hash"
+team = "mash"
 
 [[api_token]]
 user = "demo.manager"
 role = "manager"
 sha256 = "$hub_manager_hash"
+team = "mash"
 TOML
   fi
 }
