@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# The MASH Exchange demo: one agency check from the hub to six agencies and back, for real.
+# The MASH Exchange demo: one agency check from the hub to six agencies and back, for real, by
+# the people who would do it.
 #
 # Makes a development PKI and every key in a temporary folder; signs and publishes the hub's
 # sharing agreement and each agency's disclosure policy (examples/policies) as its DPO would;
-# starts mash-broker; generates synthetic records for 300 families (mash-synth: typos, nicknames,
-# old addresses, strangers with the same name) and imports each agency's share into its agent's
-# SQLCipher record store; starts six mash-agent processes (police, children's social care, health,
-# education, probation, housing) on loopback, which match subjects with the real matcher; picks a
-# child held by several agencies and raises a red check that shares without consent,
-# has a manager authorise it, prints each agency's answer (what was shared, redacted, routed to a
-# custodian or withheld, and why) and how long it took; has the police custodian review what police
-# policy routes to a person (mash-agent review); stops everything; then verifies the audit
-# trail offline and prints the subject's disclosure history, as an IG officer would; and removes
-# the folder.
+# starts mash-broker with one bootstrap token, a hub admin's (demo.admin); generates synthetic
+# records for 300 families (mash-synth: typos, nicknames, old addresses, strangers with the same
+# name) and imports each agency's share into its agent's SQLCipher record store; starts six
+# mash-agent processes (police, children's social care, health, education, probation, housing) on
+# loopback, which match subjects with the real matcher. Then, with mashctl only:
+#   - the admin adds three staff accounts (mashctl user add): a practitioner and a manager of the
+#     team north-mash and an IG officer; each turns the one-time password into a password of
+#     their own (random, in a 0600 file, never printed) and a personal token (mashctl user token);
+#   - the practitioner picks a child held by several agencies and raises a red check that shares
+#     without consent (override ground and justification) with all six agencies;
+#   - the manager sees it awaiting authorisation (check list) and authorises it (check authorise);
+#   - the practitioner reads each agency's answer (check show): what was shared, redacted,
+#     withheld by policy and why, and what waits for a custodian, and how long it took;
+#   - the police custodian reviews and releases what police policy routes to a person
+#     (mash-agent review) and the check shows the follow-up;
+#   - the IG officer sees the override's alert (audit alerts) and acknowledges it;
+#   - the practitioner records the MASH decision (check decide) and the check is closed.
+# Then it stops everything, verifies the audit trail offline and prints the subject's disclosure
+# history, as an IG officer would, and removes the folder. Every step's outcome is checked (from
+# mashctl's JSON): the demo stops with "demo: FAILED: …" and exit 1 when one is not as expected.
 #
 # Usage: scripts/demo.sh BIN_DIR [--keep]
 #   BIN_DIR  the build folder holding broker/mash-broker, agent/mash-agent and cli/mashctl
@@ -38,8 +49,25 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
+# expect WHAT EXPR < JSON: fails with WHAT unless the Python expression EXPR holds, where `j` is
+# the JSON read from stdin and `check` the check id.
+expect() {
+  python3 -c 'import json, sys
+j = json.load(sys.stdin)
+check = sys.argv[2]
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$2" "${check_id:-}" || fail "$1"
+}
+# as USER mashctl ARGS...: runs mashctl with USER's personal token file.
+as() {
+  local user=$1
+  shift
+  MASH_TOKEN_FILE="$work/keys/$user.token" "$@"
+}
+started=$SECONDS
 
 step "Making a development PKI and keys in $work"
+hub_use_staff_accounts
 hub_make_keys
 
 step "DPOs test, sign and publish the sharing agreement and each agency's disclosure policy"
@@ -64,7 +92,23 @@ hub_mashctl_env
 online=yes
 hub_wait_agents_online || online=
 "$mashctl" agency list
-[ -n "$online" ] || { echo "demo: not every agent connected" >&2; tail -n 5 "$work"/logs/*.log >&2; exit 1; }
+[ -n "$online" ] || { tail -n 5 "$work"/logs/*.log >&2; fail "not every agent connected"; }
+
+step "The hub admin (demo.admin, the only token in broker.toml) adds three staff accounts"
+# Each person gets a one-time password in a 0600 file, chooses a password of their own (here a
+# random one in a 0600 file) and turns both into a personal token with `mashctl user token`.
+team=north-mash
+practitioner=pat.practitioner
+manager=mina.manager
+ig=ian.ig
+hub_add_staff "$practitioner" practitioner "$team" "Pat Practitioner"
+hub_add_staff "$manager" manager "$team" "Mina Manager"
+hub_add_staff "$ig" ig_officer ig "Ian IG"
+"$mashctl" user list
+users=$("$mashctl" user list --json) || fail "user list"
+expect "the three staff accounts are not active with their roles" \
+  'sorted((u["user"], u["role"], u.get("team")) for u in j["users"] if u["user"] != "demo.admin") == sorted([("pat.practitioner", "practitioner", "north-mash"), ("mina.manager", "manager", "north-mash"), ("ian.ig", "ig_officer", "ig")])' <<<"$users"
+unset MASH_TOKEN_FILE  # from here on, every command names whose token it uses
 
 # The subject: a child known to health (with an NHS number), the police and most other agencies
 # in the generated data, as the MASH would have them from the referral. The other agencies hold
@@ -82,10 +126,16 @@ held_by = collections.defaultdict(set)
 for record, person in truth.items():
     held_by[person].add(record.split("/")[0])
 health = {truth[r]: p for r, p in people.items() if r.startswith("health/")}
+# Health's records of children known to mental health services: the health policy releases that
+# special category only under a special-category lawful basis, so this check will see it withheld.
+with open(f"{synth}/health/records.csv", newline="") as f:
+    camhs = {truth[row["record_id"]] for row in csv.DictReader(f) if row["category"] == "mental_health"}
 def child(p):
     return p["dob"] >= "2010" and p["nhs_number"] and p["postcodes"]
 candidates = [person for person, p in health.items()
-              if child(p) and "police" in held_by[person] and "social-care" in held_by[person]]
+              if child(p) and "police" in held_by[person] and person in camhs]
+if not candidates:
+    sys.exit("demo: no child in the generated data is known to police and to mental health services")
 person = max(sorted(candidates), key=lambda c: len(held_by[c]))
 s = health[person]
 postcode = s["postcodes"].split(";")[0]
@@ -118,37 +168,109 @@ open(out + ".nhs", "w").write(s["nhs_number"])
 PY
 subject_nhs=$(cat "$work/request.json.nhs")
 
-step "Raising a check about that child: red, consent not sought (child at risk of significant harm)"
-check_id=$("$mashctl" check raise --from-file "$work/request.json")
-"$mashctl" check show "$check_id"
+step "The practitioner ($practitioner) raises a check about that child: red, consent not sought (child at risk of significant harm)"
+check_id=$(as "$practitioner" "$mashctl" check raise --from-file "$work/request.json") || fail "check raise"
+as "$practitioner" "$mashctl" check show "$check_id"
+shown=$(as "$practitioner" "$mashctl" check show "$check_id" --json) || fail "check show"
+expect "the check does not await a manager's authorisation" \
+  'j["state"] == "awaiting_authorisation" and j["team"] == "north-mash" and j["raised_by"] == "pat.practitioner" and j["override"]["ground"] == "child_significant_harm" and len(j["agencies"]) == 6' <<<"$shown"
 
-step "A MASH manager (a second person) authorises the override; only now do the queries go out"
+step "The manager ($manager) sees it waiting in the team's list and authorises the override; only now do the queries go out"
+as "$manager" "$mashctl" check list --state awaiting_authorisation
+listed=$(as "$manager" "$mashctl" check list --state awaiting_authorisation --json) || fail "check list"
+expect "the manager's list does not show the check awaiting authorisation" \
+  'any(c["id"] == check and c["override"] for c in j["checks"])' <<<"$listed"
 start_ns=$(date +%s%N)
-MASH_TOKEN_FILE="$work/keys/manager.token" "$mashctl" check authorise "$check_id" \
-  --decision authorise --reason "Strategy discussion needed today; consent would alert the alleged perpetrator." >/dev/null
-"$mashctl" check show "$check_id" --wait 30
+as "$manager" "$mashctl" check authorise "$check_id" --decision authorise \
+  --reason "Strategy discussion needed today; consent would alert the alleged perpetrator." >/dev/null ||
+  fail "check authorise"
+# `check show --wait` stops once no agency is still to answer; a part whose custodian review was
+# announced can show awaiting_agency_review a moment before its answer is recorded, so the demo
+# polls until each of the six answers is in.
+answered=
+for _ in $(seq 1 300); do
+  shown=$(as "$practitioner" "$mashctl" check show "$check_id" --wait 30 --json) ||
+    fail "the agencies did not all answer within 30 s"
+  if python3 -c 'import json, sys; sys.exit(0 if all("answer" in a for a in json.load(sys.stdin)["agencies"]) else 1)' <<<"$shown"; then
+    answered=yes
+    break
+  fi
+  sleep 0.1
+done
 end_ns=$(date +%s%N)
+[ -n "$answered" ] || fail "the agencies' answers did not all arrive"
+as "$practitioner" "$mashctl" check show "$check_id"
 echo
 echo "demo: check answered by all six agencies in $(( (end_ns - start_ns) / 1000000 )) ms from authorisation (mashctl included)"
+expect "the override was not authorised by the manager" \
+  'j["authorisation"]["decision"] == "authorised" and j["authorisation"]["by"] == "mina.manager"' <<<"$shown"
+expect "not every agency answered" \
+  'all(a["state"] in ("answered", "awaiting_agency_review") and "answer" in a for a in j["agencies"])' <<<"$shown"
+
+step "What the answer holds: a category withheld by an agency's policy, and one routed to a custodian"
+printf '%s\n' "$shown" > "$work/check.json"
+python3 - "$work/check.json" <<'PY' || fail "the answer shows no category withheld by policy, or none routed to the police custodian"
+import json, sys
+j = json.load(open(sys.argv[1]))
+withheld = [(a, c) for a in j["agencies"] for c in a["answer"]["categories"] if c["outcome"] == "withheld"]
+review = [a for a in j["agencies"] if a.get("review")]
+if not withheld or not review or "police" not in j["awaiting_agency_review"]:
+    sys.exit(1)
+for a, c in withheld:
+    print(f"demo: withheld by policy: {a['name']} withheld {c['name']} ({c['category']})")
+    print(f"      why: {c['why']}")
+for a in review:
+    print(f"demo: routed to a custodian: {a['name']} holds back {', '.join(a['review']['categories'])} "
+          f"for its custodian (state {a['state']}); the rest of its answer is above")
+PY
 
 step "The police custodian reviews what police policy routes to a person (mash-agent review)"
 police_cfg="$work/agent-police.toml"
 "$hub_agent_bin" review list --config "$police_cfg"
 item=$("$hub_agent_bin" review list --config "$police_cfg" | awk 'NR == 2 {print $1}')
-[ -n "$item" ] || { echo "demo: police has no review item" >&2; exit 1; }
+[ -n "$item" ] || fail "police has no review item"
 "$hub_agent_bin" review show "$item" --config "$police_cfg"
 "$hub_agent_bin" review release "$item" --by demo.custodian --config "$police_cfg"
 reviewed=
 for _ in $(seq 1 100); do
-  if "$mashctl" check show "$check_id" --json |
-    python3 -c 'import json, sys; sys.exit(1 if "police" in json.load(sys.stdin).get("awaiting_agency_review", []) else 0)'; then
+  shown=$(as "$practitioner" "$mashctl" check show "$check_id" --json) || fail "check show"
+  if python3 -c 'import json, sys; sys.exit(1 if "police" in json.load(sys.stdin).get("awaiting_agency_review", []) else 0)' <<<"$shown"; then
     reviewed=yes
     break
   fi
   sleep 0.1
 done
-[ -n "$reviewed" ] || { echo "demo: the custodian's answer did not arrive" >&2; exit 1; }
-"$mashctl" check show "$check_id"
+[ -n "$reviewed" ] || fail "the custodian's answer did not arrive"
+as "$practitioner" "$mashctl" check show "$check_id"
+expect "the police answer does not hold the custodian's release" \
+  '[a for a in j["agencies"] if a["agency"] == "police" and a["state"] == "answered" and not a.get("review") and all(c["outcome"] != "review" for c in a["answer"]["categories"])]' <<<"$shown"
+
+step "The IG officer ($ig) works the alert the override raised"
+as "$ig" "$mashctl" audit alerts
+alerts=$(as "$ig" "$mashctl" audit alerts --json) || fail "audit alerts"
+expect "no open consent-override alert for the check" \
+  'any(a["check"] == check and a["kind"] == "consent_override" and not a.get("acknowledged") for a in j["alerts"])' <<<"$alerts"
+as "$ig" "$mashctl" audit acknowledge "$check_id" \
+  --note "Reviewed: ground and justification recorded, authorised by a manager of the team" ||
+  fail "audit acknowledge"
+alerts=$(as "$ig" "$mashctl" audit alerts --all --json) || fail "audit alerts --all"
+expect "the alert is not acknowledged by the IG officer" \
+  'any(a["check"] == check and (a.get("acknowledged") or {}).get("by") == "ian.ig" for a in j["alerts"])' <<<"$alerts"
+alerts=$(as "$ig" "$mashctl" audit alerts --json) || fail "audit alerts"
+expect "the acknowledged alert is still listed as open" \
+  'not any(a["check"] == check for a in j["alerts"])' <<<"$alerts"
+
+step "The practitioner records the MASH decision; the check is closed"
+as "$practitioner" "$mashctl" check decide "$check_id" --outcome strategy_discussion \
+  --rationale "Missing episodes known to police and concerns across agencies; strategy discussion with police and social care today." ||
+  fail "check decide"
+shown=$(as "$practitioner" "$mashctl" check show "$check_id" --json) || fail "check show"
+expect "the check is not closed with the decision" \
+  'j["state"] == "closed" and j["decision"]["outcome"] == "strategy_discussion" and j["decision"]["by"] == "pat.practitioner"' <<<"$shown"
+as "$manager" "$mashctl" check list --state closed
+listed=$(as "$manager" "$mashctl" check list --state closed --json) || fail "check list"
+expect "the manager's list does not show the check closed" \
+  'any(c["id"] == check and c["outcome"] == "strategy_discussion" for c in j["checks"])' <<<"$listed"
 
 step "Agency IT at the police: status, a connection test and the disclosure log of this check"
 "$hub_agent_bin" status --config "$work/agent-police.toml"
@@ -156,14 +278,32 @@ step "Agency IT at the police: status, a connection test and the disclosure log 
 "$hub_agent_bin" log --config "$work/agent-police.toml" --check "$check_id"
 
 step "Stopping"
-hub_stop_all || { echo "demo: a process exited with an error" >&2; exit 1; }
-if grep -h '"level":"error"' "$work"/logs/*.log; then echo "demo: errors were logged" >&2; exit 1; fi
-if grep -h '"event":"audit.alarm"' "$work"/logs/*.log; then echo "demo: an agent raised an audit alarm" >&2; exit 1; fi
-receipts=$(grep -h '"event":"receipt.accepted"' "$work"/logs/agent-*.log | wc -l || true)
-echo "demo: all processes stopped cleanly; the agents accepted $receipts audit receipts"
+hub_stop_all || fail "a process exited with an error"
+if grep -h '"level":"error"' "$work"/logs/*.log; then fail "errors were logged"; fi
+if grep -h '"event":"audit.alarm"' "$work"/logs/*.log; then fail "an agent raised an audit alarm"; fi
+receipts=$(cat "$work"/logs/agent-*.log | grep -c '"event":"receipt.accepted"' || true)
+[ "$receipts" -gt 0 ] || fail "the agents accepted no audit receipts"
+echo "demo: every process exited without an error; the agents accepted $receipts audit receipts"
 
 step "The IG officer verifies the audit trail offline and reports on the subject"
 "$mashctl" audit verify --db "$work/data/hub-audit.db" --db-key "$work/keys/hub.audit.db.key" \
-  --public-key "$work/keys/hub.audit.sign.pub" --checkpoint "$work/data/audit-anchor.txt"
+  --public-key "$work/keys/hub.audit.sign.pub" --checkpoint "$work/data/audit-anchor.txt" ||
+  fail "the audit trail does not verify"
 "$mashctl" audit subject --db "$work/data/hub-audit.db" --db-key "$work/keys/hub.audit.db.key" \
-  --pseudonym-key "$work/keys/hub.pseudonym.key" --kind nhs_number --value "$subject_nhs"
+  --pseudonym-key "$work/keys/hub.pseudonym.key" --kind nhs_number --value "$subject_nhs" ||
+  fail "audit subject"
+history=$("$mashctl" audit subject --db "$work/data/hub-audit.db" --db-key "$work/keys/hub.audit.db.key" \
+  --pseudonym-key "$work/keys/hub.pseudonym.key" --kind nhs_number --value "$subject_nhs" --json) ||
+  fail "audit subject --json"
+python3 -c '
+import json, sys
+types = {json.loads(line)["type"] for line in sys.stdin if line.strip()}
+want = {"check_raised", "check_authorised", "query_sent", "answer_received", "category_withheld",
+        "alert_acknowledged", "mash_decision_recorded"}
+missing = want - types
+if missing:
+    sys.exit("the subject history misses " + ", ".join(sorted(missing)))
+' <<<"$history" || fail "the subject's disclosure history is incomplete"
+
+echo
+echo "demo: every step as expected (authorised, answered, custodian release, alert acknowledged, decision recorded, audit verified) in $((SECONDS - started)) s; all processes stopped cleanly"

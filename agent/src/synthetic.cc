@@ -324,6 +324,12 @@ struct Generator {
       cat("referrals", "Referral to children's social care (synthetic).");
     } else if (agency == "health") {
       cat("registration", "Registered with a local GP practice (synthetic).");
+      // A third of the children aged 11 to 17 are known to mental health services (CAMHS), a
+      // category that disclosure policies treat as special: chosen by serial, not by rng, so that
+      // every other generated value stays as it was.
+      if (child && p.age() >= 11 && p.serial % 3 == 0) {
+        cat("mental_health", "Known to child and adolescent mental health services (synthetic).");
+      }
     } else if (agency == "education") {
       cat("attendance", "Attendance below 90% this term (synthetic).");
     } else if (agency == "probation") {

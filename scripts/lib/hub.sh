@@ -6,7 +6,11 @@
 #   source "$here/scripts/lib/hub.sh"
 #   hub_init demo BIN_DIR [HINT]    binaries, names; exits 2 when one is missing
 #   hub_make_workdir demo           hub_work: a new 0700 temporary folder (umask 077)
-#   hub_make_keys                   PKI, keys, tokens: hub_ca_pin, hub_token_hash, hub_manager_hash
+#   hub_use_staff_accounts          before hub_make_keys: broker.toml holds only an admin's token
+#                                   (demo.admin); staff come from hub_add_staff (the demo does this)
+#   hub_make_keys                   PKI, keys, tokens: hub_ca_pin and either hub_admin_hash (staff
+#                                   accounts) or hub_token_hash and hub_manager_hash (service tokens
+#                                   demo.practitioner and demo.manager, for the other scripts)
 #   hub_publish_policies            test, sign and publish the agreement and every disclosure policy
 #   hub_write_broker_config [AGENT_PORT API_PORT]   hub_work/broker.toml (ports default 0: any)
 #   hub_check_broker_config         mash-broker check-config (prints its OK line)
@@ -17,7 +21,11 @@
 #                                   SQLCipher record store; agents then answer from the store
 #                                   with the matcher instead of examples/records (hub_records)
 #   hub_start_agents                writes agent-ID.toml, checks it and starts each agent
-#   hub_mashctl_env                 exports MASH_BROKER, MASH_CA, MASH_CRLS, MASH_TOKEN_FILE
+#   hub_mashctl_env                 exports MASH_BROKER, MASH_CA, MASH_CRLS, MASH_TOKEN_FILE (the
+#                                   admin's token with staff accounts, else the practitioner's)
+#   hub_add_staff USER ROLE TEAM NAME   as the admin, `mashctl user add`; then, as the new user,
+#                                   `mashctl user token` with a new random password: the personal
+#                                   token is hub_work/keys/USER.token (0600); passwords never printed
 #   hub_wait_agents_online [TRIES]  polls `agency list` every 0.1 s: 0 once all are online
 #   hub_stop_all                    SIGTERM to every process, then waits: 1 if one failed
 #   hub_kill_all                    the same for traps: ignores errors
@@ -30,6 +38,7 @@ hub_agencies=(police social-care health education probation housing)
 declare -A hub_names=([police]="Police" [social-care]="Children's social care" [health]="Health"
                       [education]="Education" [probation]="Probation" [housing]="Housing")
 hub_pids=()
+hub_accounts=service  # service: [[api_token]] practitioner and manager; staff: admin + accounts
 hub_records=fixture  # fixture: examples/records/ID.json; store: hub_make_synthetic's stores
 hub_broker_pid=
 hub_agent_port=
@@ -46,6 +55,10 @@ hub_init() {  # hub_init PROG BIN_DIR [HINT]
   for b in "$hub_broker_bin" "$hub_agent_bin" "$hub_mashctl" "$hub_synth_bin"; do
     [ -x "$b" ] || { echo "$hub_prog: $b is missing; build first${3:-}" >&2; exit 2; }
   done
+}
+
+hub_use_staff_accounts() {
+  hub_accounts=staff
 }
 
 hub_make_workdir() {  # hub_make_workdir NAME
@@ -70,8 +83,12 @@ hub_make_keys() {
     "$m" pki keygen --dir "$w/keys" --name "$a-dpo" >/dev/null
     "$m" pki secret --kind database --out "$w/keys/$a.db.key" >/dev/null
   done
-  hub_token_hash=$("$m" pki token --out "$w/keys/practitioner.token")
-  hub_manager_hash=$("$m" pki token --out "$w/keys/manager.token")
+  if [ "$hub_accounts" = staff ]; then
+    hub_admin_hash=$("$m" pki token --out "$w/keys/demo.admin.token")
+  else
+    hub_token_hash=$("$m" pki token --out "$w/keys/practitioner.token")
+    hub_manager_hash=$("$m" pki token --out "$w/keys/manager.token")
+  fi
   hub_ca_pin=$(cat "$w/pki/ca-pin.txt")
 }
 
@@ -134,17 +151,8 @@ anchor_file = "$w/data/audit-anchor.txt"
 [policy]
 store = "$w/policy/hub-agreement"
 trusted_keys = ["$w/keys/hub-dpo.sign.pub"]
-
-[[api_token]]
-user = "demo.practitioner"
-role = "practitioner"
-sha256 = "$hub_token_hash"
-
-[[api_token]]
-user = "demo.manager"
-role = "manager"
-sha256 = "$hub_manager_hash"
 TOML
+    hub_api_tokens_config
     for a in "${hub_agencies[@]}"; do
       cat <<TOML
 
@@ -157,6 +165,33 @@ enc_public_key = "$w/keys/$a.enc.pub"
 TOML
     done
   } > "$w/broker.toml"
+}
+
+hub_api_tokens_config() {  # the [[api_token]] sections of broker.toml
+  if [ "$hub_accounts" = staff ]; then
+    cat <<TOML
+
+[[api_token]]
+user = "demo.admin"
+role = "admin"
+sha256 = "$hub_admin_hash"
+TOML
+  else
+    cat <<TOML
+
+[[api_token]]
+user = "demo.practitioner"
+role = "practitioner"
+sha256 = "$hub_token_hash"
+team = "mash"
+
+[[api_token]]
+user = "demo.manager"
+role = "manager"
+sha256 = "$hub_manager_hash"
+team = "mash"
+TOML
+  fi
 }
 
 hub_check_broker_config() {
@@ -284,11 +319,34 @@ hub_start_agents() {
   for a in "${hub_agencies[@]}"; do hub_start_agent "$a"; done
 }
 
-hub_mashctl_env() {  # mashctl's connection settings, as the practitioner
+hub_mashctl_env() {  # mashctl's connection settings, as the admin (staff) or the practitioner
   export MASH_BROKER="https://localhost:$hub_api_port"
   export MASH_CA="$hub_work/pki/root-ca.pem"
   export MASH_CRLS="$hub_work/pki/root.crl.pem:$hub_work/pki/issuing.crl.pem"
-  export MASH_TOKEN_FILE="$hub_work/keys/practitioner.token"
+  if [ "$hub_accounts" = staff ]; then
+    export MASH_TOKEN_FILE="$hub_work/keys/demo.admin.token"
+  else
+    export MASH_TOKEN_FILE="$hub_work/keys/practitioner.token"
+  fi
+}
+
+hub_add_staff() {  # hub_add_staff USER ROLE TEAM NAME: an account and its personal token
+  local user=$1 role=$2 team=$3 name=$4 w=$hub_work
+  local otp=$w/staff/$user.otp pw=$w/staff/$user.pw
+  mkdir -p "$w/staff"
+  chmod 700 "$w/staff"
+  # The admin adds the account; the one-time password goes to a new 0600 file, never the screen.
+  "$hub_mashctl" user add --user "$user" --name "$name" --role "$role" --team "$team" \
+    --out "$otp" --token-file "$w/keys/demo.admin.token"
+  # The new user chooses a password (here a random one, written straight to a 0600 file) and
+  # turns the one-time password into it and a personal token.
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$pw")
+  chmod 600 "$pw"
+  "$hub_mashctl" user token --user "$user" --password-file "$otp" --new-password-file "$pw" \
+    --out "$w/keys/$user.token" --label "$hub_prog"
+  [ "$(stat -c %a "$w/keys/$user.token")" = 600 ] ||
+    { echo "$hub_prog: the token file of $user is not 0600" >&2; exit 1; }
+  rm -f "$otp" "$pw"
 }
 
 hub_wait_agents_online() {  # hub_wait_agents_online [TRIES]: hub_online counts the agents online
