@@ -475,6 +475,18 @@ void CheckService::DispatchWaiting(const std::string& agency) {
   }
 }
 
+crypto::EnvelopeHeader CheckService::HeaderFor(const Check& check, std::string_view type) const {
+  crypto::EnvelopeHeader header;
+  header.type = std::string(type);
+  header.check_ref = check.id;
+  header.purpose = check.request.purpose;
+  header.lawful_basis = check.request.lawful_basis;
+  header.consent = check.request.ConsentTag();
+  header.urgency = check.request.urgency;
+  header.policy_hash = agreement_->enforced().version;
+  return header;
+}
+
 bool CheckService::Dispatch(Check& check, Part& part) {
   if (!check.outcome.empty()) {  // closed by its decision since it was queued
     part.state = PartState::kExpired;
@@ -489,14 +501,7 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   body.subject = check.request.subject;
   body.household = check.request.household;
   body.categories = check.request.categories;
-  crypto::EnvelopeHeader header;
-  header.type = "query";
-  header.check_ref = check.id;
-  header.purpose = check.request.purpose;
-  header.lawful_basis = check.request.lawful_basis;
-  header.consent = check.request.ConsentTag();
-  header.urgency = check.request.urgency;
-  header.policy_hash = agreement_->enforced().version;
+  const crypto::EnvelopeHeader header = HeaderFor(check, "query");
   const auto lifetime =
       std::clamp<std::chrono::seconds>(options_.query_lifetime, std::chrono::seconds(1),
                                        std::chrono::seconds(crypto::kMaxLifetimeSeconds));
@@ -1335,6 +1340,13 @@ bool CheckService::MayRead(const Check& check, const Staff& staff) {
   return !staff.team.empty() && staff.team == check.raised_by.team;
 }
 
+void CheckService::RecordRefusal(const Check& check, const Staff& staff, std::string_view detail) {
+  audit::AuditEvent e = EventFor(check, audit::EventType::kRequestRefused, staff);
+  e.outcome = audit::Outcome::kRefused;
+  e.detail = std::string(detail);
+  AppendUnwaited(std::move(e));
+}
+
 void CheckService::Refuse(const Check& check, const Staff& staff, std::string_view detail,
                           Status error, const Done& done) {
   audit::AuditEvent e = EventFor(check, audit::EventType::kRequestRefused, staff);
@@ -1405,14 +1417,7 @@ void CheckService::SendChase(const Check& check, const Part& part) {
   body.deadline = common::FormatRfc3339(check.due_at);
   body.urgency = check.request.urgency;
   body.state = part.review.empty() ? "unanswered" : "awaiting_review";
-  crypto::EnvelopeHeader header;
-  header.type = "chase";
-  header.check_ref = check.id;
-  header.purpose = check.request.purpose;
-  header.lawful_basis = check.request.lawful_basis;
-  header.consent = check.request.ConsentTag();
-  header.urgency = check.request.urgency;
-  header.policy_hash = agreement_->enforced().version;
+  const crypto::EnvelopeHeader header = HeaderFor(check, "chase");
   auto sealed = courier_.Seal(part.agency, header, body.ToJson().dump(), options_.query_lifetime);
   if (!sealed.ok()) {
     common::LogError("chase.seal_failed", {{"check", check.id}, {"agency", part.agency}});
@@ -1624,16 +1629,19 @@ void CheckService::Decide(const std::string& id, const Staff& staff, const std::
                   PermissionDenied("only MASH practitioners and managers record decisions"), done);
   }
   if (std::find(kMashOutcomes.begin(), kMashOutcomes.end(), outcome) == kMashOutcomes.end()) {
+    RecordRefusal(check, staff, "decide: invalid_request");
     return done(InvalidArgument(
         "/outcome: one of information_and_advice, early_help, child_and_family_assessment, "
         "strategy_discussion, no_further_action"));
   }
   if (rationale.size() < 10 || rationale.size() > 4000) {
+    RecordRefusal(check, staff, "decide: invalid_request");
     return done(InvalidArgument("/rationale: give the rationale, 10 to 4000 characters"));
   }
   const std::string state = OverallState(check);
   if (state == "awaiting_authorisation" || state == "rejected" || state == "closed" ||
       check.closing) {
+    RecordRefusal(check, staff, "decide: state");
     return done(FailedPrecondition("a decision cannot be recorded on a check that is " +
                                    (check.closing ? std::string("closing") : state)));
   }
@@ -1724,9 +1732,11 @@ void CheckService::AcknowledgeAlert(const std::string& id, const Staff& staff,
                   PermissionDenied("the alert queue is for IG officers and DPOs"), done);
   }
   if (note.size() < 3 || note.size() > 2000) {
+    RecordRefusal(check, staff, "alert: invalid_request");
     return done(InvalidArgument("/note: give a note, 3 to 2000 characters"));
   }
   if (!check.alert_ack_by.empty() || check.acknowledging) {
+    RecordRefusal(check, staff, "alert: state");
     return done(FailedPrecondition("the alert is already acknowledged"));
   }
   check.acknowledging = true;

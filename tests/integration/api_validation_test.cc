@@ -363,6 +363,8 @@ TEST_F(ApiValidationTest, DecisionNamesItsFieldsAndRecordsMalformedBodies) {
                 "closed", "second decision");
 
   ExpectRefusals({{"pat.practitioner/malformed_request", static_cast<int>(2 * malformed.size())},
+                  {"pat.practitioner/decide: invalid_request", 3},
+                  {"pat.practitioner/decide: state", 1},
                   {"pat.practitioner/decide: no such check", 1}});
 }
 
@@ -404,6 +406,8 @@ TEST_F(ApiValidationTest, AcknowledgementNamesItsFieldAndRecordsRefusals) {
                 "second acknowledgement");
 
   ExpectRefusals({{"ian.ig/malformed_request", static_cast<int>(malformed.size())},
+                  {"ian.ig/alert: invalid_request", 2},
+                  {"ian.ig/alert: state", 1},
                   {"pat.practitioner/alert: role", 1}});
 }
 

@@ -50,8 +50,9 @@ class EnrolmentTest : public ::testing::Test {
       e.renew_window = std::chrono::hours(24 * 10);
       e.token_lifetime = token_lifetime;
       c.enrolment = e;
-      c.api_tokens.push_back(
-          {"ada.admin", "admin", common::HexEncode(crypto::Sha256(common::AsBytes(kAdminToken))), "mash"});
+      c.api_tokens.push_back({"ada.admin", "admin",
+                              common::HexEncode(crypto::Sha256(common::AsBytes(kAdminToken))),
+                              "mash"});
       c.api_tokens.push_back(
           {"pat.practitioner", "practitioner",
            common::HexEncode(crypto::Sha256(common::AsBytes(kPractitionerToken))), "mash"});

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 
 #include "mash/agent/status.h"
+#include "mash/audit/query.h"
 #include "mash/crypto/keys.h"
 #include "mash/crypto/tls.h"
 #include "mash/schemas/messages.h"
@@ -362,6 +363,21 @@ std::string RawClient::Hello(const std::string& agency, const std::filesystem::p
   h.enc_key = enc.ok() ? enc->Fingerprint() : "";
   h.software = "raw-test-client";
   return h.ToJson().dump();
+}
+
+std::vector<audit::AuditEvent> AuditEventsOf(TestHub& hub, const std::string& check_id) {
+  OnIo(hub.io(), [] { return 0; });
+  hub.broker().audit().Flush();
+  storage::DatabaseOptions o{hub.config().audit.database, hub.config().audit.database_key, false};
+  auto db = storage::Database::Open(o);
+  if (!db.ok()) throw std::runtime_error("audit db: " + db.status().ToString());
+  auto events = audit::QueryEvents(**db, audit::QueryFilter{});
+  if (!events.ok()) throw std::runtime_error("audit query: " + events.status().ToString());
+  std::vector<audit::AuditEvent> out;
+  for (auto& e : *events) {
+    if (check_id.empty() || e.check_ref == check_id) out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace mash::testing

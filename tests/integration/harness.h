@@ -19,6 +19,7 @@
 #include "mash/agent/channel.h"
 #include "mash/agent/config.h"
 #include "mash/agent/responder.h"
+#include "mash/audit/event.h"
 #include "mash/broker/broker.h"
 #include "mash/common/clock.h"
 #include "support/temp_dir.h"
@@ -118,6 +119,10 @@ class TestHub {
 inline nlohmann::json PeekCheck(TestHub& hub, const std::string& id) {
   return OnIo(hub.io(), [&] { return *hub.broker().checks().Peek(id); });
 }
+
+// The broker's audit events (every one, or those of check `check_id`), read through a second
+// connection to its audit database once what the io thread was doing has been appended.
+std::vector<audit::AuditEvent> AuditEventsOf(TestHub& hub, const std::string& check_id = "");
 
 struct HttpReply {
   int status = 0;

@@ -396,8 +396,8 @@ TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {
   const std::string token(64, 'f');
   {
     TestHub hub([&](broker::BrokerConfig& c) {
-      c.api_tokens.push_back(
-          {"pat", "practitioner", common::HexEncode(crypto::Sha256(common::AsBytes(token))), "mash"});
+      c.api_tokens.push_back({"pat", "practitioner",
+                              common::HexEncode(crypto::Sha256(common::AsBytes(token))), "mash"});
     });
     for (const auto& a : kAgencies) hub.StartAgent(a, Fixture(a));
     for (const auto& a : kAgencies) ASSERT_TRUE(hub.WaitOnline(a, 10s));

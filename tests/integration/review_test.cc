@@ -92,19 +92,7 @@ class CustodianReviewTest : public ::testing::Test {
   }
 
   std::vector<audit::AuditEvent> EventsOfCheck(const std::string& check_id) {
-    OnIo(hub_->io(), [] { return 0; });  // whatever the io thread was doing is appended
-    hub_->broker().audit().Flush();
-    storage::DatabaseOptions o{hub_->config().audit.database, hub_->config().audit.database_key,
-                               false};
-    auto db = storage::Database::Open(o);
-    EXPECT_TRUE(db.ok());
-    auto events = audit::QueryEvents(**db, audit::QueryFilter{});
-    EXPECT_TRUE(events.ok());
-    std::vector<audit::AuditEvent> out;
-    for (auto& e : *events) {
-      if (e.check_ref == check_id) out.push_back(std::move(e));
-    }
-    return out;
+    return AuditEventsOf(*hub_, check_id);
   }
 
   // Raises the amber check with police and waits until its part waits for the custodian.

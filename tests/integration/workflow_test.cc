@@ -94,19 +94,7 @@ class WorkflowTest : public ::testing::Test {
   }
 
   std::vector<audit::AuditEvent> Events(const std::string& check_id = "") {
-    OnIo(hub_->io(), [] { return 0; });
-    hub_->broker().audit().Flush();
-    storage::DatabaseOptions o{hub_->config().audit.database, hub_->config().audit.database_key,
-                               false};
-    auto db = storage::Database::Open(o);
-    EXPECT_TRUE(db.ok());
-    auto events = audit::QueryEvents(**db, audit::QueryFilter{});
-    EXPECT_TRUE(events.ok());
-    std::vector<audit::AuditEvent> out;
-    for (auto& e : *events) {
-      if (check_id.empty() || e.check_ref == check_id) out.push_back(std::move(e));
-    }
-    return out;
+    return AuditEventsOf(*hub_, check_id);
   }
 
   size_t Count(const std::string& check_id, audit::EventType type) {
@@ -389,16 +377,10 @@ TEST(WorkflowDeadlineTest, AcrossAWeekendAndBankHolidaysTheHubChasesThenMarksThe
   EXPECT_NE(check["note"].get<std::string>().find("police has not answered"), std::string::npos);
 
   // One chase and one breach each, however many sweeps ran.
-  hub.broker().audit().Flush();
-  storage::DatabaseOptions o{hub.config().audit.database, hub.config().audit.database_key, false};
-  auto db = storage::Database::Open(o);
-  ASSERT_TRUE(db.ok());
-  auto events = audit::QueryEvents(**db, audit::QueryFilter{});
-  ASSERT_TRUE(events.ok());
+  const auto events = AuditEventsOf(hub, *id);
   size_t chased = 0;
   size_t breached = 0;
-  for (const auto& e : *events) {
-    if (e.check_ref != *id) continue;
+  for (const auto& e : events) {
     chased += e.type == audit::EventType::kAgencyChased ? 1 : 0;
     breached += e.type == audit::EventType::kDeadlineBreached ? 1 : 0;
   }

@@ -332,6 +332,8 @@ class CheckService final : public AgentEvents {
 
   // Sends waiting queries to `agency` while it is online and under its in-flight cap.
   void DispatchWaiting(const std::string& agency);
+  // The envelope header of a hub message of `type` about `check` (docs/envelope.md).
+  crypto::EnvelopeHeader HeaderFor(const Check& check, std::string_view type) const;
   // Seals and hands one query to the hub; false when it could not be handed over.
   bool Dispatch(Check& check, Part& part);
   void OnDelivered(const std::string& check_id, const std::string& agency, bool written);
@@ -347,6 +349,9 @@ class CheckService final : public AgentEvents {
   static Result<Check> FromDocument(const nlohmann::json& doc);
   // Whether `staff` may read `check` (the raiser, or a practitioner or manager of its team).
   static bool MayRead(const Check& check, const Staff& staff);
+  // Records a refused request about `check` without waiting for the commit (the caller's error
+  // is answered at once: a bad field, a state that does not allow the request).
+  void RecordRefusal(const Check& check, const Staff& staff, std::string_view detail);
   // Records a refused request about `check` (who asked for what) and answers `done` with
   // `error` once it committed.
   void Refuse(const Check& check, const Staff& staff, std::string_view detail, Status error,
