@@ -185,7 +185,8 @@ TEST_F(WorkflowTest, AnOverrideIsNeverSentWithoutAManagersAuthorisation) {
   EXPECT_EQ(Authorise(*hub_, *id, kMo, true).status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(Decide(*hub_, *id, kPat).status().code(), StatusCode::kFailedPrecondition);
   std::this_thread::sleep_for(300ms);
-  for (const auto& p : PeekCheck(*hub_, *id)["agencies"]) EXPECT_EQ(p["state"], "rejected");
+  const json after_rejection = PeekCheck(*hub_, *id);
+  for (const auto& p : after_rejection["agencies"]) EXPECT_EQ(p["state"], "rejected");
   EXPECT_EQ(Count(*id, audit::EventType::kQuerySent), 0u);
   EXPECT_EQ(Count(*id, audit::EventType::kCheckRejected), 1u);
 
