@@ -152,12 +152,8 @@ void EnrolmentAuthority::Refuse(const std::string& what, const std::string& why,
   // These endpoints answer peers that have not authenticated: one audit row per second at most,
   // naming how many refusals it stands for, so that nobody can fill the audit store by sending
   // bad tokens (each refusal is still in the log).
-  const int64_t now = clock_.NowUnix();
-  if (now == last_refusal_recorded_) {
-    ++refusals_not_recorded_;
-    return;
-  }
-  last_refusal_recorded_ = now;
+  const auto earlier = refusals_.Admit(clock_.NowUnix());
+  if (!earlier) return;
   audit::AuditEvent e;
   e.type = audit::EventType::kRequestRefused;
   e.outcome = audit::Outcome::kRefused;
@@ -166,10 +162,9 @@ void EnrolmentAuthority::Refuse(const std::string& what, const std::string& why,
   e.organisation = agency;
   e.agency = agency;
   e.detail = what + " refused: " + why;
-  if (refusals_not_recorded_ > 0) {
-    e.detail += "; and " + std::to_string(refusals_not_recorded_) +
+  if (*earlier > 0) {
+    e.detail += "; and " + std::to_string(*earlier) +
                 " earlier enrolment or renewal refusal(s) not recorded one by one (see the log)";
-    refusals_not_recorded_ = 0;
   }
   audit_->Append(std::move(e), [](Result<uint64_t> r) {
     if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});

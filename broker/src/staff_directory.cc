@@ -217,22 +217,17 @@ void StaffDirectory::Refuse(const std::string& user, const std::string& why) {
   common::LogWarn("staff.login_refused", {{"user", who}, {"reason", why}});
   if (audit_ == nullptr) return;
   // The caller has not authenticated: one audit row per second at most, counting the rest.
-  const int64_t now = clock_.NowUnix();
-  if (now == last_refusal_recorded_) {
-    ++refusals_not_recorded_;
-    return;
-  }
-  last_refusal_recorded_ = now;
+  const auto earlier = refusals_.Admit(clock_.NowUnix());
+  if (!earlier) return;
   audit::AuditEvent e;
   e.type = audit::EventType::kRequestRefused;
   e.outcome = audit::Outcome::kRefused;
   e.person = who;
   e.organisation = options_.organisation;
   e.detail = "login refused: " + why;
-  if (refusals_not_recorded_ > 0) {
-    e.detail += "; and " + std::to_string(refusals_not_recorded_) +
+  if (*earlier > 0) {
+    e.detail += "; and " + std::to_string(*earlier) +
                 " earlier login refusal(s) not recorded one by one (see the log)";
-    refusals_not_recorded_ = 0;
   }
   audit_->Append(std::move(e), [](Result<uint64_t> r) {
     if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});

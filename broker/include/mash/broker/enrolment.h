@@ -38,6 +38,7 @@
 #include "mash/audit/log.h"
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
+#include "mash/broker/refusal_throttle.h"
 #include "mash/common/clock.h"
 #include "mash/crypto/certificates.h"
 #include "mash/storage/database.h"
@@ -108,8 +109,7 @@ class EnrolmentAuthority {
   std::string enc_key_b64_;
   uint16_t agent_port_ = 0;
   size_t enrolled_ = 0;
-  int64_t last_refusal_recorded_ = 0;  // the second of the last request_refused row
-  uint64_t refusals_not_recorded_ = 0;
+  RefusalThrottle refusals_;  // request_refused rows: at most one a second
 };
 
 }  // namespace mash::broker

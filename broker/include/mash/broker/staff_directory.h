@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "mash/audit/sink.h"
+#include "mash/broker/refusal_throttle.h"
 #include "mash/broker/staff.h"
 #include "mash/common/clock.h"
 #include "mash/common/status.h"
@@ -200,8 +201,7 @@ class StaffDirectory {
   std::shared_ptr<bool> alive_;  // false once destroyed; checked by results posted back
   std::string dummy_hash_;       // checked against for unknown users, so they cost the same
   int in_flight_ = 0;
-  int64_t last_refusal_recorded_ = 0;
-  uint64_t refusals_not_recorded_ = 0;
+  RefusalThrottle refusals_;  // request_refused rows: at most one a second
 };
 
 }  // namespace mash::broker
