@@ -257,8 +257,8 @@ void AddAccountPages(console::Router& router, Console::Impl* impl) {
           console::Errors refused;
           if (issued.status().code() == StatusCode::kUnavailable) {
             refused.push_back({"user",
-                              "Too many people are signing in at once. Try again in a "
-                              "minute"});
+                               "Too many people are signing in at once. Try again in a "
+                               "minute"});
             return reply(pages.LoginForm(r, user, std::move(refused), 503));
           }
           // One message for every refusal: wrong password, unknown user, lock, one-time password.
@@ -305,8 +305,8 @@ void AddAccountPages(console::Router& router, Console::Impl* impl) {
           }
           if (s.code() == StatusCode::kUnavailable) {
             refused.push_back({"user",
-                              "Too many people are signing in at once. Try again in a "
-                              "minute"});
+                               "Too many people are signing in at once. Try again in a "
+                               "minute"});
             return reply(pages.PasswordForm(r, user, std::move(refused), 503));
           }
           refused.push_back({"user", "Enter a correct user ID and password"});
@@ -373,7 +373,8 @@ void Console::Handle(const HttpRequest& req, std::function<void(ConsoleReply)> r
     res.set("Content-Security-Policy", kContentSecurityPolicy);
     res.set("X-Frame-Options", "DENY");
     res.set("X-Content-Type-Options", "nosniff");
-    res.set("Referrer-Policy", "no-referrer");
+    res.set("Referrer-Policy",
+            "same-origin");  // "no-referrer" makes browsers send "Origin: null" with forms
     res.set("Cross-Origin-Opener-Policy", "same-origin");
     res.set("Cross-Origin-Resource-Policy", "same-origin");
     res.set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()");
@@ -548,11 +549,18 @@ void Console::Handle(const HttpRequest& req, std::function<void(ConsoleReply)> r
     r.staff.reset();  // public pages show no navigation
   }
 
-  route->handler(r, [finish, extra_headers, head](Response res) {
+  auto done = [finish, extra_headers, head](Response res) {
     for (const auto& h : extra_headers) res.headers.push_back(h);
     if (head) res.html.clear();
     finish(std::move(res));
-  });
+  };
+  // A page that fails on data it did not expect answers "there is a problem"; the broker goes on.
+  try {
+    route->handler(r, done);
+  } catch (const std::exception& e) {
+    common::LogError("console.page_failed", {{"error", e.what()}});
+    done(console::ProblemPage(r, impl.service_name()));
+  }
 }
 
 }  // namespace mash::broker

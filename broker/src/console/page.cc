@@ -360,7 +360,8 @@ std::string RenderPage(const Request& request, const Page& page, const std::stri
     main += "<span class=\"govuk-caption-l\">" + Escape(page.caption) + "</span>";
   }
   const std::string& h1 = page.heading.empty() ? page.title : page.heading;
-  if (!h1.empty()) main += "<h1 class=\"govuk-heading-l\">" + Escape(h1) + "</h1>";
+  if (!h1.empty() && !page.heading_in_form)
+    main += "<h1 class=\"govuk-heading-l\">" + Escape(h1) + "</h1>";
   main += page.body;
   main += "</div></div></main>";
 

@@ -46,8 +46,8 @@ struct Request {
   Params query;
   Params form;                 // POST bodies
   std::optional<Staff> staff;  // the logged-in member of staff (always set on role routes)
-  std::string csrf{};            // the token every form must carry (CsrfField)
-  std::string session_key{};     // a stable, non-secret key of the session (drafts, searches)
+  std::string csrf{};          // the token every form must carry (CsrfField)
+  std::string session_key{};   // a stable, non-secret key of the session (drafts, searches)
 };
 
 struct Response {
@@ -101,15 +101,16 @@ using Errors = std::vector<FieldError>;
 std::string ErrorFor(const Errors& errors, std::string_view field);
 
 struct Page {
-  std::string title{};         // <title> and, unless `heading` is set, the h1
-  std::string heading{};       // the h1 when it differs from the title
-  std::string caption{};       // govuk-caption-l above the h1
-  std::string body{};          // html below the h1
-  std::string back{};          // a back link to this path
-  Errors errors{};             // an error summary above the h1 ("Error: " prefixed title)
-  std::string active_nav{};    // the navigation item to mark current (a path)
-  bool wide = false;         // the full width column instead of two thirds
-  std::string notification{};  // an html success banner (govuk-notification-banner--success)
+  std::string title{};           // <title> and, unless `heading` is set, the h1
+  std::string heading{};         // the h1 when it differs from the title
+  std::string caption{};         // govuk-caption-l above the h1
+  std::string body{};            // html below the h1
+  std::string back{};            // a back link to this path
+  Errors errors{};               // an error summary above the h1 ("Error: " prefixed title)
+  std::string active_nav{};      // the navigation item to mark current (a path)
+  bool wide = false;             // the full width column instead of two thirds
+  bool heading_in_form = false;  // no h1: the form's legend or label is the page heading
+  std::string notification{};    // an html success banner (govuk-notification-banner--success)
 };
 
 // The whole document: head with the assets, skip link, Generic header with the service name,
@@ -137,9 +138,9 @@ struct Field {
   std::string hint{};
   std::string value{};
   std::string error{};
-  std::string classes{};        // e.g. govuk-input--width-10
-  std::string type = "text";  // text, password, email, number, ...
-  std::string autocomplete{};   // e.g. "off", "username", "current-password"
+  std::string classes{};       // e.g. govuk-input--width-10
+  std::string type = "text";   // text, password, email, number, ...
+  std::string autocomplete{};  // e.g. "off", "username", "current-password"
   bool label_is_heading = false;
 };
 std::string TextInput(const Field& f);
@@ -185,7 +186,7 @@ struct Table {
   std::string caption{};
   std::vector<std::string> head{};
   std::vector<std::vector<std::string>> rows_html{};  // cells are html
-  bool sortable = false;      // MOJ sortable table (JavaScript adds the sort buttons)
+  bool sortable = false;        // MOJ sortable table (JavaScript adds the sort buttons)
   std::vector<bool> numeric{};  // per column
 };
 std::string RenderTable(const Table& t);
