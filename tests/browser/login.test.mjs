@@ -2,9 +2,12 @@
 // GDS font), the error summary, __Host- cookies, CSRF tokens on every form, the strict
 // Content-Security-Policy, and axe-core on the pages.
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import {
-  checkA11y, currentHub, hubFetch, login, logout, openBrowser, screenshot, startHub, stopHub, url
+  checkA11y, currentHub, hubFetch, login, logout, mashctl, openBrowser, screenshot, startHub, stopHub, url
 } from './lib/hub.mjs'
 
 before(startHub, { timeout: 300_000 })
@@ -253,5 +256,99 @@ test('a page that needs a login returns there after signing in', T, async () => 
   assert.equal(await page.locator('h1').innerText(), 'Your account')
   await screenshot(page, 'account')
   await checkA11y(page)
+  await page.context().close()
+})
+
+test('a new member of staff sets their password in the console with the one-time password', T, async () => {
+  // The admin adds the account (mashctl user add); the one-time password goes to a 0600 file.
+  const dir = mkdtempSync(join(tmpdir(), 'mash-browser-otp-'))
+  let oneTime
+  try {
+    const added = await mashctl(['user', 'add', '--user', 'nia.new', '--name', 'Nia New', '--role', 'practitioner',
+      '--team', 'north-mash', '--out', join(dir, 'otp')])
+    assert.equal(added.code, 0, added.stderr)
+    oneTime = readFileSync(join(dir, 'otp'), 'utf8').trim()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const page = await openBrowser()
+  // A one-time password does not sign in: the same message as any other refusal.
+  await page.goto(url('/login'))
+  await page.getByLabel('User ID').fill('nia.new')
+  await page.getByLabel('Password').fill(oneTime)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  assert.equal(await page.locator('.govuk-error-summary a[href="#user"]').innerText(), 'Enter a correct user ID and password')
+
+  await page.getByRole('link', { name: 'Set your password' }).click()
+  await page.waitForURL(u => u.pathname === '/set-password')
+  assert.equal(await page.locator('h1').innerText(), 'Set your password')
+  await screenshot(page, 'set-password')
+  await checkA11y(page)
+  const fill = async (password, next, confirm) => {
+    await page.getByLabel('User ID').fill('nia.new')
+    await page.getByLabel('One-time or current password').fill(password)
+    await page.getByLabel('New password', { exact: true }).fill(next)
+    await page.getByLabel('Confirm new password').fill(confirm)
+    await page.getByRole('button', { name: 'Set password and sign in' }).click()
+    await page.waitForLoadState()
+  }
+  const chosen = 'correct horse battery staple 7'
+  // The confirmation does not match: said beside that field, nothing changed.
+  await fill(oneTime, chosen, `${chosen}!`)
+  assert.deepEqual(await page.locator('.govuk-error-summary li a').allInnerTexts(), ['The passwords do not match'])
+  assert.equal(await page.locator('.govuk-error-summary li a').getAttribute('href'), '#confirm_password')
+  assert.match(await page.locator('#confirm_password-error').innerText(), /The passwords do not match/)
+  await screenshot(page, 'set-password-error')
+  await checkA11y(page)
+  // Too short: the broker's rule, shown for the new password.
+  await fill(oneTime, 'short', 'short')
+  assert.equal(await page.locator('.govuk-error-summary li a').getAttribute('href'), '#new_password')
+  assert.match(await page.locator('.govuk-error-summary li a').innerText(), /^The new password /)
+  // Right: signed in, at the practitioner's home.
+  await fill(oneTime, chosen, chosen)
+  await page.waitForURL(u => u.pathname === '/checks')
+  assert.match(await page.locator('.mash-signed-in').innerText(), /Signed in as nia\.new \(practitioner, north-mash\)/)
+  await logout(page)
+  // The new password signs in; the one-time password is spent.
+  await login(page, { user: 'nia.new', password: chosen })
+  assert.equal(new URL(page.url()).pathname, '/checks')
+  await logout(page)
+  await login(page, { user: 'nia.new', password: oneTime })
+  assert.equal(new URL(page.url()).pathname, '/login')
+  assert.equal(await page.locator('.govuk-error-summary').count(), 1)
+  await page.context().close()
+})
+
+test('the sign-in and not-found pages reflow to 320 CSS pixels without scrolling sideways', T, async () => {
+  const page = await openBrowser({ viewport: { width: 320, height: 640 } })
+  for (const [path, name] of [['/login', 'login-narrow'], ['/no-such-page', 'not-found-narrow']]) {
+    await page.goto(url(path))
+    await page.waitForFunction(() => document.body.classList.contains('govuk-frontend-supported'))
+    const widths = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth])
+    assert.ok(widths[0] <= widths[1], `${path} scrolls sideways at 320 px: ${widths}`)
+    await screenshot(page, name)
+  }
+  // Signed in, the service navigation collapses behind its Menu button (GOV.UK Frontend's JS).
+  await login(page, 'practitioner')
+  const toggle = page.locator('.govuk-service-navigation__toggle')
+  assert.equal(await toggle.isVisible(), true)
+  assert.equal(await page.locator('#navigation').isVisible(), false)
+  await toggle.click()
+  assert.equal(await page.locator('#navigation').isVisible(), true)
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true')
+  await screenshot(page, 'navigation-narrow')
+  await checkA11y(page)
+  await page.context().close()
+})
+
+test('a page that does not exist is a 404 page in the console layout', T, async () => {
+  const page = await openBrowser()
+  const response = await page.goto(url('/no-such-page'))
+  assert.equal(response.status(), 404)
+  assert.equal(await page.locator('h1').innerText(), 'Page not found')
+  assert.equal(await page.locator('header.govuk-generic-header').count(), 1)
+  await checkA11y(page)
+  await screenshot(page, 'not-found')
   await page.context().close()
 })

@@ -50,6 +50,13 @@ const dir = mkdtempSync(join(tmpdir(), 'mash-browser-run-'))
 const hubFile = join(dir, 'hub.json')
 writeFileSync(hubFile, JSON.stringify(description), { mode: 0o600 })
 
+// The hub must outlive the tests: if it stops on its own (a crash, or a signal from outside),
+// say so, since the tests then fail with connection errors.
+let testsDone = false
+exited.then(c => {
+  if (!testsDone) console.log(`browser tests: the hub stopped during the tests (start-hub.sh exit ${c}); the failures below follow from that`)
+})
+
 let code
 try {
   code = await new Promise(resolve => {
@@ -60,6 +67,7 @@ try {
     tests.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)))
   })
 } finally {
+  testsDone = true
   rmSync(dir, { recursive: true, force: true })
   if (child.exitCode === null) child.kill('SIGTERM')
 }

@@ -234,6 +234,28 @@ export async function checkA11y (page, { exclude = [], disableRules = [] } = {})
   return results
 }
 
+// mashctl(args, { as }): runs the build's mashctl against the hub, with the personal token of
+// `as` (a key of hub.users) or, by default, the bootstrap admin token (demo.admin, the only
+// [[api_token]] of broker.toml). Resolves to { code, stdout, stderr }; never throws on a non-zero
+// exit. For preparing data (a check to look at, an account) the way staff would with mashctl.
+export function mashctl (args, { as } = {}) {
+  const hub = currentHub()
+  const token = as ? hub.users[as]?.token_file : hub.admin_token_file
+  if (!token) throw new Error(`no staff account '${as}'`)
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(buildDir, 'cli/mashctl'), args, {
+      env: { ...process.env, ...hub.mashctl_env, MASH_TOKEN_FILE: token },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', d => { stdout += d })
+    child.stderr.on('data', d => { stderr += d })
+    child.on('error', reject)
+    child.on('exit', code => resolve({ code, stdout, stderr }))
+  })
+}
+
 // hubFetch(path, { method, headers, body }): an HTTPS request from Node to the hub, the broker's
 // chain verified against the hub's CA. Resolves to { status, headers, body } (body a string;
 // headers as Node gives them: 'set-cookie' is an array).

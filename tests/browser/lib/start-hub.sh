@@ -11,7 +11,7 @@
 #
 # Once everything runs it prints ONE line of JSON on stdout and waits:
 #   {"url": "https://127.0.0.1:PORT/", "ca": ".../root-ca.pem", "cert": ".../broker.pem",
-#    "work": "...", "synth": "...", "logs": "...", "mashctl_env": {...},
+#    "work": "...", "synth": "...", "logs": "...", "mashctl_env": {...}, "admin_token_file": "...",
 #    "users": {"practitioner": {"user": "...", "password": "...", "role": "...", "team": "...",
 #              "name": "...", "token_file": "..."}, ...}}
 # Everything else it (and hub.sh) prints goes to WORK/setup.log, shown on stderr if it fails.
@@ -106,6 +106,7 @@ print(json.dumps({
     "synth": f"{work}/synth",
     "logs": f"{work}/logs",
     "mashctl_env": {k: os.environ[k] for k in ("MASH_BROKER", "MASH_CA", "MASH_CRLS")},
+    "admin_token_file": f"{work}/keys/demo.admin.token",
     "users": users,
 }), flush=True)
 PY
