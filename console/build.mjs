@@ -9,15 +9,17 @@
 //                                    favicon (favicon.svg, favicon.ico: not the GOV.UK crown)
 //
 // Run with `npm run build` after `npm ci`; it reads only node_modules/ and src/ (no network) and
-// writes the same bytes for the same inputs (no timestamps, no absolute paths, sorted lists).
+// writes the same bytes for the same inputs (no timestamps, no absolute paths, sorted lists);
+// tests/browser/assets.test.mjs builds twice (MASH_CONSOLE_DIST=DIR writes to DIR) and compares.
 import { compile } from 'sass'
 import { createHash } from 'node:crypto'
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = dirname(fileURLToPath(import.meta.url))
-const dist = join(root, 'dist')
+// MASH_CONSOLE_DIST writes elsewhere (the browser tests build twice and compare).
+const dist = process.env.MASH_CONSOLE_DIST ? resolve(process.env.MASH_CONSOLE_DIST) : join(root, 'dist')
 const govuk = join(root, 'node_modules/govuk-frontend/dist/govuk')
 const moj = join(root, 'node_modules/@ministryofjustice/frontend/moj')
 
