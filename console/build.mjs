@@ -9,15 +9,17 @@
 //                                    favicon (favicon.svg, favicon.ico: not the GOV.UK crown)
 //
 // Run with `npm run build` after `npm ci`; it reads only node_modules/ and src/ (no network) and
-// writes the same bytes for the same inputs (no timestamps, no absolute paths, sorted lists).
+// writes the same bytes for the same inputs (no timestamps, no absolute paths, sorted lists);
+// tests/browser/assets.test.mjs builds twice (MASH_CONSOLE_DIST=DIR writes to DIR) and compares.
 import { compile } from 'sass'
 import { createHash } from 'node:crypto'
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = dirname(fileURLToPath(import.meta.url))
-const dist = join(root, 'dist')
+// MASH_CONSOLE_DIST writes elsewhere (the browser tests build twice and compare).
+const dist = process.env.MASH_CONSOLE_DIST ? resolve(process.env.MASH_CONSOLE_DIST) : join(root, 'dist')
 const govuk = join(root, 'node_modules/govuk-frontend/dist/govuk')
 const moj = join(root, 'node_modules/@ministryofjustice/frontend/moj')
 
@@ -95,12 +97,13 @@ function sha256 (path) {
   return createHash('sha256').update(readFileSync(path)).digest('hex')
 }
 
-// favicon.ico: one 32x32 32-bit BMP image of favicon.svg's shape (the M polygon, same
-// coordinates), rasterised at pixel centres; written byte by byte, so it is the same every build.
+// favicon.ico: one 48x48 32-bit BMP image (the size the pages' <link rel="icon" sizes="48x48">
+// names) of favicon.svg's shape (the M polygon in its 32-unit view box, scaled), rasterised at
+// pixel centres; written byte by byte, so it is the same every build.
 function faviconIco () {
-  const size = 32
+  const size = 48
   const m = [[6, 26], [6, 6], [10, 6], [16, 15], [22, 6], [26, 6], [26, 26], [22, 26], [22, 13],
-    [16, 22], [10, 13], [10, 26]]
+    [16, 22], [10, 13], [10, 26]].map(([x, y]) => [(x * size) / 32, (y * size) / 32])
   const inside = (x, y) => {
     let hit = false
     for (let i = 0, j = m.length - 1; i < m.length; j = i++) {
