@@ -122,6 +122,16 @@ struct AlertSettings {
   std::chrono::seconds volume_window = std::chrono::hours(24);
 };
 
+// [console]: the web console (console.h, docs/console.md).
+struct ConsoleOptions {
+  bool enabled = false;
+  // The built front-end assets (console/dist: CSS, JS, images), served at /assets/.
+  std::filesystem::path assets;
+  std::string service_name = "MASH Exchange";
+  // Unsaved answers of a check being raised are dropped after this long without a page view.
+  std::chrono::seconds draft_idle{std::chrono::minutes(30)};
+};
+
 struct BrokerConfig {
   std::string hub_id = "hub";
   common::LogOptions log;
@@ -162,6 +172,7 @@ struct BrokerConfig {
   std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
   DeadlineSettings deadlines;                  // [deadlines]; defaults when absent
   AlertSettings alerts;                        // [alerts]; defaults when absent
+  ConsoleOptions console;                      // [console]: the web console (console.h)
 };
 
 // Loads and checks `path`. InvalidArgument lists every problem as "file:line:col: message".
