@@ -137,12 +137,7 @@ void AlertQueue::OnCheckLoaded(const Staff& raised_by, const std::string& check_
 void AlertQueue::Raise(Alert alert) {
   alert.id = random_.Hex(16);
   if (alert.updated_at == common::TimePoint{}) alert.updated_at = alert.created_at;
-  audit::AuditEvent e;
-  e.type = audit::EventType::kAlertRaised;
-  e.person = alert.person.user;
-  e.role = alert.person.role;
-  e.organisation = alert.person.organisation;
-  e.check_ref = alert.check_id;
+  audit::AuditEvent e = EventFor(audit::EventType::kAlertRaised, alert.person, alert.check_id);
   e.detail = "alert:" + alert.id + " " + alert.kind;
   if (alert.kind == "unusual_volume") e.detail += " " + alert.detail.value("measure", "");
   if (alert.kind == "out_of_hours") e.detail += " " + alert.detail.value("action", "");
@@ -261,13 +256,9 @@ void AlertQueue::ChangeStatus(const std::string& id, const Staff& staff, const s
   const auto it = alerts_.find(id);
   if (!MayWork(staff)) {
     // The refusal is on the record before it is answered.
-    audit::AuditEvent e;
-    e.type = audit::EventType::kRequestRefused;
+    audit::AuditEvent e = EventFor(audit::EventType::kRequestRefused, staff,
+                                   it != alerts_.end() ? it->second.check_id : std::string());
     e.outcome = audit::Outcome::kRefused;
-    e.person = staff.user;
-    e.role = staff.role;
-    e.organisation = staff.organisation;
-    if (it != alerts_.end()) e.check_ref = it->second.check_id;
     e.detail = "alert: role";
     std::weak_ptr<int> alive = alive_;
     Post post = post_;
@@ -306,13 +297,9 @@ void AlertQueue::ChangeStatus(const std::string& id, const Staff& staff, const s
   }
   alert.changing = true;
   const std::string from = alert.status;
-  audit::AuditEvent e;
-  e.type = status == "closed" ? audit::EventType::kAlertAcknowledged
-                              : audit::EventType::kAlertStatusChanged;
-  e.person = staff.user;
-  e.role = staff.role;
-  e.organisation = staff.organisation;
-  e.check_ref = alert.check_id;
+  audit::AuditEvent e = EventFor(status == "closed" ? audit::EventType::kAlertAcknowledged
+                                                    : audit::EventType::kAlertStatusChanged,
+                                 staff, alert.check_id);
   e.detail = "alert:" + id + " " + alert.kind + " " + from + "->" + status;
   std::weak_ptr<int> alive = alive_;
   Post post = post_;
@@ -438,15 +425,24 @@ Result<AlertQueue::Alert> AlertQueue::FromRow(const StoredAlert& row) {
   return a;
 }
 
+audit::AuditEvent AlertQueue::EventFor(audit::EventType type, const Staff& who,
+                                       const std::string& check_id) const {
+  audit::AuditEvent e;
+  if (!check_id.empty() && check_event_) {
+    if (auto context = check_event_(check_id)) e = std::move(*context);
+  }
+  e.type = type;
+  e.person = who.user;
+  e.role = who.role;
+  e.organisation = who.organisation;
+  e.check_ref = check_id;
+  return e;
+}
+
 void AlertQueue::RecordRefusal(const Staff& staff, const std::string& check_id,
                                std::string_view detail) {
-  audit::AuditEvent e;
-  e.type = audit::EventType::kRequestRefused;
+  audit::AuditEvent e = EventFor(audit::EventType::kRequestRefused, staff, check_id);
   e.outcome = audit::Outcome::kRefused;
-  e.person = staff.user;
-  e.role = staff.role;
-  e.organisation = staff.organisation;
-  e.check_ref = check_id;
   e.detail = std::string(detail);
   AppendUnwaited(std::move(e));
 }

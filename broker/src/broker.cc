@@ -249,6 +249,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     ConsoleServices services;
     services.checks = b->checks_.get();
     services.staff = b->staff_.get();
+    services.alerts = b->alerts_.get();
     services.clock = &clock;
     MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
   }

@@ -136,7 +136,10 @@ CheckService::CheckService(Courier& courier, const common::Clock& clock,
 }
 
 CheckService::~CheckService() {
-  if (options_.alerts != nullptr) options_.alerts->SetCheckDetails(nullptr);
+  if (options_.alerts != nullptr) {
+    options_.alerts->SetCheckDetails(nullptr);
+    options_.alerts->SetCheckEvent(nullptr);
+  }
 }
 
 std::string_view CheckService::StateName(PartState s) {
@@ -1594,13 +1597,13 @@ Status CheckService::Load() {
         ++requeued;
       }
     }
+    const auto loaded = checks_.emplace(check->id, std::move(*check)).first;
     if (options_.alerts != nullptr) {
-      options_.alerts->OnCheckLoaded(
-          check->raised_by, check->id, !check->request.override_ground.empty(),
-          OverrideSummary(*check), check->raised_at, check->legacy_ack_by, check->legacy_ack_note,
-          check->legacy_ack_at);
+      const Check& c = loaded->second;
+      options_.alerts->OnCheckLoaded(c.raised_by, c.id, !c.request.override_ground.empty(),
+                                     OverrideSummary(c), c.raised_at, c.legacy_ack_by,
+                                     c.legacy_ack_note, c.legacy_ack_at);
     }
-    checks_.emplace(check->id, std::move(*check));
   }
   common::LogInfo("checks.loaded", {{"checks", checks_.size()}, {"queued", requeued}});
   return Status::Ok();

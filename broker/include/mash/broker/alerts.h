@@ -84,6 +84,11 @@ class AlertQueue {
   // parse.
   Status Load();
   void SetCheckDetails(CheckDetails details) { check_details_ = std::move(details); }
+  // The audit event context of a check (subjects' pseudonyms, purpose, lawful basis, consent or
+  // override ground, policy version), which every event about an alert of that check carries
+  // like the check's own events; nullopt when the check is not held.
+  using CheckEvent = std::function<std::optional<audit::AuditEvent>(const std::string& check_id)>;
+  void SetCheckEvent(CheckEvent event) { check_event_ = std::move(event); }
 
   // What the check service reports, once the event it is about has committed.
   // A check was raised by `staff` at `at` (override: without consent).
@@ -163,6 +168,9 @@ class AlertQueue {
   static Result<Alert> FromRow(const StoredAlert& row);
   static bool MayWork(const Staff& staff);
   void RecordRefusal(const Staff& staff, const std::string& check_id, std::string_view detail);
+  // An event of `type` by `who` about `check_id` (with the check's context when it is held).
+  audit::AuditEvent EventFor(audit::EventType type, const Staff& who,
+                             const std::string& check_id) const;
   void AppendUnwaited(audit::AuditEvent event);
 
   const common::Clock& clock_;
@@ -171,6 +179,7 @@ class AlertQueue {
   Post post_;
   AlertQueueOptions options_;
   CheckDetails check_details_;
+  CheckEvent check_event_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::map<std::string, Alert> alerts_;
   std::map<std::string, Volume> volume_;  // by user
