@@ -197,6 +197,20 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(b->check_store_, CheckStore::Open({config.database, config.database_key}));
   check_options.store = b->check_store_.get();
   auto post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
+  // The IG alert queue, in the same database; out of hours by the same calendar (none when it
+  // is round the clock).
+  MASH_ASSIGN_OR_RETURN(b->alert_store_, AlertStore::Open({config.database, config.database_key}));
+  AlertQueueOptions alert_options;
+  alert_options.settings = config.alerts;
+  alert_options.store = b->alert_store_.get();
+  if (!config.deadlines.hours.always) {
+    alert_options.is_working = [shared_calendar](common::TimePoint t) {
+      return shared_calendar->IsWorking(t);
+    };
+  }
+  b->alerts_ = std::make_unique<AlertQueue>(clock, random, *b->audit_, post, alert_options);
+  MASH_RETURN_IF_ERROR(b->alerts_->Load());
+  check_options.alerts = b->alerts_.get();
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
                                               agreement.set, b->pseudonyms_, post, check_options);
   MASH_RETURN_IF_ERROR(b->checks_->Load());
@@ -235,6 +249,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     ConsoleServices services;
     services.checks = b->checks_.get();
     services.staff = b->staff_.get();
+    services.alerts = b->alerts_.get();
     services.clock = &clock;
     MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
   }

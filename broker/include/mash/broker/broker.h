@@ -15,6 +15,7 @@
 
 #include "mash/audit/log.h"
 #include "mash/broker/agent_hub.h"
+#include "mash/broker/alerts.h"
 #include "mash/broker/api_server.h"
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
@@ -38,6 +39,7 @@ class Broker {
   uint16_t agent_port() const { return hub_->port(); }
   uint16_t api_port() const { return api_->port(); }
   CheckService& checks() { return *checks_; }
+  AlertQueue& alerts() { return *alerts_; }
   AgentHub& hub() { return *hub_; }
   audit::AuditLog& audit() { return *audit_; }
   // The keys and replay store: what seals a message to an agency (a chase, for the tests).
@@ -56,6 +58,9 @@ class Broker {
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
   std::unique_ptr<CheckStore> check_store_;
+  // Before the check service, which reports to it: destroyed after it.
+  std::unique_ptr<AlertStore> alert_store_;
+  std::unique_ptr<AlertQueue> alerts_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::unique_ptr<Console> console_;  // null when [console] is not enabled

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "mash/broker/alerts.h"
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
 #include "mash/broker/staff_directory.h"
@@ -35,6 +36,7 @@ namespace mash::broker {
 struct ConsoleServices {
   CheckService* checks = nullptr;
   StaffDirectory* staff = nullptr;
+  AlertQueue* alerts = nullptr;  // the IG alert queue (alert_pages.cc)
   const common::Clock* clock = nullptr;
 };
 
