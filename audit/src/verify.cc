@@ -341,15 +341,6 @@ Result<VerifyReport> VerifyRangeIn(storage::Database& db, const crypto::SigningP
       return fail(std::nullopt, "the log's seal is not consistent with its newest checkpoint");
     }
   }
-  // Rows at the end beyond the seal (added by someone without the key).
-  {
-    MASH_ASSIGN_OR_RETURN(storage::Statement s, db.Prepare("SELECT MAX(seq) FROM audit_events"));
-    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row && !s.ColumnIsNull(0) && static_cast<uint64_t>(s.ColumnInt(0)) >= size) {
-      return fail(
-          size, "entries from " + std::to_string(size) + " were added after the log's sealed end");
-    }
-  }
   MASH_ASSIGN_OR_RETURN(storage::Statement subject_stmt,
                         db.Prepare("SELECT 1 FROM audit_subjects WHERE skey = ? AND seq = ?"));
   const SubjectCheck subject_check = [&](const std::string& p, uint64_t seq) {
@@ -420,6 +411,8 @@ Result<VerifyReport> VerifyRangeIn(storage::Database& db, const crypto::SigningP
   };
   MASH_RETURN_IF_ERROR(next_event());
   size_t next_purged = 0;
+  std::vector<std::pair<uint64_t, Hash>> leaves;  // checked on their own; proofs next
+  leaves.reserve(static_cast<size_t>(last - first + 1));
   for (uint64_t seq = first; seq <= last; ++seq) {
     const std::string at = "entry " + std::to_string(seq) + ": ";
     Entry e;
@@ -441,18 +434,44 @@ Result<VerifyReport> VerifyRangeIn(storage::Database& db, const crypto::SigningP
     }
     chain = ChainNext(chain, *e.leaf_hash);
     if (!e.chain || *e.chain != chain) return fail(seq, at + "hash chain mismatch");
+    leaves.emplace_back(seq, *e.leaf_hash);
+  }
+  if (last == size - 1 && chain != seal.chain) {
+    return fail(last, "the log's end does not match its seal's chain head");
+  }
+  // The log's end against the seal: rows added after it, or removed from the end (which would
+  // otherwise show as an audit path that cannot be built, at an entry before them).
+  {
+    MASH_ASSIGN_OR_RETURN(storage::Statement s, db.Prepare("SELECT MAX(seq) FROM audit_events"));
+    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+    const bool any = row && !s.ColumnIsNull(0);
+    const uint64_t end = any ? static_cast<uint64_t>(s.ColumnInt(0)) + 1 : 0;
+    if (end > size) {
+      return fail(
+          size, "entries from " + std::to_string(size) + " were added after the log's sealed end");
+    }
+    if (end < size) {
+      return fail(end, "the log ends at " + std::to_string(end) + " before its sealed end " +
+                           std::to_string(size) + " (truncated)");
+    }
+  }
+  // Second pass, once every entry of the range passed its own checks: each leaf's audit path.
+  for (const auto& [seq, leaf] : leaves) {
     auto proof = InclusionProof(nodes, seq, size);
     if (!proof.ok() && proof.status().code() != StatusCode::kNotFound &&
         proof.status().code() != StatusCode::kDataLoss) {
       return proof.status();
     }
-    if (!proof.ok() || !VerifyInclusion(seq, size, *e.leaf_hash, *proof, seal.root).ok()) {
-      return fail(seq, at + "not included in the signed tree of the log's seal");
+    if (!proof.ok()) {
+      return fail(seq, "entry " + std::to_string(seq) +
+                           ": its audit path cannot be built (a stored entry or tree node it "
+                           "needs is missing or malformed)");
+    }
+    if (!VerifyInclusion(seq, size, leaf, *proof, seal.root).ok()) {
+      return fail(seq, "entry " + std::to_string(seq) +
+                           ": not included in the signed tree of the log's seal");
     }
     ++report.entries_checked;
-  }
-  if (last == size - 1 && chain != seal.chain) {
-    return fail(last, "the log's end does not match its seal's chain head");
   }
   report.ok = true;
   report.size = size;

@@ -228,27 +228,31 @@ std::string SearchFormHtml(const Request& r, const SearchForm& f, const Errors& 
                  .error = ErrorFor(errors, "subject_value"),
                  .autocomplete = "off"}) +
       "</fieldset>";
-  const std::string html = subject +
-                           TextInput({.name = "person",
-                                      .label = "User ID",
-                                      .value = f.person,
-                                      .error = ErrorFor(errors, "person"),
-                                      .classes = "govuk-input--width-20"}) +
-                           TextInput({.name = "agency",
-                                      .label = "Agency",
-                                      .hint = "For example, police",
-                                      .value = f.agency,
-                                      .error = ErrorFor(errors, "agency"),
-                                      .classes = "govuk-input--width-20"}) +
-                           TextInput({.name = "purpose",
-                                      .label = "Purpose",
-                                      .hint = "For example, child-protection-s47",
-                                      .value = f.purpose,
-                                      .error = ErrorFor(errors, "purpose"),
-                                      .classes = "govuk-input--width-20"}) +
-                           Select(type) + Select(outcome) +
-                           DateInput(from, f.from.day, f.from.month, f.from.year) +
-                           DateInput(to, f.to.day, f.to.month, f.to.year) + Button("Search");
+  auto column = [](const std::string& inner) {
+    return "<div class=\"govuk-grid-column-one-third\">" + inner + "</div>";
+  };
+  const std::string html =
+      "<div class=\"govuk-grid-row\">" + column(subject) +
+      column(TextInput({.name = "person",
+                        .label = "User ID",
+                        .value = f.person,
+                        .error = ErrorFor(errors, "person"),
+                        .classes = "govuk-!-width-full"}) +
+             TextInput({.name = "agency",
+                        .label = "Agency",
+                        .hint = "For example, police",
+                        .value = f.agency,
+                        .error = ErrorFor(errors, "agency"),
+                        .classes = "govuk-!-width-full"}) +
+             TextInput({.name = "purpose",
+                        .label = "Purpose",
+                        .hint = "For example, child-protection-s47",
+                        .value = f.purpose,
+                        .error = ErrorFor(errors, "purpose"),
+                        .classes = "govuk-!-width-full"})) +
+      column(Select(type) + Select(outcome)) + "</div><div class=\"govuk-grid-row\">" +
+      column(DateInput(from, f.from.day, f.from.month, f.from.year)) +
+      column(DateInput(to, f.to.day, f.to.month, f.to.year)) + "</div>" + Button("Search");
   return Form(r, "/audit", html);
 }
 
@@ -305,9 +309,7 @@ void AddSearchPages(Router& router, Context& c) {
     page.body = Paragraph(
                     "Every search is itself recorded in the audit trail. Give any of the "
                     "filters; events match all of them.") +
-                "<div class=\"govuk-grid-row\"><div class=\"govuk-grid-column-one-third\">" +
-                SearchFormHtml(r, f, errors) +
-                "</div><div class=\"govuk-grid-column-two-thirds\">" + results + "</div></div>";
+                SearchFormHtml(r, f, errors) + results;
     return PageResponse(r, page, c.options.service_name, status);
   };
   router.Post("/audit", kRoles, [&c, render](const Request& r, Reply reply) {
@@ -354,13 +356,13 @@ void AddSearchPages(Router& router, Context& c) {
         *r.staff, filter, [&c, r, f, filter, render, reply](Result<AuditSearchPage> page) {
           if (!page.ok()) return reply(ReadFailed(r, c, page.status()));
           std::string results = Heading("Results");
+          const size_t n = page->events.size();
           if (page->events.empty()) {
             results += Paragraph("No events match.");
           } else {
-            results +=
-                Paragraph(std::to_string(page->events.size()) +
-                          (page->more ? " events shown; older ones match too." : " events.")) +
-                ResultsTable(page->events);
+            results += Paragraph(std::to_string(n) + (n == 1 ? " event" : " events") +
+                                 (page->more ? " shown; older ones match too." : ".")) +
+                       ResultsTable(page->events);
           }
           if (page->more) {
             const std::string query = SearchQuery(filter);
