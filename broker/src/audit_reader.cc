@@ -358,8 +358,7 @@ Status AuditReader::Admit(const Staff& staff, const std::string& what) {
       if (!r.ok())
         common::LogError("audit.refusal_not_recorded", {{"error", r.status().ToString()}});
     });
-    common::LogWarn("audit_reader.refused",
-                    {{"user", staff.user}, {"role", staff.role}, {"what", what}});
+    common::LogWarn("audit_reader.refused", {{"role", staff.role}, {"what", what}});
     return PermissionDenied("the audit trail is for IG officers and DPOs");
   }
   if (in_flight_ >= options_.max_waiting) {
