@@ -158,6 +158,15 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   common::LogInfo("audit.verified", {{"size", b->audit_->Size()},
                                      {"checked", b->audit_->startup_report().entries_checked}});
 
+  AuditReaderOptions reader_options;
+  reader_options.database = {config.audit.database, config.audit.database_key};
+  reader_options.origin = config.hub_id;
+  MASH_ASSIGN_OR_RETURN(
+      b->audit_reader_,
+      AuditReader::Create(
+          std::move(reader_options), audit_public, b->audit_.get(), b->pseudonyms_,
+          [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }));
+
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
   // Enrolled agencies join the [[agency]] entries in the courier before anything uses them.
   MASH_ASSIGN_OR_RETURN(b->enrolment_,
@@ -251,6 +260,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     services.staff = b->staff_.get();
     services.alerts = b->alerts_.get();
     services.clock = &clock;
+    services.audit = b->audit_reader_.get();
     MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
   }
   auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),

@@ -358,6 +358,7 @@ Result<std::unique_ptr<Console>> Console::Create(ConsoleOptions options, Console
   AddAccountPages(c->impl_->router, c->impl_.get());
   console::AddCheckPages(c->impl_->router, c->impl_->context);
   console::AddAlertPages(c->impl_->router, c->impl_->context);
+  console::AddAuditPages(c->impl_->router, c->impl_->context);
   return c;
 }
 

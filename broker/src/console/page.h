@@ -225,5 +225,6 @@ void AddCheckPages(Router& router, Context& context);
 void AddAlertPages(Router& router, Context& context);
 // "Alerts", or "Alerts (N new)" while N alerts are new: the text for the navigation's item.
 std::string AlertsNavText(const ConsoleServices& services);
+void AddAuditPages(Router& router, Context& context);
 
 }  // namespace mash::broker::console

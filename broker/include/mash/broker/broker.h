@@ -17,6 +17,7 @@
 #include "mash/broker/agent_hub.h"
 #include "mash/broker/alerts.h"
 #include "mash/broker/api_server.h"
+#include "mash/broker/audit_reader.h"
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
@@ -42,6 +43,8 @@ class Broker {
   AlertQueue& alerts() { return *alerts_; }
   AgentHub& hub() { return *hub_; }
   audit::AuditLog& audit() { return *audit_; }
+  // The read side of the audit log, for IG officers and DPOs (the console's audit pages).
+  AuditReader& audit_reader() { return *audit_reader_; }
   // The keys and replay store: what seals a message to an agency (a chase, for the tests).
   Courier& courier() { return *courier_; }
   // Stops listening, closes connections and timers; io_context::run() then returns.
@@ -55,6 +58,9 @@ class Broker {
   // the callbacks it calls then find the service gone and do nothing.
   std::unique_ptr<audit::AuditLog> audit_;
   std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
+  // Destroyed before the log: its destructor joins its worker; what it still has queued at the
+  // log finds it gone.
+  std::unique_ptr<AuditReader> audit_reader_;
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
   std::unique_ptr<CheckStore> check_store_;

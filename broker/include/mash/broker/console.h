@@ -31,6 +31,8 @@
 
 namespace mash::broker {
 
+class AuditReader;
+
 // What the pages use. Pointers outlive the console (they are the broker's parts); any may be
 // null in tests, and the pages that need a null one answer 404.
 struct ConsoleServices {
@@ -38,6 +40,7 @@ struct ConsoleServices {
   StaffDirectory* staff = nullptr;
   AlertQueue* alerts = nullptr;  // the IG alert queue (alert_pages.cc)
   const common::Clock* clock = nullptr;
+  AuditReader* audit = nullptr;  // the audit trail's read side (IG officers, DPOs)
 };
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
