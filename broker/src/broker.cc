@@ -199,6 +199,14 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   auto post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
                                               agreement.set, b->pseudonyms_, post, check_options);
+  MASH_ASSIGN_OR_RETURN(b->policy_view_,
+                        PolicyView::Create({config.database, config.database_key}, agreement.set,
+                                           agreement.signers, config.policy.store, clock));
+  b->policy_view_->SetRefusalRecorder(
+      [checks = b->checks_.get()](const Staff& staff, std::string_view detail) {
+        checks->RecordRefusal(staff, detail);
+      });
+  b->checks_->SetPolicyObserver(b->policy_view_.get());
   MASH_RETURN_IF_ERROR(b->checks_->Load());
 
   AgentHubOptions hub_options;

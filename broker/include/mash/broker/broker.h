@@ -20,6 +20,7 @@
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/policy_view.h"
 #include "mash/broker/staff_directory.h"
 
 namespace mash::broker {
@@ -42,6 +43,8 @@ class Broker {
   audit::AuditLog& audit() { return *audit_; }
   // The keys and replay store: what seals a message to an agency (a chase, for the tests).
   Courier& courier() { return *courier_; }
+  // What the DPO pages read: the agreement, agency policy versions, shadow differences.
+  PolicyView& policy_view() { return *policy_view_; }
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 
@@ -56,6 +59,8 @@ class Broker {
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
   std::unique_ptr<CheckStore> check_store_;
+  // Declared before the check service, which tells it of differences and answers.
+  std::unique_ptr<PolicyView> policy_view_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::shared_ptr<ApiServer> api_;
