@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "mash/broker/console.h"
 #include "mash/common/log.h"
 #include "mash/crypto/keys.h"
 #include "mash/crypto/secure_memory.h"
@@ -28,14 +29,15 @@ inline constexpr int kMaxRequestsPerConnection = 1000;
 
 struct ApiServer::Impl {
   Impl(net::io_context& io_ctx, std::shared_ptr<net::ssl::context> ctx, ApiOptions opts,
-       CheckService* svc, EnrolmentAuthority* enrol, StaffDirectory* dir)
+       CheckService* svc, EnrolmentAuthority* enrol, StaffDirectory* dir, Console* con)
       : io(io_ctx),
         acceptor(io_ctx),
         tls(std::move(ctx)),
         options(std::move(opts)),
         checks(svc),
         enrolment(enrol),
-        staff(dir) {}
+        staff(dir),
+        console(con) {}
   net::io_context& io;
   tcp::acceptor acceptor;
   std::shared_ptr<net::ssl::context> tls;
@@ -43,6 +45,7 @@ struct ApiServer::Impl {
   CheckService* checks;
   EnrolmentAuthority* enrolment;  // may be null
   StaffDirectory* staff;          // may be null: only broker.toml tokens
+  Console* console;               // may be null: no web console
   int connections = 0;
   bool stopped = false;
   std::set<void*> sessions;  // ApiSession*, for Stop()
@@ -148,6 +151,18 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
   void Handle(const http::request<http::string_body>& req) {
     const unsigned v = req.version();
     const bool ka = req.keep_alive() && ++requests_ < kMaxRequestsPerConnection;
+    // Everything outside /api/ is the web console's (console.h), when it is enabled.
+    if (!req.target().starts_with("/api/")) {
+      if (server_->console == nullptr) {
+        return Write(JsonResponse(http::status::not_found,
+                                  ErrorBody("not_found", "no such resource"), v, ka));
+      }
+      http::request<http::string_body> copy = req;
+      copy.keep_alive(ka);
+      return server_->console->Handle(copy, [self = shared_from_this()](ConsoleReply reply) {
+        self->WriteConsole(std::move(reply));
+      });
+    }
     // Enrolment and renewal carry their own credential (a one-time token, a signature), not a
     // staff bearer token.
     if (req.target() == "/api/v1/enrol" || req.target() == "/api/v1/renew" ||
@@ -607,6 +622,55 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
                       beast::bind_front_handler(&ApiSession::OnWrite, shared_from_this()));
   }
 
+  // A console reply: whole, or its head and then its body in chunks as the producer gives them.
+  void WriteConsole(ConsoleReply reply) {
+    if (!reply.stream) return Write(std::move(reply.response));
+    stream_head_.emplace(std::move(reply.response.base()));
+    stream_head_->chunked(true);
+    producer_ = std::move(reply.stream);
+    serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*stream_head_);
+    beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
+    http::async_write_header(stream_, *serializer_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->EndStream(false);
+                               self->NextChunk();
+                             });
+  }
+
+  void NextChunk() {
+    auto self = shared_from_this();
+    producer_([self](std::optional<std::string> chunk) {
+      net::post(self->stream_.get_executor(),
+                [self, chunk = std::move(chunk)]() mutable { self->WriteChunk(std::move(chunk)); });
+    });
+  }
+
+  void WriteChunk(std::optional<std::string> chunk) {
+    beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
+    auto self = shared_from_this();
+    if (!chunk) {
+      return net::async_write(stream_, http::make_chunk_last(),
+                              [self](beast::error_code ec, size_t) { self->EndStream(!ec); });
+    }
+    if (chunk->empty()) return NextChunk();
+    chunk_ = std::move(*chunk);
+    net::async_write(stream_, http::make_chunk(net::buffer(chunk_)),
+                     [self](beast::error_code ec, size_t) {
+                       if (ec) return self->EndStream(false);
+                       self->NextChunk();
+                     });
+  }
+
+  void EndStream(bool complete) {
+    const bool keep = complete && stream_head_->keep_alive();
+    serializer_.reset();
+    stream_head_.reset();
+    producer_ = nullptr;
+    chunk_.clear();
+    if (!keep) return DoShutdown();
+    DoRead();
+  }
+
   void OnWrite(beast::error_code ec, size_t) {
     if (ec) return;
     const bool keep = response_->keep_alive();
@@ -625,6 +689,11 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
+  // A streamed console response (WriteConsole).
+  std::optional<http::response<http::empty_body>> stream_head_;
+  std::unique_ptr<http::response_serializer<http::empty_body>> serializer_;
+  std::function<void(ConsoleReply::Next)> producer_;
+  std::string chunk_;
   int requests_ = 0;
 };
 
@@ -649,10 +718,10 @@ Result<std::shared_ptr<ApiServer>> ApiServer::Start(net::io_context& io,
                                                     std::shared_ptr<net::ssl::context> tls,
                                                     ApiOptions options, CheckService* checks,
                                                     EnrolmentAuthority* enrolment,
-                                                    StaffDirectory* staff) {
+                                                    StaffDirectory* staff, Console* console) {
   std::shared_ptr<ApiServer> server(new ApiServer());
-  server->impl_ =
-      std::make_unique<Impl>(io, std::move(tls), std::move(options), checks, enrolment, staff);
+  server->impl_ = std::make_unique<Impl>(io, std::move(tls), std::move(options), checks, enrolment,
+                                         staff, console);
   auto& impl = *server->impl_;
   beast::error_code ec;
   const auto address = net::ip::make_address(impl.options.address, ec);

@@ -239,8 +239,15 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   api_options.address = config.api_address;
   api_options.port = config.api_port;
   api_options.tokens = config.api_tokens;
+  if (config.console.enabled) {
+    ConsoleServices services;
+    services.checks = b->checks_.get();
+    services.staff = b->staff_.get();
+    services.clock = &clock;
+    MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
+  }
   auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),
-                              b->enrolment_.get(), b->staff_.get());
+                              b->enrolment_.get(), b->staff_.get(), b->console_.get());
   if (!api.ok()) {
     b->hub_->Stop();
     return api.status();

@@ -284,6 +284,20 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.staff.session_idle =
       std::chrono::minutes(r.Integer("staff.session_idle_minutes", 30, 1, 24 * 60));
   c.staff.token_days_max = static_cast<int>(r.Integer("staff.token_days_max", 365, 1, 365));
+  c.console.enabled = r.Bool("console.enabled", false);
+  if (c.console.enabled) {
+    c.console.assets = r.Path("console.assets");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(c.console.assets / "console.css", ec)) {
+      r.ErrorAt("console.assets",
+                "console.assets must be the built console assets (a folder with console.css; "
+                "npm run build --prefix console)");
+    }
+  }
+  c.console.service_name = r.String("console.service_name", "MASH Exchange");
+  if (c.console.service_name.empty() || c.console.service_name.size() > 80) {
+    r.ErrorAt("console.service_name", "console.service_name must be 1-80 characters");
+  }
   if (r.Has("enrolment")) {
     EnrolmentSettings e;
     e.issuing_ca_cert = r.Path("enrolment.issuing_ca_cert");

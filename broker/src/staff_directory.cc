@@ -532,14 +532,28 @@ void StaffDirectory::IssueToken(const std::string& user, const std::string& pass
               InvalidArgument("/new_password is required: the password is a one-time password"));
         }
         if (new_password) {
-          return SetPasswordAndIssue(*row, *new_password, days, label, std::move(done));
+          return SetPasswordAndIssue(*row, *new_password, /*session=*/false, days, label,
+                                     std::move(done));
         }
         done(Issue(*row, /*session=*/false, days, label));
       });
 }
 
+void StaffDirectory::ChangePassword(const std::string& user, const std::string& password,
+                                    const std::string& new_password,
+                                    Done<IssuedCredential> done) {
+  if (Status s = CheckNewPassword(user, new_password); !s.ok()) return done(s);
+  if (new_password == password) {
+    return done(InvalidArgument("/new_password must differ from /password"));
+  }
+  Authenticated(user, password, [this, new_password, done](Result<UserRow> row) mutable {
+    if (!row.ok()) return done(row.status());
+    SetPasswordAndIssue(*row, new_password, /*session=*/true, 0, "", std::move(done));
+  });
+}
+
 void StaffDirectory::SetPasswordAndIssue(const UserRow& row, const std::string& new_password,
-                                         int days, const std::string& label,
+                                         bool session, int days, const std::string& label,
                                          Done<IssuedCredential> done) {
   if (HashingFull()) return done(Unavailable("too many password checks at once; try again"));
   auto secret = std::make_shared<std::string>(new_password);
@@ -552,7 +566,7 @@ void StaffDirectory::SetPasswordAndIssue(const UserRow& row, const std::string& 
     WipeString(*secret);
     return rc == 0 ? std::string(out) : std::string();
   };
-  auto then = [this, row, days, label, done](std::string hash) {
+  auto then = [this, row, session, days, label, done](std::string hash) {
     if (hash.empty()) return done(ResourceExhausted("cannot hash a password (out of memory)"));
     const int64_t now = clock_.NowUnix();
     Result<IssuedCredential> issued = Unavailable("");
@@ -567,7 +581,7 @@ void StaffDirectory::SetPasswordAndIssue(const UserRow& row, const std::string& 
       if (db_->Changes() != 1) return Unauthenticated("login refused");
       // A new password ends the sessions and tokens made with the old one.
       MASH_RETURN_IF_ERROR(RevokeAll(row.id));
-      issued = Issue(row, /*session=*/false, days, label);
+      issued = Issue(row, session, days, label);
       return issued.status();
     });
     if (!stored.ok()) {

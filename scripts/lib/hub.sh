@@ -152,6 +152,12 @@ anchor_file = "$w/data/audit-anchor.txt"
 store = "$w/policy/hub-agreement"
 trusted_keys = ["$w/keys/hub-dpo.sign.pub"]
 TOML
+    # The web console, when its assets are built (npm run build --prefix console).
+    local assets
+    assets="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/console/dist"
+    if [ -f "$assets/console.css" ]; then
+      printf '\n[console]\nenabled = true\nassets = "%s"\n' "$assets"
+    fi
     hub_api_tokens_config
     for a in "${hub_agencies[@]}"; do
       cat <<TOML

@@ -53,6 +53,9 @@
 // limited (8 KiB of headers, 64 KiB of body) and every read and write has a deadline.
 // Identifiers are never put in URLs: checks are named by random ids.
 //
+// Every other path (not under /api/) belongs to the web console (console.h) when it is enabled,
+// and is 404 otherwise.
+//
 // Thread safety: runs on the broker's io thread.
 #pragma once
 
@@ -64,6 +67,7 @@
 
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
+#include "mash/broker/console.h"
 #include "mash/broker/enrolment.h"
 #include "mash/broker/staff_directory.h"
 
@@ -83,7 +87,8 @@ class ApiServer : public std::enable_shared_from_this<ApiServer> {
                                                   std::shared_ptr<boost::asio::ssl::context> tls,
                                                   ApiOptions options, CheckService* checks,
                                                   EnrolmentAuthority* enrolment = nullptr,
-                                                  StaffDirectory* staff = nullptr);
+                                                  StaffDirectory* staff = nullptr,
+                                                  Console* console = nullptr);
   ~ApiServer();
   uint16_t port() const { return port_; }
   void Stop();

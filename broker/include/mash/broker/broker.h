@@ -63,6 +63,7 @@ class Broker {
   std::unique_ptr<PolicyView> policy_view_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
+  std::unique_ptr<Console> console_;  // null when [console] is not enabled
   std::shared_ptr<ApiServer> api_;
   // Destroyed before the API server: its destructor joins the hashing thread and drops what is
   // still queued there, which may hold API sessions.

@@ -109,6 +109,16 @@ struct StaffSettings {
   int token_days_max = 365;  // personal API tokens; the default is min(90, this)
 };
 
+// [console]: the web console (console.h, docs/console.md).
+struct ConsoleOptions {
+  bool enabled = false;
+  // The built front-end assets (console/dist: CSS, JS, images), served at /assets/.
+  std::filesystem::path assets;
+  std::string service_name = "MASH Exchange";
+  // Unsaved answers of a check being raised are dropped after this long without a page view.
+  std::chrono::seconds draft_idle{std::chrono::minutes(30)};
+};
+
 struct BrokerConfig {
   std::string hub_id = "hub";
   common::LogOptions log;
@@ -148,6 +158,7 @@ struct BrokerConfig {
   StaffSettings staff;
   std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
   DeadlineSettings deadlines;                  // [deadlines]; defaults when absent
+  ConsoleOptions console;                      // [console]: the web console (console.h)
 };
 
 // Loads and checks `path`. InvalidArgument lists every problem as "file:line:col: message".

@@ -153,6 +153,10 @@ class StaffDirectory {
   void IssueToken(const std::string& user, const std::string& password,
                   const std::optional<std::string>& new_password, int days,
                   const std::string& label, Done<IssuedCredential> done);
+  // (the web console) Sets a new password, proven by the current or a one-time password, and
+  // starts a session. Errors: as IssueToken.
+  void ChangePassword(const std::string& user, const std::string& password,
+                      const std::string& new_password, Done<IssuedCredential> done);
   // The staff member a session or token belongs to, or nullopt. Refreshes the idle expiry of a
   // session (and last use) at most once a minute.
   std::optional<Staff> Authenticate(std::string_view bearer);
@@ -178,7 +182,8 @@ class StaffDirectory {
   // The account state after a password check: counts failures, locks, rehashes.
   Result<UserRow> Decide(const std::string& user, const std::string& checked_hash,
                          const std::string& verdict);
-  void SetPasswordAndIssue(const UserRow& row, const std::string& new_password, int days,
+  void SetPasswordAndIssue(const UserRow& row, const std::string& new_password, bool session,
+                           int days,
                            const std::string& label, Done<IssuedCredential> done);
   Result<std::optional<UserRow>> LoadUser(const std::string& user) const;
   Result<IssuedCredential> Issue(const UserRow& row, bool session, int days,
