@@ -244,6 +244,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     services.checks = b->checks_.get();
     services.staff = b->staff_.get();
     services.clock = &clock;
+    services.policy = b->policy_view_.get();
     MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
   }
   auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "console/page.h"
 #include "harness.h"
 #include "mash/policy/bundle.h"
 #include "mash/policy/store.h"
@@ -313,6 +314,126 @@ TEST_F(PolicyViewTest, OnlyTheDpoTriesAndOnlyDpoAndIgReadOthersAreRefusedAndAudi
                                       "shadow_differences: role",
                                       "test.manager manager policy_view: try: role",
                                       "test.ig ig_officer policy_view: try: role"}));
+}
+
+// The DPO's console pages, driven through their routes on the broker's thread (the console core
+// checks login, CSRF and roles before a route runs; the browser test covers that path).
+class PolicyPagesTest : public PolicyViewTest {
+ protected:
+  void SetUp() override {
+    PolicyViewTest::SetUp();
+    hub_ = StartHub();
+    context_.services.policy = &hub_->broker().policy_view();
+    context_.options.service_name = "MASH Exchange";
+    broker::console::AddPolicyPages(router_, context_);
+  }
+
+  // Runs the route for `method` `path` as `staff` with the form `body`; nullopt when no route.
+  std::optional<broker::console::Response> Call(const std::string& method, const std::string& path,
+                                                const broker::Staff& staff,
+                                                const std::string& body = "",
+                                                std::set<std::string>* roles = nullptr) {
+    return OnIo(hub_->io(), [&]() -> std::optional<broker::console::Response> {
+      std::vector<std::string> params;
+      bool known = false;
+      const auto* route = router_.Find(method, path, params, known);
+      if (route == nullptr) return std::nullopt;
+      if (roles != nullptr) *roles = route->roles;
+      broker::console::Request r{.method = method,
+                                 .path = path,
+                                 .params = params,
+                                 .query = *broker::console::Params::Parse(""),
+                                 .form = *broker::console::Params::Parse(body),
+                                 .staff = staff,
+                                 .csrf = "csrf-token"};
+      std::optional<broker::console::Response> out;
+      route->handler(r, [&out](broker::console::Response res) { out = std::move(res); });
+      return out;
+    });
+  }
+
+  std::unique_ptr<TestHub> hub_;
+  broker::console::Router router_;
+  broker::console::Context context_;
+};
+
+TEST_F(PolicyPagesTest, PoliciesShowsTheAgreementShadowHistoryAndAgencies) {
+  std::set<std::string> roles;
+  auto res = Call("GET", "/policies", kDpo, "", &roles);
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(roles, (std::set<std::string>{"dpo", "ig_officer"}));
+  EXPECT_EQ(res->status, 200);
+  const std::string& html = res->html;
+  EXPECT_NE(html.find("Sharing agreement in force"), std::string::npos);
+  EXPECT_NE(html.find(enforced_version_), std::string::npos);
+  EXPECT_NE(html.find(shadow_version_), std::string::npos);
+  EXPECT_NE(html.find("2027-09-30"), std::string::npos);
+  EXPECT_EQ(html.find("Overdue"), std::string::npos);
+  EXPECT_NE(html.find("<code>shadow-no-practitioners</code> added"), std::string::npos);
+  EXPECT_NE(html.find("Publication history"), std::string::npos);
+  EXPECT_NE(html.find(">Shadow</strong>"), std::string::npos);
+  EXPECT_NE(html.find(">Enforced</strong>"), std::string::npos);
+  EXPECT_NE(html.find("Northshire Police"), std::string::npos);
+  EXPECT_NE(html.find("No answer yet"), std::string::npos);
+}
+
+TEST_F(PolicyPagesTest, TryARequestRendersBothDecisionsAndTheirExplanation) {
+  std::set<std::string> roles;
+  auto form = Call("GET", "/policies/try", kDpo, "", &roles);
+  ASSERT_TRUE(form.has_value());
+  EXPECT_EQ(roles, std::set<std::string>{"dpo"});
+  EXPECT_NE(form->html.find("name=\"csrf\" value=\"csrf-token\""), std::string::npos);
+  EXPECT_NE(form->html.find("value=\"child-protection-s47\""), std::string::npos);
+  EXPECT_NE(form->html.find("value=\"police\""), std::string::npos);
+  EXPECT_EQ(form->html.find("id=\"decision\""), std::string::npos);
+
+  auto res = Call("POST", "/policies/try", kDpo,
+                  "csrf=csrf-token&role=practitioner&purpose=child-protection-s47&"
+                  "lawful_basis=uk-gdpr-6-1-e&consent_state=given&override_ground=&"
+                  "urgency=amber&level=2&agencies=police");
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->status, 200);
+  const std::string& html = res->html;
+  EXPECT_NE(html.find("id=\"decision\""), std::string::npos);
+  EXPECT_NE(html.find("A check with these agencies would be raised"), std::string::npos);
+  EXPECT_NE(html.find("The shadow version decides differently"), std::string::npos);
+  EXPECT_NE(html.find("<li>permit at level 2  (deciding rule: s47-all-agencies)</li>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<li>deny  (deciding rule: shadow-no-practitioners)</li>"),
+            std::string::npos);
+  EXPECT_NE(html.find("policy version: " + enforced_version_), std::string::npos);
+  // The form keeps what was asked.
+  EXPECT_NE(html.find("value=\"child-protection-s47\" checked"), std::string::npos);
+}
+
+TEST_F(PolicyPagesTest, TryARequestWithMissingFieldsShowsAnErrorSummary) {
+  auto res = Call("POST", "/policies/try", kDpo, "csrf=csrf-token&role=practitioner&level=2");
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->status, 400);
+  const std::string& html = res->html;
+  EXPECT_NE(html.find("govuk-error-summary"), std::string::npos);
+  EXPECT_NE(html.find("href=\"#purpose\""), std::string::npos);
+  EXPECT_NE(html.find("Select a purpose"), std::string::npos);
+  EXPECT_NE(html.find("href=\"#agencies\""), std::string::npos);
+  EXPECT_EQ(html.find("href=\"#role\""), std::string::npos);
+  EXPECT_EQ(html.find("id=\"decision\""), std::string::npos);
+}
+
+TEST_F(PolicyPagesTest, ShadowListsTheDifferencesOfARaise) {
+  auto empty = Call("GET", "/policies/shadow", kIg);
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_NE(empty->html.find("No differences have been recorded"), std::string::npos);
+  auto id = hub_->Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto res = Call("GET", "/policies/shadow", kDpo);
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->html.find("1 difference by deciding rules"), std::string::npos);
+  EXPECT_NE(res->html.find("<code>" + *id + "</code>"), std::string::npos);
+  EXPECT_NE(res->html.find("<code>shadow-no-practitioners</code>"), std::string::npos);
+  // Nothing about the subject is on the page.
+  EXPECT_EQ(res->html.find("Amelia"), std::string::npos);
+  EXPECT_EQ(res->html.find("943 476 5919"), std::string::npos);
 }
 
 }  // namespace

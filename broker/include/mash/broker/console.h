@@ -30,12 +30,15 @@
 
 namespace mash::broker {
 
+class PolicyView;
+
 // What the pages use. Pointers outlive the console (they are the broker's parts); any may be
 // null in tests, and the pages that need a null one answer 404.
 struct ConsoleServices {
   CheckService* checks = nullptr;
   StaffDirectory* staff = nullptr;
   const common::Clock* clock = nullptr;
+  PolicyView* policy = nullptr;  // the DPO pages (policy_pages.cc)
 };
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
