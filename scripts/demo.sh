@@ -25,17 +25,29 @@
 # history, as an IG officer would, and removes the folder. Every step's outcome is checked (from
 # mashctl's JSON): the demo stops with "demo: FAILED: …" and exit 1 when one is not as expected.
 #
-# Usage: scripts/demo.sh BIN_DIR [--keep]
+# Usage: scripts/demo.sh BIN_DIR [--keep] [--serve]
 #   BIN_DIR  the build folder holding broker/mash-broker, agent/mash-agent and cli/mashctl
 #   --keep   keep the temporary folder (configs and logs) for a look afterwards
+#   --serve  once the check is closed, keep the hub running for the web console: print its URL
+#            and the staff logins (random passwords, kept in 0600 files in the folder), add a DPO
+#            and an admin account, and wait for Ctrl-C; then stop and verify as usual
 # shellcheck disable=SC2119  # hub_* functions take optional arguments, not the script's
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/hub.sh source-path=SCRIPTDIR
 source "$here/scripts/lib/hub.sh"
-hub_init demo "${1:?usage: scripts/demo.sh BIN_DIR [--keep]}" " (./mash demo does)"
-keep=${2:-}
+hub_init demo "${1:?usage: scripts/demo.sh BIN_DIR [--keep] [--serve]}" " (./mash demo does)"
+keep= serve=
+for arg in "${@:2}"; do
+  case "$arg" in
+    --keep) keep=--keep ;;
+    --serve) serve=yes ;;
+    *) echo "demo: unknown option '$arg' (usage: scripts/demo.sh BIN_DIR [--keep] [--serve])" >&2; exit 2 ;;
+  esac
+done
+# Serving the console: the staff keep their (random) passwords, in 0600 files, to log in with.
+[ -n "$serve" ] && hub_keep_passwords=yes
 mashctl=$hub_mashctl
 
 hub_make_workdir demo
@@ -276,6 +288,24 @@ step "Agency IT at the police: status, a connection test and the disclosure log 
 "$hub_agent_bin" status --config "$work/agent-police.toml"
 "$hub_agent_bin" test-connection --config "$work/agent-police.toml"
 "$hub_agent_bin" log --config "$work/agent-police.toml" --check "$check_id"
+
+if [ -n "$serve" ]; then
+  step "The web console is at https://127.0.0.1:$hub_api_port/ (Ctrl-C stops the hub and ends the demo)"
+  hub_add_staff dee.dpo dpo ig "Dee DPO" >/dev/null
+  hub_add_staff ada.admin admin hub "Ada Admin" >/dev/null
+  echo "The broker's certificate is signed by the demo's own CA, $work/pki/root-ca.pem: trust it in"
+  echo "the browser for this session, or accept the warning (127.0.0.1 only). Staff logins:"
+  for u in "$practitioner" "$manager" "$ig" dee.dpo ada.admin; do
+    printf '  %-18s %s\n' "$u" "$(cat "$work/staff/$u.pw")"
+  done
+  # Ctrl-C reaches only this script's foreground sleep (the broker and agents, started in the
+  # background by a script, ignore SIGINT): it ends the wait, and the demo goes on to stop.
+  served=
+  trap 'served=yes' INT
+  while [ -z "$served" ]; do sleep 1 || true; done
+  trap cleanup INT
+  echo
+fi
 
 step "Stopping"
 hub_stop_all || fail "a process exited with an error"

@@ -26,6 +26,8 @@
 #   hub_add_staff USER ROLE TEAM NAME   as the admin, `mashctl user add`; then, as the new user,
 #                                   `mashctl user token` with a new random password: the personal
 #                                   token is hub_work/keys/USER.token (0600); passwords never printed
+#                                   (with hub_keep_passwords=yes the password stays in
+#                                   hub_work/staff/USER.pw, 0600, for a browser login)
 #   hub_wait_agents_online [TRIES]  polls `agency list` every 0.1 s: 0 once all are online
 #   hub_stop_all                    SIGTERM to every process, then waits: 1 if one failed
 #   hub_kill_all                    the same for traps: ignores errors
@@ -352,7 +354,8 @@ hub_add_staff() {  # hub_add_staff USER ROLE TEAM NAME: an account and its perso
     --out "$w/keys/$user.token" --label "$hub_prog"
   [ "$(stat -c %a "$w/keys/$user.token")" = 600 ] ||
     { echo "$hub_prog: the token file of $user is not 0600" >&2; exit 1; }
-  rm -f "$otp" "$pw"
+  rm -f "$otp"
+  [ "${hub_keep_passwords:-}" = yes ] || rm -f "$pw"
 }
 
 hub_wait_agents_online() {  # hub_wait_agents_online [TRIES]: hub_online counts the agents online

@@ -374,7 +374,9 @@ void Console::Handle(const HttpRequest& req, std::function<void(ConsoleReply)> r
     res.set("Content-Security-Policy", kContentSecurityPolicy);
     res.set("X-Frame-Options", "DENY");
     res.set("X-Content-Type-Options", "nosniff");
-    res.set("Referrer-Policy", "no-referrer");
+    // same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" with every
+    // form POST, and the cross-site check below refuses them all (the browser tests saw it).
+    res.set("Referrer-Policy", "same-origin");
     res.set("Cross-Origin-Opener-Policy", "same-origin");
     res.set("Cross-Origin-Resource-Policy", "same-origin");
     res.set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()");
