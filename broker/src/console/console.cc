@@ -257,8 +257,8 @@ void AddAccountPages(console::Router& router, Console::Impl* impl) {
           console::Errors refused;
           if (issued.status().code() == StatusCode::kUnavailable) {
             refused.push_back({"user",
-                               "Too many people are signing in at once. Try again in a "
-                               "minute"});
+                              "Too many people are signing in at once. Try again in a "
+                              "minute"});
             return reply(pages.LoginForm(r, user, std::move(refused), 503));
           }
           // One message for every refusal: wrong password, unknown user, lock, one-time password.
@@ -305,8 +305,8 @@ void AddAccountPages(console::Router& router, Console::Impl* impl) {
           }
           if (s.code() == StatusCode::kUnavailable) {
             refused.push_back({"user",
-                               "Too many people are signing in at once. Try again in a "
-                               "minute"});
+                              "Too many people are signing in at once. Try again in a "
+                              "minute"});
             return reply(pages.PasswordForm(r, user, std::move(refused), 503));
           }
           refused.push_back({"user", "Enter a correct user ID and password"});

@@ -46,8 +46,8 @@ struct Request {
   Params query;
   Params form;                 // POST bodies
   std::optional<Staff> staff;  // the logged-in member of staff (always set on role routes)
-  std::string csrf{};          // the token every form must carry (CsrfField)
-  std::string session_key{};   // a stable, non-secret key of the session (drafts, searches)
+  std::string csrf{};            // the token every form must carry (CsrfField)
+  std::string session_key{};     // a stable, non-secret key of the session (drafts, searches)
 };
 
 struct Response {
@@ -108,7 +108,7 @@ struct Page {
   std::string back{};          // a back link to this path
   Errors errors{};             // an error summary above the h1 ("Error: " prefixed title)
   std::string active_nav{};    // the navigation item to mark current (a path)
-  bool wide = false;           // the full width column instead of two thirds
+  bool wide = false;         // the full width column instead of two thirds
   std::string notification{};  // an html success banner (govuk-notification-banner--success)
 };
 
@@ -137,9 +137,9 @@ struct Field {
   std::string hint{};
   std::string value{};
   std::string error{};
-  std::string classes{};       // e.g. govuk-input--width-10
-  std::string type = "text";   // text, password, email, number, ...
-  std::string autocomplete{};  // e.g. "off", "username", "current-password"
+  std::string classes{};        // e.g. govuk-input--width-10
+  std::string type = "text";  // text, password, email, number, ...
+  std::string autocomplete{};   // e.g. "off", "username", "current-password"
   bool label_is_heading = false;
 };
 std::string TextInput(const Field& f);
@@ -185,7 +185,7 @@ struct Table {
   std::string caption{};
   std::vector<std::string> head{};
   std::vector<std::vector<std::string>> rows_html{};  // cells are html
-  bool sortable = false;        // MOJ sortable table (JavaScript adds the sort buttons)
+  bool sortable = false;      // MOJ sortable table (JavaScript adds the sort buttons)
   std::vector<bool> numeric{};  // per column
 };
 std::string RenderTable(const Table& t);
