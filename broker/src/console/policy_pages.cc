@@ -274,7 +274,7 @@ std::string TryFormHtml(const Request& r, const PolicyView& pv, const TryForm& f
   return Form(r, "/policies/try", html);
 }
 
-std::string DecisionHtml(const policy::Decision& d, const std::string& text) {
+std::string DecisionHtml(const policy::Decision& d, const std::string& text, int heading) {
   const bool permit = d.effect == policy::Effect::kPermit;
   std::string html = "<p class=\"govuk-body\">" +
                      (permit ? Tag("Permit", "green") + " at level " + std::to_string(d.level)
@@ -286,7 +286,7 @@ std::string DecisionHtml(const policy::Decision& d, const std::string& text) {
                        {.key = "Obligations", .value_html = Escape(JoinOr(d.obligations, "None"))},
                        {.key = "Version", .value_html = ShortVersion(d.policy_version)}});
   // The explanation, line by line as `mashctl policy explain` prints it.
-  html += "<h4 class=\"govuk-heading-s\">Explanation</h4><ul class=\"govuk-list mash-explain\">";
+  html += Heading("Explanation", heading, "s") + "<ul class=\"govuk-list mash-explain\">";
   size_t at = 0;
   while (at < text.size()) {
     const size_t end = std::min(text.find('\n', at), text.size());
@@ -325,12 +325,12 @@ std::string OutcomeHtml(const PolicyView& pv, const TryOutcome& out) {
     std::string inner;
     if (a.shadow) {
       inner = "<div class=\"govuk-grid-row\"><div class=\"govuk-grid-column-one-half\">" +
-              Heading("Version in force", 3, "s") + DecisionHtml(a.enforced, a.enforced_text) +
+              Heading("Version in force", 3, "s") + DecisionHtml(a.enforced, a.enforced_text, 4) +
               "</div><div class=\"govuk-grid-column-one-half\">" +
               Heading(std::string("Shadow version") + (a.differs ? " (differs)" : ""), 3, "s") +
-              DecisionHtml(*a.shadow, a.shadow_text) + "</div></div>";
+              DecisionHtml(*a.shadow, a.shadow_text, 4) + "</div></div>";
     } else {
-      inner = DecisionHtml(a.enforced, a.enforced_text);
+      inner = DecisionHtml(a.enforced, a.enforced_text, 3);
     }
     html += Card(name, inner);
   }
