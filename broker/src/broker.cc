@@ -222,6 +222,14 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   check_options.alerts = b->alerts_.get();
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
                                               agreement.set, b->pseudonyms_, post, check_options);
+  MASH_ASSIGN_OR_RETURN(b->policy_view_,
+                        PolicyView::Create({config.database, config.database_key}, agreement.set,
+                                           agreement.signers, config.policy.store, clock));
+  b->policy_view_->SetRefusalRecorder(
+      [checks = b->checks_.get()](const Staff& staff, std::string_view detail) {
+        checks->RecordRefusal(staff, detail);
+      });
+  b->checks_->SetPolicyObserver(b->policy_view_.get());
   MASH_RETURN_IF_ERROR(b->checks_->Load());
 
   AgentHubOptions hub_options;
@@ -261,6 +269,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     services.alerts = b->alerts_.get();
     services.clock = &clock;
     services.audit = b->audit_reader_.get();
+    services.policy = b->policy_view_.get();
     MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
   }
   auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),

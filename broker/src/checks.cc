@@ -338,6 +338,12 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
   audit::AuditEvent refused;
   bool awaiting = false;
   std::vector<audit::AuditEvent> events;
+  struct ShadowDiff {
+    std::string agency;
+    policy::Decision enforced;
+    policy::Decision shadow;
+  };
+  std::vector<ShadowDiff> shadow_diffs;
   for (const auto& a : request.agencies) {
     policy::Request pr;
     pr.role = staff.role;
@@ -359,6 +365,7 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
                        {"shadow", policy::EffectName(outcome.shadow->effect)},
                        {"shadow_rule", outcome.shadow->deciding_rule},
                        {"shadow_version", outcome.shadow->policy_version}});
+      shadow_diffs.push_back({a, d, *outcome.shadow});
     }
     if (d.effect == policy::Effect::kDeny) {
       if (denials.empty()) {
@@ -404,6 +411,13 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
   if (denials.empty() && staff.team.empty()) {
     RecordRefusal(staff, "raise: no team");
     return done(PermissionDenied("your account belongs to no team; ask an administrator"));
+  }
+  // A request the hub's own rules refused above never reached the agreement's decision; the
+  // rest (raised, or refused by the agreement) are what the DPO compares the shadow with.
+  if (policy_observer_ != nullptr) {
+    for (const auto& diff : shadow_diffs) {
+      policy_observer_->OnShadowDiffers(check.id, diff.agency, diff.enforced, diff.shadow);
+    }
   }
   if (!denials.empty()) {
     common::LogInfo("check.refused",
@@ -890,6 +904,9 @@ void CheckService::OnFollowUpCommitted(const std::string& id, const std::string&
   }
   if (late) part.late = true;
   (void)Save(it->second);
+  if (policy_observer_ != nullptr) {
+    policy_observer_->OnAgencyPolicySeen(agency, body.policy_version, clock_.Now());
+  }
   common::LogInfo("answer.follow_up_received", {{"check", id},
                                                 {"agency", agency},
                                                 {"categories", body.categories.size()},
@@ -924,6 +941,9 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
   }
   part.state = PartState::kAnswered;
   (void)Save(it->second);
+  if (policy_observer_ != nullptr) {
+    policy_observer_->OnAgencyPolicySeen(agency, part.answer->policy_version, part.answered_at);
+  }
   common::LogInfo("answer.received",
                   {{"check", id},
                    {"agency", agency},
@@ -1595,6 +1615,9 @@ Status CheckService::Load() {
       if (part.state == PartState::kQueued && check->outcome.empty()) {
         waiting_[agency].push_back(check->id);
         ++requeued;
+      }
+      if (part.state == PartState::kAnswered && part.answer && policy_observer_ != nullptr) {
+        policy_observer_->OnAgencyPolicySeen(agency, part.answer->policy_version, part.answered_at);
       }
     }
     const auto loaded = checks_.emplace(check->id, std::move(*check)).first;

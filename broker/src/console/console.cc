@@ -359,6 +359,7 @@ Result<std::unique_ptr<Console>> Console::Create(ConsoleOptions options, Console
   console::AddCheckPages(c->impl_->router, c->impl_->context);
   console::AddAlertPages(c->impl_->router, c->impl_->context);
   console::AddAuditPages(c->impl_->router, c->impl_->context);
+  console::AddPolicyPages(c->impl_->router, c->impl_->context);
   return c;
 }
 

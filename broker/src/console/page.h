@@ -226,5 +226,6 @@ void AddAlertPages(Router& router, Context& context);
 // "Alerts", or "Alerts (N new)" while N alerts are new: the text for the navigation's item.
 std::string AlertsNavText(const ConsoleServices& services);
 void AddAuditPages(Router& router, Context& context);
+void AddPolicyPages(Router& router, Context& context);
 
 }  // namespace mash::broker::console

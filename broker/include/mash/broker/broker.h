@@ -22,6 +22,7 @@
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/policy_view.h"
 #include "mash/broker/staff_directory.h"
 
 namespace mash::broker {
@@ -47,6 +48,8 @@ class Broker {
   AuditReader& audit_reader() { return *audit_reader_; }
   // The keys and replay store: what seals a message to an agency (a chase, for the tests).
   Courier& courier() { return *courier_; }
+  // What the DPO pages read: the agreement, agency policy versions, shadow differences.
+  PolicyView& policy_view() { return *policy_view_; }
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 
@@ -67,6 +70,8 @@ class Broker {
   // Before the check service, which reports to it: destroyed after it.
   std::unique_ptr<AlertStore> alert_store_;
   std::unique_ptr<AlertQueue> alerts_;
+  // Declared before the check service, which tells it of differences and answers.
+  std::unique_ptr<PolicyView> policy_view_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::unique_ptr<Console> console_;  // null when [console] is not enabled

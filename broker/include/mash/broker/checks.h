@@ -147,6 +147,22 @@ class CheckService final : public AgentEvents {
   ~CheckService() override;
 
   void AttachHub(std::shared_ptr<AgentHub> hub) { hub_ = std::move(hub); }
+
+  // Told what the DPO pages show (PolicyView), on the service's thread: each agency part of a
+  // check (raised, or refused by the agreement) that the shadow version decides differently,
+  // and the disclosure policy version of each recorded answer (and of the stored answers, at
+  // Load).
+  class PolicyObserver {
+   public:
+    virtual ~PolicyObserver() = default;
+    virtual void OnShadowDiffers(const std::string& check_ref, const std::string& agency,
+                                 const policy::Decision& enforced,
+                                 const policy::Decision& shadow) = 0;
+    virtual void OnAgencyPolicySeen(const std::string& agency, const std::string& version,
+                                    common::TimePoint when) = 0;
+  };
+  // `observer` (may be null) must outlive the service's use of it. Set before Load().
+  void SetPolicyObserver(PolicyObserver* observer) { policy_observer_ = observer; }
   // Loads the stored checks that are not purged (at start, before any connection). Parts that
   // were on their way to an agency go out again; DataLoss when a stored check does not parse.
   Status Load();
@@ -372,6 +388,7 @@ class CheckService final : public AgentEvents {
   Post post_;
   CheckServiceOptions options_;
   std::shared_ptr<AgentHub> hub_;
+  PolicyObserver* policy_observer_ = nullptr;
   // Expires with the service: posted audit callbacks check it before touching anything.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::map<std::string, Check> checks_;

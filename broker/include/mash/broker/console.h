@@ -32,6 +32,7 @@
 namespace mash::broker {
 
 class AuditReader;
+class PolicyView;
 
 // What the pages use. Pointers outlive the console (they are the broker's parts); any may be
 // null in tests, and the pages that need a null one answer 404.
@@ -41,6 +42,7 @@ struct ConsoleServices {
   AlertQueue* alerts = nullptr;  // the IG alert queue (alert_pages.cc)
   const common::Clock* clock = nullptr;
   AuditReader* audit = nullptr;  // the audit trail's read side (IG officers, DPOs)
+  PolicyView* policy = nullptr;  // the DPO pages (policy_pages.cc)
 };
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
