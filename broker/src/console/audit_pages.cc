@@ -495,8 +495,9 @@ void AddVerifyPage(Router& router, Context& c) {
       page.body = result +
                   Paragraph(
                       "A range is checked against the log's signed seal: each entry's "
-                      "encoding, hash, chain value and its audit path to the signed "
-                      "root. The whole log is checked from its first entry.") +
+                      "encoding, hash and chain value, and that together with the rest of "
+                      "the stored tree they give the seal's signed root. The whole log is "
+                      "checked from its first entry.") +
                   form;
       return PageResponse(r, page, c.options.service_name, status);
     };
@@ -738,9 +739,7 @@ void AddSubjectReportPages(Router& router, Context& c) {
           page.active_nav = "/subject-report";
           page.wide = true;
           page.body =
-              ReportHtml(*report) + Paragraph(
-                                        "Print this page with your browser's Print command; the "
-                                        "navigation is left out of the printout.");
+              ReportHtml(*report) + Paragraph("Print this page with your browser's Print command.");
           reply(PageResponse(r, page, c.options.service_name));
         });
   });
