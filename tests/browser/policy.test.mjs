@@ -40,10 +40,10 @@ test('a DPO sees the agreement in force, its version, review date and history', 
   assert.match(text, /Review date\s+\d{4}-\d{2}-\d{2}/)
   // The hub's agreement is signed by the partnership's DPO key and published in a store.
   assert.match(text, /Signed by\s+sha256:[0-9a-f]{64}/)
-  const history = page.locator('table', { hasText: 'Publications of the agreement' })
+  const history = page.locator('table', { hasText: 'Publication history' })
   assert.ok(await history.locator('tbody tr').count() >= 1)
   assert.match(await history.locator('tbody tr').first().innerText(), /Enforced/)
-  const agencies = page.locator('table', { hasText: 'Agencies and the policy version' })
+  const agencies = page.locator('table', { hasText: 'Latest answer' })
   assert.equal(await agencies.locator('tbody tr').count(), 6)
   await screenshot(page, 'policy-policies')
   await checkA11y(page)

@@ -125,22 +125,25 @@ Response PoliciesPage(const Request& r, Context& context) {
                            "publish --shadow to compare it with the version in force."));
   }
 
-  body += Heading("Publication history");
   if (view->store.empty()) {
+    body += Heading("Publication history");
     body += Paragraph(
         "The agreement was loaded from a bundle file, not a policy store: there is no "
         "publication history.");
   } else if (!view->history_error.empty()) {
+    body += Heading("Publication history");
     body += WarningText("The publication history cannot be read now. Try again later.");
   } else {
     Table t;
-    t.caption = "Publications of the agreement, newest first";
+    t.caption = "Publication history, newest first";
     t.head = {"Number", "Published", "Mode", "Version", "Signed by"};
     t.numeric = {true, false, false, false, false};
     for (const auto& h : view->history) {
       const bool enforce = h.mode == policy::PublishMode::kEnforce;
       std::string signed_by;
-      for (const auto& s : h.signers) signed_by += (signed_by.empty() ? "" : "<br>") + Code(s);
+      for (const auto& s : h.signers) {
+        signed_by += (signed_by.empty() ? "" : "<br>") + ShortVersion(s);
+      }
       t.rows_html.push_back({std::to_string(h.seq), Escape(FormatTime(h.time_unix)),
                              enforce ? Tag("Enforced", "green") : Tag("Shadow", "blue"),
                              ShortVersion(h.version),
@@ -155,7 +158,6 @@ Response PoliciesPage(const Request& r, Context& context) {
       "named by the agency's latest answer. Agencies evaluate their shadow versions themselves "
       "and keep the differences in their own disclosure logs.");
   Table a;
-  a.caption = "Agencies and the policy version of their latest answer";
   a.head = {"Agency", "Policy version", "Latest answer"};
   for (const auto& s : *agencies) {
     std::string name = s.name.empty() ? Escape(s.agency) : Escape(s.name);
@@ -362,10 +364,12 @@ Response TryPage(const Request& r, Context& context, bool posted) {
       result = OutcomeHtml(*pv, *out);
     }
   }
-  page.body = Paragraph(
-                  "Compose a request to see what the sharing agreement in force, and its "
-                  "shadow version, decide and why. No subject is named, nothing is sent and "
-                  "no check is raised.") +
+  page.body = Paragraph(std::string("Compose a request to see what the sharing agreement in "
+                                    "force") +
+                        (pv->agreement().shadow() != nullptr ? ", and its shadow version, decide"
+                                                             : " decides") +
+                        " and why. No subject is named, nothing is sent and no check is "
+                        "raised.") +
               "<div class=\"govuk-grid-row\"><div class=\"govuk-grid-column-two-thirds\">" +
               TryFormHtml(r, *pv, form, page.errors) + "</div></div>" + result;
   return PageResponse(r, page, service, status);
