@@ -11,7 +11,7 @@ struct TypeName {
   EventType type;
   std::string_view name;
 };
-constexpr std::array<TypeName, 21> kTypeNames = {{
+constexpr std::array<TypeName, 23> kTypeNames = {{
     {EventType::kCheckRaised, "check_raised"},
     {EventType::kCheckAuthorised, "check_authorised"},
     {EventType::kCheckRejected, "check_rejected"},
@@ -33,6 +33,8 @@ constexpr std::array<TypeName, 21> kTypeNames = {{
     {EventType::kAgencyChased, "agency_chased"},
     {EventType::kDeadlineBreached, "deadline_breached"},
     {EventType::kAlertAcknowledged, "alert_acknowledged"},
+    {EventType::kAlertRaised, "alert_raised"},
+    {EventType::kAlertStatusChanged, "alert_status_changed"},
 }};
 
 struct OutcomeNameEntry {

@@ -1,6 +1,7 @@
 #include "mash/audit/verify.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,6 +28,41 @@ struct Entry {
   // From an export: the readable form, which must match the encoding.
   std::optional<nlohmann::json> readable;
 };
+
+using SubjectCheck = std::function<bool(const std::string&, uint64_t)>;
+
+// The checks of one entry on its own (VerifyLog step 2): empty when it passes, else the
+// problem, naming the entry. `e.leaf_hash` is set.
+std::string EntryProblem(const Entry& e, uint64_t retained, const SubjectCheck& subject_check) {
+  const std::string at = "entry " + std::to_string(e.seq) + ": ";
+  if (e.purged) {
+    if (e.seq >= retained) return at + "removed without a signed retention tombstone";
+    return "";
+  }
+  auto ev = DecodeEvent(e.encoded);
+  if (!ev.ok()) return at + "encoding is malformed";
+  if (ev->seq != e.seq) {
+    return at + "holds event " + std::to_string(ev->seq) + " (rows swapped, moved or inserted)";
+  }
+  if (HashLeaf(e.encoded) != *e.leaf_hash) return at + "leaf hash does not match the encoding";
+  if (e.columns) {
+    const IndexColumns& c = *e.columns;
+    if (c.time_ms != ev->time_ms || c.type != EventTypeName(ev->type) ||
+        c.outcome != OutcomeName(ev->outcome) || c.person != ev->person || c.agency != ev->agency ||
+        c.purpose != ev->purpose || c.lawful_basis != ev->lawful_basis) {
+      return at + "indexed columns do not match the encoding";
+    }
+  }
+  if (e.readable && *e.readable != EventToJson(*ev)) {
+    return at + "readable form does not match the encoding";
+  }
+  if (subject_check) {
+    for (const auto& s : ev->subjects) {
+      if (!subject_check(s, e.seq)) return at + "subject index entry missing";
+    }
+  }
+  return "";
+}
 
 class Verifier {
  public:
@@ -108,41 +144,14 @@ class Verifier {
         return Fail(expected_, "entry " + std::to_string(expected_) + " is missing");
       return Fail(e.seq, "entry " + std::to_string(e.seq) + " is out of order");
     }
-    const std::string at = "entry " + std::to_string(e.seq) + ": ";
-    const uint64_t retained = report_.retained_from;
-    if (!e.leaf_hash) return Fail(e.seq, at + "stored leaf hash is malformed");
-    Hash leaf = *e.leaf_hash;
-    if (e.purged) {
-      if (e.seq >= retained) {
-        return Fail(e.seq, at + "removed without a signed retention tombstone");
-      }
-    } else {
-      auto ev = DecodeEvent(e.encoded);
-      if (!ev.ok()) return Fail(e.seq, at + "encoding is malformed");
-      if (ev->seq != e.seq) {
-        return Fail(e.seq, at + "holds event " + std::to_string(ev->seq) +
-                               " (rows swapped, moved or inserted)");
-      }
-      if (HashLeaf(e.encoded) != leaf)
-        return Fail(e.seq, at + "leaf hash does not match the encoding");
-      if (e.columns) {
-        const IndexColumns& c = *e.columns;
-        if (c.time_ms != ev->time_ms || c.type != EventTypeName(ev->type) ||
-            c.outcome != OutcomeName(ev->outcome) || c.person != ev->person ||
-            c.agency != ev->agency || c.purpose != ev->purpose ||
-            c.lawful_basis != ev->lawful_basis) {
-          return Fail(e.seq, at + "indexed columns do not match the encoding");
-        }
-      }
-      if (e.readable && *e.readable != EventToJson(*ev)) {
-        return Fail(e.seq, at + "readable form does not match the encoding");
-      }
-      if (subject_check_) {
-        for (const auto& s : ev->subjects) {
-          if (!subject_check_(s, e.seq)) return Fail(e.seq, at + "subject index entry missing");
-        }
-      }
+    if (!e.leaf_hash)
+      return Fail(e.seq, "entry " + std::to_string(e.seq) + ": stored leaf hash is malformed");
+    if (std::string problem = EntryProblem(e, report_.retained_from, subject_check_);
+        !problem.empty()) {
+      return Fail(e.seq, std::move(problem));
     }
+    const Hash leaf = *e.leaf_hash;
+    const std::string at = "entry " + std::to_string(e.seq) + ": ";
     const Hash chain = ChainNext(chain_, leaf);
     if (!e.chain || *e.chain != chain) return Fail(e.seq, at + "hash chain mismatch");
     chain_ = chain;
@@ -236,7 +245,8 @@ class Verifier {
   }
 
   uint64_t expected() const { return expected_; }
-  std::function<bool(const std::string&, uint64_t)> subject_check_;
+  const std::optional<SignedCheckpoint>& seal() const { return seal_; }
+  SubjectCheck subject_check_;
   std::function<bool(const Frontier::NewNode&)> node_check_;
 
  private:
@@ -256,6 +266,217 @@ class Verifier {
 
 std::optional<Hash> HashColumn(const storage::Statement& s, int col) {
   return HashFromBytes(s.ColumnBlob(col));
+}
+
+// Audit paths of consecutive leaves share most of their nodes: remember the last node read at
+// each level, so that a range costs about one read per leaf instead of one per proof element.
+class CachingNodeReader final : public NodeReader {
+ public:
+  explicit CachingNodeReader(const NodeReader& inner) : inner_(inner), last_(64) {}
+  Result<Hash> Node(int level, uint64_t index) const override {
+    auto& slot = last_[static_cast<size_t>(level) % last_.size()];
+    if (slot && slot->first == index) return slot->second;
+    MASH_ASSIGN_OR_RETURN(Hash h, inner_.Node(level, index));
+    slot.emplace(index, h);
+    return h;
+  }
+
+ private:
+  const NodeReader& inner_;
+  mutable std::vector<std::optional<std::pair<uint64_t, Hash>>> last_;
+};
+
+Result<VerifyReport> VerifyRangeIn(storage::Database& db, const crypto::SigningPublicKey& key,
+                                   const VerifyOptions& options, uint64_t first, uint64_t last) {
+  Verifier v(key, options);
+  std::vector<std::string> texts;
+  {
+    MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                          db.Prepare("SELECT text FROM audit_checkpoints ORDER BY id"));
+    for (;;) {
+      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      texts.push_back(s.ColumnText(0));
+    }
+  }
+  MASH_ASSIGN_OR_RETURN(auto seal_text, internal::GetMeta(db, "seal"));
+  if (!v.AddCheckpoints(texts) || !v.SetSeal(seal_text)) return v.report();
+  if (!v.seal()) {
+    v.Fail(std::nullopt, "the log has no seal");
+    return v.report();
+  }
+  const Checkpoint& seal = v.seal()->checkpoint;
+  const uint64_t size = seal.size;
+  if (first >= size) {
+    return InvalidArgument("the range starts after the log's end (" + std::to_string(size) +
+                           " entries)");
+  }
+  last = std::min(last, size - 1);
+  if (last - first + 1 > kMaxVerifyRange) {
+    return InvalidArgument("a range holds at most " + std::to_string(kMaxVerifyRange) + " entries");
+  }
+  VerifyReport& report = v.report();
+  report.size = size;
+  auto fail = [&](std::optional<uint64_t> seq, std::string problem) {
+    v.Fail(seq, std::move(problem));
+    report.size = size;
+    return report;
+  };
+  internal::StoreNodeReader stored(db);
+  CachingNodeReader nodes(stored);
+  // The seal against the newest checkpoint: same tree, or the checkpoint's tree a prefix of it.
+  if (report.latest) {
+    const Checkpoint& c = report.latest->checkpoint;
+    if (c.size > size) {
+      return fail(size, "a checkpoint covers " + std::to_string(c.size) +
+                            " entries but the log is sealed at " + std::to_string(size) +
+                            " (truncated or restored from an older copy)");
+    }
+    bool consistent = c.size == size ? c.root == seal.root && c.chain == seal.chain : true;
+    if (c.size > 0 && c.size < size) {
+      auto proof = ConsistencyProof(stored, c.size, size);
+      consistent = proof.ok() && VerifyConsistency(c.size, size, *proof, c.root, seal.root).ok();
+    }
+    if (!consistent) {
+      return fail(std::nullopt, "the log's seal is not consistent with its newest checkpoint");
+    }
+  }
+  MASH_ASSIGN_OR_RETURN(storage::Statement subject_stmt,
+                        db.Prepare("SELECT 1 FROM audit_subjects WHERE skey = ? AND seq = ?"));
+  const SubjectCheck subject_check = [&](const std::string& p, uint64_t seq) {
+    subject_stmt.Reset();
+    subject_stmt.Bind(1, internal::SubjectKey(p)).Bind(2, static_cast<int64_t>(seq));
+    auto row = subject_stmt.Step();
+    return row.ok() && *row;
+  };
+  // The chain value before the range, as stored (it cannot be checked without the entries
+  // before it: a wrong one shows as a chain mismatch at `first`).
+  Hash chain = ChainStart();
+  if (first > 0) {
+    MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                          db.Prepare("SELECT chain FROM audit_events WHERE seq = ?1 UNION ALL "
+                                     "SELECT chain FROM audit_purged WHERE seq = ?1"));
+    s.Bind(1, static_cast<int64_t>(first - 1));
+    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+    std::optional<Hash> previous = row ? HashColumn(s, 0) : std::nullopt;
+    if (!previous) return fail(first - 1, "entry " + std::to_string(first - 1) + " is missing");
+    chain = *previous;
+  }
+  std::vector<Entry> purged;
+  {
+    MASH_ASSIGN_OR_RETURN(
+        storage::Statement s,
+        db.Prepare("SELECT seq, leaf_hash, chain FROM audit_purged WHERE seq >= ? AND seq <= ? "
+                   "ORDER BY seq"));
+    s.Bind(1, static_cast<int64_t>(first)).Bind(2, static_cast<int64_t>(last));
+    for (;;) {
+      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      Entry e;
+      e.seq = static_cast<uint64_t>(s.ColumnInt(0));
+      e.purged = true;
+      e.leaf_hash = HashColumn(s, 1);
+      e.chain = HashColumn(s, 2);
+      purged.push_back(std::move(e));
+    }
+  }
+  MASH_ASSIGN_OR_RETURN(
+      storage::Statement events,
+      db.Prepare("SELECT seq, time_ms, type, outcome, person, agency, purpose, lawful_basis, "
+                 "encoded, leaf_hash, chain FROM audit_events WHERE seq >= ? AND seq <= ? "
+                 "ORDER BY seq"));
+  events.Bind(1, static_cast<int64_t>(first)).Bind(2, static_cast<int64_t>(last));
+  std::optional<Entry> row_entry;  // the next stored event not yet used
+  auto next_event = [&]() -> Status {
+    MASH_ASSIGN_OR_RETURN(bool row, events.Step());
+    if (!row) {
+      row_entry.reset();
+      return Status::Ok();
+    }
+    Entry e;
+    e.seq = static_cast<uint64_t>(events.ColumnInt(0));
+    e.columns.emplace();
+    e.columns->time_ms = events.ColumnInt(1);
+    e.columns->type = events.ColumnText(2);
+    e.columns->outcome = events.ColumnText(3);
+    e.columns->person = events.ColumnText(4);
+    e.columns->agency = events.ColumnText(5);
+    e.columns->purpose = events.ColumnText(6);
+    e.columns->lawful_basis = events.ColumnText(7);
+    e.encoded = events.ColumnBlob(8);
+    e.leaf_hash = HashColumn(events, 9);
+    e.chain = HashColumn(events, 10);
+    row_entry = std::move(e);
+    return Status::Ok();
+  };
+  MASH_RETURN_IF_ERROR(next_event());
+  size_t next_purged = 0;
+  std::vector<std::pair<uint64_t, Hash>> leaves;  // checked on their own; proofs next
+  leaves.reserve(static_cast<size_t>(last - first + 1));
+  for (uint64_t seq = first; seq <= last; ++seq) {
+    const std::string at = "entry " + std::to_string(seq) + ": ";
+    Entry e;
+    if (next_purged < purged.size() && purged[next_purged].seq == seq) {
+      e = std::move(purged[next_purged++]);
+    } else if (row_entry && row_entry->seq == seq) {
+      e = std::move(*row_entry);
+      MASH_RETURN_IF_ERROR(next_event());
+    } else {
+      return fail(seq, "entry " + std::to_string(seq) + " is missing");
+    }
+    if (row_entry && row_entry->seq <= seq) {
+      return fail(seq, at + "is held twice (as an event and as a purged entry)");
+    }
+    if (!e.leaf_hash) return fail(seq, at + "stored leaf hash is malformed");
+    if (std::string problem = EntryProblem(e, report.retained_from, subject_check);
+        !problem.empty()) {
+      return fail(seq, std::move(problem));
+    }
+    chain = ChainNext(chain, *e.leaf_hash);
+    if (!e.chain || *e.chain != chain) return fail(seq, at + "hash chain mismatch");
+    leaves.emplace_back(seq, *e.leaf_hash);
+  }
+  if (last == size - 1 && chain != seal.chain) {
+    return fail(last, "the log's end does not match its seal's chain head");
+  }
+  // The log's end against the seal: rows added after it, or removed from the end (which would
+  // otherwise show as an audit path that cannot be built, at an entry before them).
+  {
+    MASH_ASSIGN_OR_RETURN(storage::Statement s, db.Prepare("SELECT MAX(seq) FROM audit_events"));
+    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+    const bool any = row && !s.ColumnIsNull(0);
+    const uint64_t end = any ? static_cast<uint64_t>(s.ColumnInt(0)) + 1 : 0;
+    if (end > size) {
+      return fail(
+          size, "entries from " + std::to_string(size) + " were added after the log's sealed end");
+    }
+    if (end < size) {
+      return fail(end, "the log ends at " + std::to_string(end) + " before its sealed end " +
+                           std::to_string(size) + " (truncated)");
+    }
+  }
+  // Second pass, once every entry of the range passed its own checks: each leaf's audit path.
+  for (const auto& [seq, leaf] : leaves) {
+    auto proof = InclusionProof(nodes, seq, size);
+    if (!proof.ok() && proof.status().code() != StatusCode::kNotFound &&
+        proof.status().code() != StatusCode::kDataLoss) {
+      return proof.status();
+    }
+    if (!proof.ok()) {
+      return fail(seq, "entry " + std::to_string(seq) +
+                           ": its audit path cannot be built (a stored entry or tree node it "
+                           "needs is missing or malformed)");
+    }
+    if (!VerifyInclusion(seq, size, leaf, *proof, seal.root).ok()) {
+      return fail(seq, "entry " + std::to_string(seq) +
+                           ": not included in the signed tree of the log's seal");
+    }
+    ++report.entries_checked;
+  }
+  report.ok = true;
+  report.size = size;
+  report.latest = v.seal();
+  return report;
 }
 
 }  // namespace
@@ -407,6 +628,22 @@ Result<VerifyReport> VerifyLog(storage::Database& db, const crypto::SigningPubli
     }
   }
   return v.report();
+}
+
+Result<VerifyReport> VerifyRange(storage::Database& db, const crypto::SigningPublicKey& key,
+                                 const VerifyOptions& options, uint64_t first, uint64_t last) {
+  if (first > last) return InvalidArgument("the range ends before it starts");
+  MASH_ASSIGN_OR_RETURN(bool has, internal::HasSchema(db));
+  if (!has) {
+    Verifier v(key, options);
+    v.Fail(std::nullopt, "no audit log in this database");
+    return v.report();
+  }
+  // One read snapshot: the seal and the entries are of the same moment.
+  MASH_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  Result<VerifyReport> r = VerifyRangeIn(db, key, options, first, last);
+  (void)db.Exec("COMMIT");
+  return r;
 }
 
 Result<VerifyReport> VerifyExport(std::istream& in, const crypto::SigningPublicKey& key,

@@ -214,29 +214,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
       }
       return Write(Reply(std::move(listed), http::status::ok, v, ka));
     }
-    if (target == "/api/v1/alerts") {
-      if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
-      if (!query.empty() && query != "all=true") {
-        return Write(JsonResponse(http::status::bad_request,
-                                  ErrorBody("invalid", "the only query is all=true"), v, ka));
-      }
-      auto alerts = server_->checks->Alerts(staff, query.empty());
-      if (!alerts.ok() && alerts.status().code() == StatusCode::kPermissionDenied) {
-        server_->checks->RecordRefusal(staff, "alerts: role");
-      }
-      return Write(Reply(std::move(alerts), http::status::ok, v, ka));
-    }
-    static const std::regex kAckPath("^/api/v1/alerts/([0-9a-f]{32})/acknowledgement$");
-    if (std::regex_match(target.begin(), target.end(), m, kAckPath)) {
-      if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
-      auto body = ObjectBody(req, staff, {"note"});
-      if (!body) return Write(InvalidBody(v, ka, "send {\"note\": \"...\"}"));
-      return server_->checks->AcknowledgeAlert(
-          m[1].str(), staff, (*body)["note"],
-          [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
-            self->Write(Reply(std::move(r), http::status::ok, v, ka));
-          });
-    }
+    if (target.starts_with("/api/v1/alerts")) return HandleAlerts(req, staff, target, query, v, ka);
     static const std::regex kDecisionPath("^/api/v1/checks/([0-9a-f]{32})/decision$");
     if (std::regex_match(target.begin(), target.end(), m, kDecisionPath)) {
       if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
@@ -334,6 +312,100 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
           JsonResponse(http::status::ok, {{"agencies", server_->checks->Agencies()}}, v, ka));
     }
     Write(JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+  }
+
+  // The IG alert queue (AlertQueue): the list with its filters, one alert, and status changes.
+  void HandleAlerts(const http::request<http::string_body>& req, const Staff& staff,
+                    std::string_view target, std::string_view query, unsigned v, bool ka) {
+    AlertQueue* alerts = server_->checks->alerts();
+    if (alerts == nullptr) {
+      return Write(
+          JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+    }
+    if (target == "/api/v1/alerts") {
+      if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
+      auto filter = AlertQuery(query);
+      if (!filter) {
+        return Write(JsonResponse(http::status::bad_request,
+                                  ErrorBody("invalid",
+                                            "the queries are status=..., kind=... (repeated or "
+                                            "comma-separated) and all=true"),
+                                  v, ka));
+      }
+      return Write(Reply(alerts->List(staff, *filter), http::status::ok, v, ka));
+    }
+    static const std::regex kAlertPath(
+        "^/api/v1/alerts/([0-9a-f]{32})(/status|/acknowledgement)?$");
+    std::cmatch m;
+    if (!std::regex_match(target.begin(), target.end(), m, kAlertPath)) {
+      return Write(
+          JsonResponse(http::status::not_found, ErrorBody("not_found", "no such resource"), v, ka));
+    }
+    const std::string id = m[1].str();
+    auto reply = [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+      self->Write(Reply(std::move(r), http::status::ok, v, ka));
+    };
+    if (!m[2].matched) {
+      if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
+      return Write(Reply(alerts->Get(staff, id), http::status::ok, v, ka));
+    }
+    if (req.method() != http::verb::post) return Write(MethodNotAllowed(v, ka));
+    if (m[2].str() == "/acknowledgement") {
+      auto body = ObjectBody(req, staff, {"note"});
+      if (!body) return Write(InvalidBody(v, ka, "send {\"note\": \"...\"}"));
+      return alerts->Acknowledge(id, staff, (*body)["note"], reply);
+    }
+    // {"status": "...", "note": "..."}; the note may be left out to take an alert under review.
+    auto body = schemas::ParseJson(req.body(), kBodyLimit, 4);
+    bool ok = body.ok() && body->is_object() && body->contains("status") &&
+              (*body)["status"].is_string() && body->size() <= 2;
+    if (ok && body->size() == 2) {
+      ok = body->contains("note") && (*body)["note"].is_string() &&
+           (*body)["note"].get_ref<const std::string&>().size() <= 8000;
+    }
+    if (!ok) {
+      server_->checks->RecordRefusal(staff, "malformed_request");
+      return Write(InvalidBody(v, ka, "send {\"status\": \"...\", \"note\": \"...\"}"));
+    }
+    return alerts->ChangeStatus(id, staff, (*body)["status"], body->value("note", std::string()),
+                                reply);
+  }
+
+  // The filter of GET /api/v1/alerts: status=, kind= (repeated or comma-separated values of
+  // lower-case letters and '_') and all=true (every status); nullopt for anything else.
+  static std::optional<AlertFilter> AlertQuery(std::string_view query) {
+    AlertFilter filter;
+    bool all = false;
+    static const std::regex kPair("^(status|kind|all)=([a-z_,]{1,64})$");
+    while (!query.empty()) {
+      const size_t amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      std::cmatch m;
+      if (!std::regex_match(pair.begin(), pair.end(), m, kPair)) return std::nullopt;
+      const std::string key = m[1].str();
+      const std::string value = m[2].str();
+      if (key == "all") {
+        if (value != "true") return std::nullopt;
+        all = true;
+        continue;
+      }
+      size_t start = 0;
+      while (start <= value.size()) {
+        const size_t comma = value.find(',', start);
+        const std::string item =
+            value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (item.empty()) return std::nullopt;
+        (key == "status" ? filter.statuses : filter.kinds).insert(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    if (all) {
+      if (!filter.statuses.empty()) return std::nullopt;
+      for (auto s : kAlertStatuses) filter.statuses.insert(std::string(s));
+    }
+    return filter;
   }
 
   // The JSON object body of `req` when it has exactly the string members `keys` (each at most

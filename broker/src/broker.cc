@@ -158,6 +158,15 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   common::LogInfo("audit.verified", {{"size", b->audit_->Size()},
                                      {"checked", b->audit_->startup_report().entries_checked}});
 
+  AuditReaderOptions reader_options;
+  reader_options.database = {config.audit.database, config.audit.database_key};
+  reader_options.origin = config.hub_id;
+  MASH_ASSIGN_OR_RETURN(
+      b->audit_reader_,
+      AuditReader::Create(
+          std::move(reader_options), audit_public, b->audit_.get(), b->pseudonyms_,
+          [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }));
+
   MASH_ASSIGN_OR_RETURN(b->courier_, Courier::Create(config, clock, random));
   // Enrolled agencies join the [[agency]] entries in the courier before anything uses them.
   MASH_ASSIGN_OR_RETURN(b->enrolment_,
@@ -197,8 +206,30 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(b->check_store_, CheckStore::Open({config.database, config.database_key}));
   check_options.store = b->check_store_.get();
   auto post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
+  // The IG alert queue, in the same database; out of hours by the same calendar (none when it
+  // is round the clock).
+  MASH_ASSIGN_OR_RETURN(b->alert_store_, AlertStore::Open({config.database, config.database_key}));
+  AlertQueueOptions alert_options;
+  alert_options.settings = config.alerts;
+  alert_options.store = b->alert_store_.get();
+  if (!config.deadlines.hours.always) {
+    alert_options.is_working = [shared_calendar](common::TimePoint t) {
+      return shared_calendar->IsWorking(t);
+    };
+  }
+  b->alerts_ = std::make_unique<AlertQueue>(clock, random, *b->audit_, post, alert_options);
+  MASH_RETURN_IF_ERROR(b->alerts_->Load());
+  check_options.alerts = b->alerts_.get();
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
                                               agreement.set, b->pseudonyms_, post, check_options);
+  MASH_ASSIGN_OR_RETURN(b->policy_view_,
+                        PolicyView::Create({config.database, config.database_key}, agreement.set,
+                                           agreement.signers, config.policy.store, clock));
+  b->policy_view_->SetRefusalRecorder(
+      [checks = b->checks_.get()](const Staff& staff, std::string_view detail) {
+        checks->RecordRefusal(staff, detail);
+      });
+  b->checks_->SetPolicyObserver(b->policy_view_.get());
   MASH_RETURN_IF_ERROR(b->checks_->Load());
 
   AgentHubOptions hub_options;
@@ -235,7 +266,10 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     ConsoleServices services;
     services.checks = b->checks_.get();
     services.staff = b->staff_.get();
+    services.alerts = b->alerts_.get();
     services.clock = &clock;
+    services.audit = b->audit_reader_.get();
+    services.policy = b->policy_view_.get();
     MASH_ASSIGN_OR_RETURN(b->console_, Console::Create(config.console, services, random));
   }
   auto api = ApiServer::Start(io, std::move(api_ctx), api_options, b->checks_.get(),

@@ -125,9 +125,22 @@ CheckService::CheckService(Courier& courier, const common::Clock& clock,
       post_(std::move(post)),
       options_(options) {
   options_.max_in_flight = std::max(1, options_.max_in_flight);
+  if (options_.alerts != nullptr) {
+    options_.alerts->SetCheckDetails(
+        [this](const std::string& id) -> std::optional<nlohmann::json> {
+          const auto it = checks_.find(id);
+          if (it == checks_.end() || !it->second.recorded) return std::nullopt;
+          return OverrideDetails(it->second);
+        });
+  }
 }
 
-CheckService::~CheckService() = default;
+CheckService::~CheckService() {
+  if (options_.alerts != nullptr) {
+    options_.alerts->SetCheckDetails(nullptr);
+    options_.alerts->SetCheckEvent(nullptr);
+  }
+}
 
 std::string_view CheckService::StateName(PartState s) {
   switch (s) {
@@ -325,6 +338,12 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
   audit::AuditEvent refused;
   bool awaiting = false;
   std::vector<audit::AuditEvent> events;
+  struct ShadowDiff {
+    std::string agency;
+    policy::Decision enforced;
+    policy::Decision shadow;
+  };
+  std::vector<ShadowDiff> shadow_diffs;
   for (const auto& a : request.agencies) {
     policy::Request pr;
     pr.role = staff.role;
@@ -346,6 +365,7 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
                        {"shadow", policy::EffectName(outcome.shadow->effect)},
                        {"shadow_rule", outcome.shadow->deciding_rule},
                        {"shadow_version", outcome.shadow->policy_version}});
+      shadow_diffs.push_back({a, d, *outcome.shadow});
     }
     if (d.effect == policy::Effect::kDeny) {
       if (denials.empty()) {
@@ -392,6 +412,13 @@ void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done d
     RecordRefusal(staff, "raise: no team");
     return done(PermissionDenied("your account belongs to no team; ask an administrator"));
   }
+  // A request the hub's own rules refused above never reached the agreement's decision; the
+  // rest (raised, or refused by the agreement) are what the DPO compares the shadow with.
+  if (policy_observer_ != nullptr) {
+    for (const auto& diff : shadow_diffs) {
+      policy_observer_->OnShadowDiffers(check.id, diff.agency, diff.enforced, diff.shadow);
+    }
+  }
   if (!denials.empty()) {
     common::LogInfo("check.refused",
                     {{"check", check.id}, {"rule", refused.rule}, {"agencies", denials.size()}});
@@ -436,6 +463,10 @@ void CheckService::OnRaiseCommitted(const std::string& id, Result<uint64_t> comm
   if (Status saved = Save(check); !saved.ok()) {
     checks_.erase(it);
     return done(Unavailable("cannot raise check now"));
+  }
+  if (options_.alerts != nullptr) {
+    options_.alerts->OnCheckRaised(check.raised_by, id, !check.request.override_ground.empty(),
+                                   OverrideSummary(check), check.raised_at);
   }
   common::LogInfo("check.raised", {{"check", id},
                                    {"purpose", check.request.purpose},
@@ -873,6 +904,9 @@ void CheckService::OnFollowUpCommitted(const std::string& id, const std::string&
   }
   if (late) part.late = true;
   (void)Save(it->second);
+  if (policy_observer_ != nullptr) {
+    policy_observer_->OnAgencyPolicySeen(agency, body.policy_version, clock_.Now());
+  }
   common::LogInfo("answer.follow_up_received", {{"check", id},
                                                 {"agency", agency},
                                                 {"categories", body.categories.size()},
@@ -907,6 +941,9 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
   }
   part.state = PartState::kAnswered;
   (void)Save(it->second);
+  if (policy_observer_ != nullptr) {
+    policy_observer_->OnAgencyPolicySeen(agency, part.answer->policy_version, part.answered_at);
+  }
   common::LogInfo("answer.received",
                   {{"check", id},
                    {"agency", agency},
@@ -1306,11 +1343,12 @@ void CheckService::Show(const std::string& id, const Staff& staff, Done done) {
   audit::AuditEvent viewed = EventFor(it->second, audit::EventType::kResultViewed, staff);
   std::vector<audit::AuditEvent> events;
   events.push_back(std::move(viewed));
-  AppendAll(std::move(events), [this, id, done](Result<uint64_t> r) {
+  AppendAll(std::move(events), [this, id, staff, done](Result<uint64_t> r) {
     if (!r.ok()) return done(Unavailable("cannot show the check now"));
     const auto shown = checks_.find(id);
     if (shown == checks_.end()) return done(NotFound("no such check"));
     done(ToJson(shown->second));
+    if (options_.alerts != nullptr) options_.alerts->OnResultViewed(staff, id, clock_.Now());
   });
 }
 
@@ -1447,34 +1485,31 @@ nlohmann::json CheckService::ToDocument(const Check& check) {
     if (p.answer) j["answer"] = p.answer->ToJson();
     parts[agency] = std::move(j);
   }
-  return {
-      {"format", "mash-check-v1"},
-      {"id", check.id},
-      {"request", check.request.ToJson()},
-      {"raised_by",
-       {{"user", check.raised_by.user},
-        {"role", check.raised_by.role},
-        {"organisation", check.raised_by.organisation},
-        {"team", check.raised_by.team}}},
-      {"subjects", check.subjects},
-      {"obligations", check.obligations},
-      {"authorisation",
-       {{"by", check.decided_by},
-        {"decision", check.decision},
-        {"reason", check.decision_reason},
-        {"at", t(check.decided_at)}}},
-      {"raised_at", t(check.raised_at)},
-      {"started_at", t(check.started_at)},
-      {"due_at", t(check.due_at)},
-      {"chase_at", t(check.chase_at)},
-      {"decision",
-       {{"outcome", check.outcome},
-        {"rationale", check.rationale},
-        {"by", check.outcome_by},
-        {"at", t(check.closed_at)}}},
-      {"alert_ack",
-       {{"by", check.alert_ack_by}, {"note", check.alert_ack_note}, {"at", t(check.alert_ack_at)}}},
-      {"parts", std::move(parts)}};
+  return {{"format", "mash-check-v1"},
+          {"id", check.id},
+          {"request", check.request.ToJson()},
+          {"raised_by",
+           {{"user", check.raised_by.user},
+            {"role", check.raised_by.role},
+            {"organisation", check.raised_by.organisation},
+            {"team", check.raised_by.team}}},
+          {"subjects", check.subjects},
+          {"obligations", check.obligations},
+          {"authorisation",
+           {{"by", check.decided_by},
+            {"decision", check.decision},
+            {"reason", check.decision_reason},
+            {"at", t(check.decided_at)}}},
+          {"raised_at", t(check.raised_at)},
+          {"started_at", t(check.started_at)},
+          {"due_at", t(check.due_at)},
+          {"chase_at", t(check.chase_at)},
+          {"decision",
+           {{"outcome", check.outcome},
+            {"rationale", check.rationale},
+            {"by", check.outcome_by},
+            {"at", t(check.closed_at)}}},
+          {"parts", std::move(parts)}};
 }
 
 Result<CheckService::Check> CheckService::FromDocument(const nlohmann::json& doc) {
@@ -1504,10 +1539,11 @@ Result<CheckService::Check> CheckService::FromDocument(const nlohmann::json& doc
     c.rationale = d.at("rationale");
     c.outcome_by = d.at("by");
     c.closed_at = t(d.at("at"));
-    const auto& ack = doc.at("alert_ack");
-    c.alert_ack_by = ack.at("by");
-    c.alert_ack_note = ack.at("note");
-    c.alert_ack_at = t(ack.at("at"));
+    if (const auto ack = doc.find("alert_ack"); ack != doc.end()) {  // before hub_alert
+      c.legacy_ack_by = ack->at("by");
+      c.legacy_ack_note = ack->at("note");
+      c.legacy_ack_at = t(ack->at("at"));
+    }
     c.recorded = true;
     for (const auto& [agency, j] : doc.at("parts").items()) {
       Part p;
@@ -1580,8 +1616,17 @@ Status CheckService::Load() {
         waiting_[agency].push_back(check->id);
         ++requeued;
       }
+      if (part.state == PartState::kAnswered && part.answer && policy_observer_ != nullptr) {
+        policy_observer_->OnAgencyPolicySeen(agency, part.answer->policy_version, part.answered_at);
+      }
     }
-    checks_.emplace(check->id, std::move(*check));
+    const auto loaded = checks_.emplace(check->id, std::move(*check)).first;
+    if (options_.alerts != nullptr) {
+      const Check& c = loaded->second;
+      options_.alerts->OnCheckLoaded(c.raised_by, c.id, !c.request.override_ground.empty(),
+                                     OverrideSummary(c), c.raised_at, c.legacy_ack_by,
+                                     c.legacy_ack_note, c.legacy_ack_at);
+    }
   }
   common::LogInfo("checks.loaded", {{"checks", checks_.size()}, {"queued", requeued}});
   return Status::Ok();
@@ -1676,90 +1721,33 @@ void CheckService::Decide(const std::string& id, const Staff& staff, const std::
   });
 }
 
-Result<nlohmann::json> CheckService::Alerts(const Staff& staff, bool unacknowledged_only) const {
-  if (staff.role != "ig_officer" && staff.role != "dpo") {
-    return PermissionDenied("the alert queue is for IG officers and DPOs");
+nlohmann::json CheckService::OverrideDetails(const Check& c) const {
+  nlohmann::json j = {
+      {"raised_at", common::FormatRfc3339(c.raised_at)},
+      {"raised_by", c.raised_by.user},
+      {"team", c.raised_by.team},
+      {"state", OverallState(c)},
+      {"purpose", c.request.purpose},
+      {"urgency", c.request.urgency},
+      {"consent", c.request.consent_state},
+      {"ground", c.request.override_ground},
+      {"ground_name", TermName(policy::Dimension::kOverrideGround, c.request.override_ground)},
+      {"justification", c.request.justification},
+      {"agencies", c.parts.size()}};
+  if (!c.decision.empty()) {
+    j["authorisation"] = {{"decision", c.decision},
+                          {"by", c.decided_by},
+                          {"at", common::FormatRfc3339(c.decided_at)},
+                          {"reason", c.decision_reason}};
   }
-  std::vector<const Check*> shown;
-  for (const auto& [_, c] : checks_) {
-    if (!c.recorded || c.request.override_ground.empty()) continue;
-    if (unacknowledged_only && !c.alert_ack_by.empty()) continue;
-    shown.push_back(&c);
-  }
-  std::sort(shown.begin(), shown.end(),
-            [](const Check* a, const Check* b) { return a->raised_at > b->raised_at; });
-  nlohmann::json out = nlohmann::json::array();
-  for (const Check* c : shown) {
-    nlohmann::json j = {
-        {"check", c->id},
-        {"kind", "consent_override"},
-        {"raised_at", common::FormatRfc3339(c->raised_at)},
-        {"raised_by", c->raised_by.user},
-        {"team", c->raised_by.team},
-        {"state", OverallState(*c)},
-        {"purpose", c->request.purpose},
-        {"urgency", c->request.urgency},
-        {"consent", c->request.consent_state},
-        {"ground", c->request.override_ground},
-        {"ground_name", TermName(policy::Dimension::kOverrideGround, c->request.override_ground)},
-        {"justification", c->request.justification},
-        {"agencies", c->parts.size()}};
-    if (!c->decision.empty()) {
-      j["authorisation"] = {{"decision", c->decision},
-                            {"by", c->decided_by},
-                            {"at", common::FormatRfc3339(c->decided_at)},
-                            {"reason", c->decision_reason}};
-    }
-    if (!c->alert_ack_by.empty()) {
-      j["acknowledged"] = {{"by", c->alert_ack_by},
-                           {"at", common::FormatRfc3339(c->alert_ack_at)},
-                           {"note", c->alert_ack_note}};
-    }
-    out.push_back(std::move(j));
-  }
-  return nlohmann::json{{"alerts", std::move(out)}};
+  return j;
 }
 
-void CheckService::AcknowledgeAlert(const std::string& id, const Staff& staff,
-                                    const std::string& note, Done done) {
-  const auto it = checks_.find(id);
-  if (it == checks_.end() || !it->second.recorded || it->second.request.override_ground.empty()) {
-    return done(NotFound("no such alert"));
-  }
-  Check& check = it->second;
-  if (staff.role != "ig_officer" && staff.role != "dpo") {
-    return Refuse(check, staff, "alert: role",
-                  PermissionDenied("the alert queue is for IG officers and DPOs"), done);
-  }
-  if (note.size() < 3 || note.size() > 2000) {
-    RecordRefusal(check, staff, "alert: invalid_request");
-    return done(InvalidArgument("/note: give a note, 3 to 2000 characters"));
-  }
-  if (!check.alert_ack_by.empty() || check.acknowledging) {
-    RecordRefusal(check, staff, "alert: state");
-    return done(FailedPrecondition("the alert is already acknowledged"));
-  }
-  check.acknowledging = true;
-  audit::AuditEvent e = EventFor(check, audit::EventType::kAlertAcknowledged, staff);
-  std::vector<audit::AuditEvent> events;
-  events.push_back(std::move(e));
-  AppendAll(std::move(events), [this, id, staff, note, done](Result<uint64_t> r) {
-    const auto cit = checks_.find(id);
-    if (cit == checks_.end()) return done(NotFound("no such alert"));
-    Check& c = cit->second;
-    c.acknowledging = false;
-    if (!r.ok()) return done(Unavailable("cannot record the acknowledgement now"));
-    c.alert_ack_by = staff.user;
-    c.alert_ack_note = note;
-    c.alert_ack_at = clock_.Now();
-    (void)Save(c);
-    auto alerts = Alerts(staff, false);
-    if (!alerts.ok()) return done(alerts.status());
-    for (auto& a : (*alerts)["alerts"]) {
-      if (a["check"] == id) return done(std::move(a));
-    }
-    done(NotFound("no such alert"));
-  });
+std::string CheckService::OverrideSummary(const Check& c) {
+  if (c.request.override_ground.empty()) return "";
+  // The ground's name, never the justification (which may name people).
+  return "Check raised without consent: " +
+         TermName(policy::Dimension::kOverrideGround, c.request.override_ground);
 }
 
 size_t CheckService::PurgeExpired() {

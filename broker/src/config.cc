@@ -134,6 +134,17 @@ DeadlineSettings ReadDeadlines(common::ConfigReader& r) {
 
 // ---- end [deadlines] ---------------------------------------------------------------------------
 
+// ---- [alerts] ----------------------------------------------------------------------------------
+
+AlertSettings ReadAlerts(common::ConfigReader& r) {
+  AlertSettings a;
+  a.out_of_hours = r.Bool("alerts.out_of_hours", true);
+  a.volume_checks = static_cast<int>(r.Integer("alerts.volume_checks", 20, 0, 100000));
+  a.volume_views = static_cast<int>(r.Integer("alerts.volume_views", 50, 0, 100000));
+  a.volume_window = std::chrono::hours(r.Integer("alerts.volume_window_hours", 24, 1, 24 * 31));
+  return a;
+}
+
 }  // namespace
 
 std::map<std::string, std::chrono::seconds, std::less<>> DeadlineSettings::DefaultAllowances() {
@@ -323,6 +334,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
     c.enrolment = std::move(e);
   }
   c.deadlines = ReadDeadlines(r);
+  c.alerts = ReadAlerts(r);
   MASH_RETURN_IF_ERROR(r.Finish());
   return c;
 }

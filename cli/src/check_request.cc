@@ -404,32 +404,42 @@ void PrintCheckList(const nlohmann::json& reply, std::ostream& out) {
 }
 
 void PrintAlert(const nlohmann::json& alert, std::ostream& out) {
-  out << "alert " << Shown(alert, "check") << " " << Shown(alert, "kind") << "\n"
-      << "  raised      " << Shown(alert, "raised_at") << " by " << Shown(alert, "raised_by")
-      << " (team " << Shown(alert, "team") << ")\n"
-      << "  check       " << Shown(alert, "state") << ", " << Shown(alert, "purpose")
-      << ", urgency " << Shown(alert, "urgency") << ", " << Shown(alert, "agencies")
-      << " agencies\n"
-      << "  consent     " << Shown(alert, "consent") << "\n"
-      << "  ground      " << Shown(alert, "ground");
-  if (const std::string name = Str(alert, "ground_name");
-      !name.empty() && name != Str(alert, "ground")) {
-    out << " (" << Safe(name) << ")";
+  out << "alert " << Shown(alert, "id") << " " << Shown(alert, "kind") << " "
+      << Shown(alert, "status") << "\n"
+      << "  raised      " << Shown(alert, "created_at") << ", about " << Shown(alert, "person")
+      << " (" << Shown(alert, "role");
+  if (!Str(alert, "team").empty()) out << ", team " << Shown(alert, "team");
+  out << ")\n"
+      << "  summary     " << Shown(alert, "summary") << "\n";
+  if (!Str(alert, "check").empty()) out << "  check       " << Shown(alert, "check") << "\n";
+  if (const json* o = Member(alert, "override", json::value_t::object)) {
+    out << "  override    " << Shown(*o, "state") << ", " << Shown(*o, "purpose") << ", urgency "
+        << Shown(*o, "urgency") << ", " << Shown(*o, "agencies") << " agencies, consent "
+        << Shown(*o, "consent") << "\n"
+        << "  ground      " << Shown(*o, "ground");
+    if (const std::string name = Str(*o, "ground_name");
+        !name.empty() && name != Str(*o, "ground")) {
+      out << " (" << Safe(name) << ")";
+    }
+    out << "\n"
+        << "  justified   " << Shown(*o, "justification") << "\n";
+    if (const json* auth = Member(*o, "authorisation", json::value_t::object)) {
+      out << "  manager     " << Shown(*auth, "decision") << " by " << Shown(*auth, "by") << " at "
+          << Shown(*auth, "at") << ": " << Shown(*auth, "reason") << "\n";
+    } else {
+      out << "  manager     not yet decided\n";
+    }
   }
-  out << "\n"
-      << "  justified   " << Shown(alert, "justification") << "\n";
-  if (const json* auth = Member(alert, "authorisation", json::value_t::object)) {
-    out << "  manager     " << Shown(*auth, "decision") << " by " << Shown(*auth, "by") << " at "
-        << Shown(*auth, "at") << ": " << Shown(*auth, "reason") << "\n";
-  } else {
-    out << "  manager     not yet decided\n";
+  if (const json* history = Member(alert, "history", json::value_t::array)) {
+    for (const auto& h : *history) {
+      out << "  " << Shown(h, "to") << " " << Shown(h, "at") << " by " << Shown(h, "by");
+      if (!Str(h, "note").empty()) out << ": " << Shown(h, "note");
+      out << "\n";
+    }
   }
-  if (const json* ack = Member(alert, "acknowledged", json::value_t::object)) {
-    out << "  acknowledged by " << Shown(*ack, "by") << " at " << Shown(*ack, "at") << ": "
-        << Shown(*ack, "note") << "\n";
-  } else {
-    out << "  to acknowledge: mashctl audit acknowledge " << Shown(alert, "check")
-        << " --note TEXT\n";
+  if (Str(alert, "status") != "closed") {
+    out << "  to move it on: mashctl audit alert-status " << Shown(alert, "id")
+        << " --status under_review|escalated|closed --note TEXT\n";
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -31,7 +32,7 @@ constexpr char kChecksPath[] = "/api/v1/checks";
 constexpr char kAgenciesPath[] = "/api/v1/agencies";
 constexpr char kAlertsPath[] = "/api/v1/alerts";
 constexpr size_t kMinReason = 10;  // an authorisation's reason, as the broker asks
-constexpr size_t kMinNote = 3;     // an alert acknowledgement's note, as the broker checks it
+constexpr size_t kMinNote = 10;    // an alert status change's note, as the broker checks it
 constexpr size_t kMaxNote = 2000;
 
 constexpr char kFooter[] =
@@ -386,15 +387,36 @@ int RunDecide(const Context& ctx, const DecideCommand& cmd) {
 
 struct AlertsCommand {
   bool all = false;
+  std::vector<std::string> statuses;
+  std::vector<std::string> kinds;
   bool json = false;
   ConnectionFlags conn;
   CLI::App* app = nullptr;
 };
 
 int RunAlerts(const Context& ctx, const AlertsCommand& cmd) {
+  static const std::set<std::string> kStatuses = {"new", "under_review", "escalated", "closed"};
+  static const std::set<std::string> kKinds = {"override", "out_of_hours", "unusual_volume"};
+  std::string query;
+  for (const auto& s : cmd.statuses) {
+    if (kStatuses.count(s) == 0) {
+      return ctx.Fail(kExitUsage, "--status: one of new, under_review, escalated, closed");
+    }
+    query += (query.empty() ? "?" : "&") + std::string("status=") + s;
+  }
+  for (const auto& k : cmd.kinds) {
+    if (kKinds.count(k) == 0) {
+      return ctx.Fail(kExitUsage, "--kind: one of override, out_of_hours, unusual_volume");
+    }
+    query += (query.empty() ? "?" : "&") + std::string("kind=") + k;
+  }
+  if (cmd.all && !cmd.statuses.empty()) {
+    return ctx.Fail(kExitUsage, "--all and --status do not go together");
+  }
+  if (cmd.all) query += (query.empty() ? "?" : "&") + std::string("all=true");
   auto client = Connect(cmd.conn, ctx.env);
   if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
-  auto reply = (*client)->Get(cmd.all ? std::string(kAlertsPath) + "?all=true" : kAlertsPath);
+  auto reply = (*client)->Get(std::string(kAlertsPath) + query);
   if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
   if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "audit alerts");
   if (cmd.json) {
@@ -405,19 +427,61 @@ int RunAlerts(const Context& ctx, const AlertsCommand& cmd) {
   return kExitOk;
 }
 
-struct AcknowledgeCommand {
+// `audit alert ID`, `audit alert-status ID --status S [--note N]` and `audit acknowledge ID
+// --note N` (closes it; ID may be the check's, as before alerts had their own ids).
+struct AlertCommand {
   std::string id;
+  std::string status;  // alert-status
   std::string note;
   bool json = false;
   ConnectionFlags conn;
   CLI::App* app = nullptr;
 };
 
-int RunAcknowledge(const Context& ctx, const AcknowledgeCommand& cmd) {
-  // An alert is named by the id of the check that raised it.
+int PrintAlertReply(const Context& ctx, const AlertCommand& cmd, const json& body) {
+  if (cmd.json) {
+    PrintJson(ctx.out, body);
+  } else {
+    PrintAlert(body, ctx.out);
+  }
+  return kExitOk;
+}
+
+int RunAlertShow(const Context& ctx, const AlertCommand& cmd) {
+  if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "an alert id is 32 lower-case hex digits");
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply = (*client)->Get(std::string(kAlertsPath) + "/" + cmd.id);
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "audit alert");
+  return PrintAlertReply(ctx, cmd, reply->body);
+}
+
+int RunAlertStatus(const Context& ctx, const AlertCommand& cmd) {
+  if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "an alert id is 32 lower-case hex digits");
+  if (cmd.status != "under_review" && cmd.status != "escalated" && cmd.status != "closed") {
+    return ctx.Fail(kExitUsage, "--status: one of under_review, escalated, closed");
+  }
+  const bool needed = cmd.status != "under_review";
+  if ((needed || !cmd.note.empty()) && (cmd.note.size() < kMinNote || cmd.note.size() > kMaxNote)) {
+    return ctx.Fail(kExitUsage, needed ? "--note: to close or escalate, give a note, 10 to 2000 "
+                                         "characters"
+                                       : "--note: 10 to 2000 characters");
+  }
+  json body = {{"status", cmd.status}};
+  if (!cmd.note.empty()) body["note"] = cmd.note;
+  auto client = Connect(cmd.conn, ctx.env);
+  if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
+  auto reply = (*client)->Post(std::string(kAlertsPath) + "/" + cmd.id + "/status", body);
+  if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
+  if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "audit alert-status");
+  return PrintAlertReply(ctx, cmd, reply->body);
+}
+
+int RunAcknowledge(const Context& ctx, const AlertCommand& cmd) {
   if (!IsCheckId(cmd.id)) return ctx.Fail(kExitUsage, "an alert id is 32 lower-case hex digits");
   if (cmd.note.size() < kMinNote || cmd.note.size() > kMaxNote) {
-    return ctx.Fail(kExitUsage, "--note: give a note, 3 to 2000 characters");
+    return ctx.Fail(kExitUsage, "--note: give a note, 10 to 2000 characters");
   }
   auto client = Connect(cmd.conn, ctx.env);
   if (!client.ok()) return ctx.Fail(kExitUsage, client.status());
@@ -425,12 +489,7 @@ int RunAcknowledge(const Context& ctx, const AcknowledgeCommand& cmd) {
                                json{{"note", cmd.note}});
   if (!reply.ok()) return ctx.Fail(kExitConnection, reply.status());
   if (!IsSuccess(*reply)) return ReportHttpError(ctx, *reply, "audit acknowledge");
-  if (cmd.json) {
-    PrintJson(ctx.out, reply->body);
-  } else {
-    PrintAlert(reply->body, ctx.out);
-  }
-  return kExitOk;
+  return PrintAlertReply(ctx, cmd, reply->body);
 }
 
 struct AgencyListCommand {
@@ -788,18 +847,44 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   AlertsCommand alerts;
   alerts.app = audit->add_subcommand(
       "alerts",
-      "as an IG officer or DPO, list the alerts on consent overrides still to acknowledge "
-      "(GET /api/v1/alerts), newest first");
-  alerts.app->add_flag("--all", alerts.all, "include the alerts already acknowledged");
+      "as an IG officer or DPO, list the IG alert queue (overrides, out-of-hours use, unusual "
+      "volumes; GET /api/v1/alerts), newest first; by default every alert not closed");
+  alerts.app->add_option("--status", alerts.statuses,
+                         "only these statuses: new, under_review, escalated, closed (repeatable)");
+  alerts.app->add_option("--kind", alerts.kinds,
+                         "only these kinds: override, out_of_hours, unusual_volume (repeatable)");
+  alerts.app->add_flag("--all", alerts.all, "every status, closed ones too");
   alerts.app->add_flag("--json", alerts.json, "print the broker's JSON list");
   AddConnectionOptions(alerts.app, &alerts.conn);
-  AcknowledgeCommand acknowledge;
+  AlertCommand alert_show;
+  alert_show.app =
+      audit->add_subcommand("alert", "as an IG officer or DPO, show one alert with its history");
+  alert_show.app->add_option("id", alert_show.id, "the alert's id (32 hex digits)")->required();
+  alert_show.app->add_flag("--json", alert_show.json, "print the alert as JSON");
+  AddConnectionOptions(alert_show.app, &alert_show.conn);
+  AlertCommand alert_status;
+  alert_status.app = audit->add_subcommand(
+      "alert-status",
+      "as an IG officer or DPO, move an alert on: under_review, escalated or closed (recorded)");
+  alert_status.app->add_option("id", alert_status.id, "the alert's id (32 hex digits)")->required();
+  alert_status.app->add_option("--status", alert_status.status, "under_review, escalated or closed")
+      ->required();
+  alert_status.app->add_option(
+      "--note", alert_status.note,
+      "what was reviewed or why (10 to 2000 characters; required to close or escalate)");
+  alert_status.app->add_flag("--json", alert_status.json, "print the alert as JSON");
+  AddConnectionOptions(alert_status.app, &alert_status.conn);
+  AlertCommand acknowledge;
   acknowledge.app = audit->add_subcommand(
-      "acknowledge", "as an IG officer or DPO, acknowledge an alert with a note (recorded)");
-  acknowledge.app->add_option("id", acknowledge.id, "the alert's check id (32 hex digits)")
+      "acknowledge",
+      "as an IG officer or DPO, close an alert with a note (recorded); the same as alert-status "
+      "--status closed");
+  acknowledge.app
+      ->add_option("id", acknowledge.id,
+                   "the alert's id, or the id of the check whose override raised it")
       ->required();
   acknowledge.app
-      ->add_option("--note", acknowledge.note, "what was reviewed (3 to 2000 characters)")
+      ->add_option("--note", acknowledge.note, "what was reviewed (10 to 2000 characters)")
       ->required();
   acknowledge.app->add_flag("--json", acknowledge.json, "print the alert as JSON");
   AddConnectionOptions(acknowledge.app, &acknowledge.conn);
@@ -822,6 +907,8 @@ int Run(const std::vector<std::string>& args, const Context& ctx) {
   if (list_checks.app->parsed()) return RunList(ctx, list_checks);
   if (decide.app->parsed()) return RunDecide(ctx, decide);
   if (alerts.app->parsed()) return RunAlerts(ctx, alerts);
+  if (alert_show.app->parsed()) return RunAlertShow(ctx, alert_show);
+  if (alert_status.app->parsed()) return RunAlertStatus(ctx, alert_status);
   if (acknowledge.app->parsed()) return RunAcknowledge(ctx, acknowledge);
   if (list.app->parsed()) return RunAgencyList(ctx, list);
   if (add_agency.app->parsed()) return RunAgencyAdd(ctx, add_agency);

@@ -70,22 +70,7 @@ json DecisionJson(const Decision& d) {
           {"policy_version", d.policy_version}};
 }
 
-void PrintDecision(std::ostream& out, const Decision& d) {
-  out << policy::EffectName(d.effect);
-  if (d.effect == policy::Effect::kPermit) out << " at level " << d.level;
-  out << "  (deciding rule: "
-      << (d.deciding_rule.empty() ? "none, deny by default" : d.deciding_rule) << ")\n";
-  auto list = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s.empty() ? std::string("-") : s;
-  };
-  out << "matching rules: " << list(d.matching_rules) << "\n";
-  out << "obligations:    " << list(d.obligations) << "\n";
-  out << "reasons:\n";
-  for (const auto& r : d.reasons) out << "  - " << r << "\n";
-  out << "policy version: " << d.policy_version << "\n";
-}
+void PrintDecision(std::ostream& out, const Decision& d) { out << policy::FormatDecision(d); }
 
 void PrintDiagnostics(std::ostream& err, const std::vector<Diagnostic>& diags) {
   for (const auto& d : diags) err << d.ToString() << "\n";

@@ -240,6 +240,24 @@ bool DecisionsDiffer(const Decision& a, const Decision& b) {
   return a.effect != b.effect || a.level != b.level || a.obligations != b.obligations;
 }
 
+std::string FormatDecision(const Decision& d) {
+  std::string out(EffectName(d.effect));
+  if (d.effect == Effect::kPermit) out += " at level " + std::to_string(d.level);
+  out += "  (deciding rule: " +
+         (d.deciding_rule.empty() ? std::string("none, deny by default") : d.deciding_rule) + ")\n";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s.empty() ? std::string("-") : s;
+  };
+  out += "matching rules: " + list(d.matching_rules) + "\n";
+  out += "obligations:    " + list(d.obligations) + "\n";
+  out += "reasons:\n";
+  for (const auto& r : d.reasons) out += "  - " + r + "\n";
+  out += "policy version: " + d.policy_version + "\n";
+  return out;
+}
+
 PolicySet::PolicySet(std::shared_ptr<const Policy> enforced, std::shared_ptr<const Policy> shadow)
     : enforced_(std::move(enforced)), shadow_(std::move(shadow)) {}
 

@@ -399,16 +399,94 @@ TEST_F(ApiValidationTest, AcknowledgementNamesItsFieldAndRecordsRefusals) {
       404, "not_found", "no such", "unknown id");
   EXPECT_EQ(Call(http::verb::get, path, "", kIg).status, 405);
 
+  // The path names the check (as older clients do): its override alert is closed with the note.
   const HttpReply acknowledged = Call(http::verb::post, path, note("seen at IG"), kIg);
   ASSERT_EQ(acknowledged.status, 200) << acknowledged.body.dump();
-  EXPECT_EQ(acknowledged.body["acknowledged"]["by"], "ian.ig");
-  ExpectRefused(Call(http::verb::post, path, note("seen at IG"), kIg), 409, "conflict", "already",
+  EXPECT_EQ(acknowledged.body["status"], "closed");
+  EXPECT_EQ(acknowledged.body["check"], id);
+  ASSERT_EQ(acknowledged.body["history"].size(), 1u);
+  EXPECT_EQ(acknowledged.body["history"][0]["by"], "ian.ig");
+  EXPECT_EQ(acknowledged.body["history"][0]["note"], "seen at IG");
+  ExpectRefused(Call(http::verb::post, path, note("seen at IG"), kIg), 409, "conflict", "closed",
                 "second acknowledgement");
 
   ExpectRefusals({{"ian.ig/malformed_request", static_cast<int>(malformed.size())},
                   {"ian.ig/alert: invalid_request", 2},
+                  {"ian.ig/alert: no such alert", 1},
                   {"ian.ig/alert: state", 1},
                   {"pat.practitioner/alert: role", 1}});
+}
+
+TEST_F(ApiValidationTest, AlertStatusChangesNameTheirFieldAndFollowTheWorkflow) {
+  const std::string check = RaiseValid(OverrideRequest());
+  ASSERT_EQ(check.size(), 32u);
+  const HttpReply listed = Call(http::verb::get, "/api/v1/alerts?kind=override", "", kIg);
+  ASSERT_EQ(listed.status, 200) << listed.body.dump();
+  ASSERT_EQ(listed.body["alerts"].size(), 1u);
+  const std::string id = listed.body["alerts"][0]["id"];
+  EXPECT_NE(id, check);
+  EXPECT_EQ(listed.body["alerts"][0]["status"], "new");
+  EXPECT_EQ(listed.body["alerts"][0]["person"], "pat.practitioner");
+  const std::string path = "/api/v1/alerts/" + id + "/status";
+  auto change = [](const std::string& status, const std::string& note = "") {
+    nlohmann::json j = {{"status", status}};
+    if (!note.empty()) j["note"] = note;
+    return j.dump();
+  };
+  const std::string note = "Ground and justification checked with the team manager.";
+
+  ExpectRefused(Call(http::verb::post, path, change("closed"), kIg), 400, "invalid", "/note",
+                "close without a note");
+  ExpectRefused(Call(http::verb::post, path, change("escalated", "short"), kIg), 400, "invalid",
+                "/note", "short note");
+  ExpectRefused(Call(http::verb::post, path, change("archived", note), kIg), 400, "invalid",
+                "/status", "unknown status");
+  for (const std::string& body :
+       {std::string("{}"), std::string("{\"status\": 1}"),
+        nlohmann::json{{"status", "closed"}, {"by", "x"}}.dump(), std::string("status=closed")}) {
+    ExpectRefused(Call(http::verb::post, path, body, kIg), 400, "invalid", "\"status\"", body);
+  }
+  ExpectRefused(Call(http::verb::post, path, change("under_review"), kPractitioner), 403, "refused",
+                "IG", "practitioner");
+  ExpectRefused(Call(http::verb::get, "/api/v1/alerts/" + id, "", kPractitioner), 403, "refused",
+                "IG", "practitioner reads");
+  ExpectRefused(Call(http::verb::post, "/api/v1/alerts/" + std::string(32, 'd') + "/status",
+                     change("under_review"), kIg),
+                404, "not_found", "no such", "unknown id");
+  EXPECT_EQ(Call(http::verb::get, path, "", kIg).status, 405);
+
+  // new -> under_review (no note needed) -> escalated -> closed; closed is final.
+  HttpReply r = Call(http::verb::post, path, change("under_review"), kIg);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["status"], "under_review");
+  r = Call(http::verb::post, path, change("escalated", note), kIg);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  r = Call(http::verb::post, path, change("closed", note), kIg);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  ExpectRefused(Call(http::verb::post, path, change("new"), kIg), 409, "conflict", "closed",
+                "closed to new");
+  ExpectRefused(Call(http::verb::post, path, change("under_review"), kIg), 409, "conflict",
+                "closed", "reopened");
+
+  const HttpReply shown = Call(http::verb::get, "/api/v1/alerts/" + id, "", kIg);
+  ASSERT_EQ(shown.status, 200);
+  ASSERT_EQ(shown.body["history"].size(), 3u);
+  EXPECT_EQ(shown.body["history"][0]["from"], "new");
+  EXPECT_EQ(shown.body["history"][0]["to"], "under_review");
+  EXPECT_FALSE(shown.body["history"][0].contains("note"));
+  EXPECT_EQ(shown.body["history"][2]["to"], "closed");
+  EXPECT_EQ(shown.body["history"][2]["note"], note);
+  EXPECT_EQ(shown.body["history"][2]["role"], "ig_officer");
+  // Closed alerts leave the default list and show with status=closed.
+  EXPECT_TRUE(Call(http::verb::get, "/api/v1/alerts", "", kIg).body["alerts"].empty());
+  EXPECT_EQ(Call(http::verb::get, "/api/v1/alerts?status=closed", "", kIg).body["alerts"].size(),
+            1u);
+
+  ExpectRefusals({{"ian.ig/malformed_request", 4},
+                  {"ian.ig/alert: invalid_request", 3},
+                  {"ian.ig/alert: no such alert", 1},
+                  {"ian.ig/alert: state", 2},
+                  {"pat.practitioner/alert: role", 2}});
 }
 
 TEST_F(ApiValidationTest, QueriesAndPathsAreValidated) {
@@ -421,11 +499,25 @@ TEST_F(ApiValidationTest, QueriesAndPathsAreValidated) {
     const HttpReply r = Call(http::verb::get, std::string("/api/v1/checks?state=") + state);
     EXPECT_EQ(r.status, 200) << state << ": " << r.body.dump();
   }
-  for (const char* query : {"all=false", "all=true&x=1", "x"}) {
+  for (const char* query : {"all=false", "all=true&x=1", "x", "status=new&all=true",
+                            "status=", "status=new,,closed", "kind=OVERRIDE", "status=new;drop"}) {
     ExpectRefused(Call(http::verb::get, std::string("/api/v1/alerts?") + query, "", kIg), 400,
                   "invalid", "all=true", query);
   }
-  EXPECT_EQ(Call(http::verb::get, "/api/v1/alerts?all=true", "", kIg).status, 200);
+  ExpectRefused(Call(http::verb::get, "/api/v1/alerts?status=archived", "", kIg), 400, "invalid",
+                "status", "unknown status");
+  ExpectRefused(Call(http::verb::get, "/api/v1/alerts?kind=holiday", "", kIg), 400, "invalid",
+                "kind", "unknown kind");
+  for (const char* query : {"all=true", "status=new&status=closed", "status=new,escalated",
+                            "kind=override,out_of_hours&status=under_review"}) {
+    EXPECT_EQ(Call(http::verb::get, std::string("/api/v1/alerts?") + query, "", kIg).status, 200)
+        << query;
+  }
+  for (const std::string& bad :
+       {std::string("not-an-id"), std::string(32, 'A'), std::string(32, 'a') + "/extra"}) {
+    ExpectRefused(Call(http::verb::get, "/api/v1/alerts/" + bad, "", kIg), 404, "not_found",
+                  "no such", bad);
+  }
 
   // Ids of another form are simply not found: never a 500, never the id repeated.
   for (const std::string& bad :
@@ -472,6 +564,8 @@ TEST_F(ApiValidationTest, ResponsesHaveTheDocumentedShape) {
                                       nlohmann::json{{"note", "seen at IG"}}.dump(), kIg);
   ASSERT_EQ(acknowledged.status, 200);
   ExpectDocumented(acknowledged.body, "Alert");
+  ExpectDocumented(acknowledged.body["override"], "AlertOverride");
+  for (const auto& change : acknowledged.body["history"]) ExpectDocumented(change, "AlertChange");
   const HttpReply refused = Call(http::verb::get, "/api/v1/checks?state=bad");
   ExpectDocumented(refused.body, "Error");
 }

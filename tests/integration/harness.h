@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -136,6 +137,12 @@ HttpReply HttpsCall(const TestPki& pki, uint16_t port, const std::string& method
                     const std::string& target, const std::string& body = "",
                     const std::string& token = "",
                     const std::string& content_type = "application/json");
+
+// One HTTPS exchange with the broker's API listener, as HttpsCall, returning the whole response
+// (headers and raw body: the web console). Host is "localhost" unless `request` sets it.
+boost::beast::http::response<boost::beast::http::string_body> HttpsExchange(
+    const TestPki& pki, uint16_t port,
+    boost::beast::http::request<boost::beast::http::string_body> request);
 
 // A hand-driven agent-side connection, for the cases a real agent never produces.
 class RawClient {

@@ -46,6 +46,24 @@ Result<json> Await(TestHub& hub, Fn fn) {
   return fut.get();
 }
 
+// Moves an alert on the broker's thread and waits for the answer.
+Result<json> ChangeAlert(TestHub& hub, const std::string& id, const broker::Staff& who,
+                         const std::string& status, const std::string& note = "") {
+  auto done = std::make_shared<std::promise<Result<json>>>();
+  auto fut = done->get_future();
+  boost::asio::post(hub.io(), [&hub, id, who, status, note, done] {
+    hub.broker().alerts().ChangeStatus(id, who, status, note,
+                                       [done](Result<json> r) { done->set_value(std::move(r)); });
+  });
+  if (fut.wait_for(30s) != std::future_status::ready) return Unavailable("no answer");
+  return fut.get();
+}
+
+// The alerts `who` sees with `filter` (default: every alert not closed).
+Result<json> ListAlerts(TestHub& hub, const broker::Staff& who, broker::AlertFilter filter = {}) {
+  return OnIo(hub.io(), [&] { return hub.broker().alerts().List(who, filter); });
+}
+
 Result<json> Decide(TestHub& hub, const std::string& id, const broker::Staff& who,
                     const std::string& outcome = "strategy_discussion",
                     const std::string& rationale = "Threshold met: strategy discussion today.") {
@@ -164,14 +182,22 @@ TEST_F(WorkflowTest, AnOverrideIsNeverSentWithoutAManagersAuthorisation) {
   EXPECT_FALSE(check.contains("due_at")) << "the clock starts at authorisation";
 
   // The IG alert queue has it, with the ground and justification but no subject.
-  auto alerts = OnIo(hub_->io(), [&] { return hub_->broker().checks().Alerts(kIan, true); });
+  auto alerts = ListAlerts(*hub_, kIan);
   ASSERT_TRUE(alerts.ok());
   ASSERT_EQ((*alerts)["alerts"].size(), 1u);
-  EXPECT_EQ((*alerts)["alerts"][0]["ground"], "child_significant_harm");
-  EXPECT_EQ((*alerts)["alerts"][0]["justification"], OverrideCheck({}).justification);
-  EXPECT_EQ((*alerts)["alerts"][0].dump().find("Amelia"), std::string::npos);
-  auto not_ig = OnIo(hub_->io(), [&] { return hub_->broker().checks().Alerts(kPat, true); });
+  const json alert = (*alerts)["alerts"][0];
+  EXPECT_EQ(alert["kind"], "override");
+  EXPECT_EQ(alert["status"], "new");
+  EXPECT_EQ(alert["check"], *id);
+  EXPECT_EQ(alert["person"], kPat.user);
+  EXPECT_EQ(alert["override"]["ground"], "child_significant_harm");
+  EXPECT_EQ(alert["override"]["justification"], OverrideCheck({}).justification);
+  EXPECT_EQ(alert["summary"].get<std::string>().find("alert him"), std::string::npos)
+      << "the summary never holds the justification";
+  EXPECT_EQ(alert.dump().find("Amelia"), std::string::npos);
+  auto not_ig = ListAlerts(*hub_, kPat);
   EXPECT_EQ(not_ig.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Count(*id, audit::EventType::kAlertRaised), 1u);
 
   // Nobody but a manager of the team who did not raise it decides; a decision cannot be
   // recorded before; the other team's manager does not even see it.
@@ -190,18 +216,17 @@ TEST_F(WorkflowTest, AnOverrideIsNeverSentWithoutAManagersAuthorisation) {
   EXPECT_EQ(Count(*id, audit::EventType::kQuerySent), 0u);
   EXPECT_EQ(Count(*id, audit::EventType::kCheckRejected), 1u);
 
-  // The IG officer acknowledges the alert once, with a note.
-  auto ack = Await(*hub_, [&](broker::CheckService& s, broker::CheckService::Done d) {
-    s.AcknowledgeAlert(*id, kIan, "Reviewed: ground recorded and rejection proportionate.", d);
-  });
-  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
-  EXPECT_EQ((*ack)["acknowledged"]["by"], "ian.ig");
-  auto again = Await(*hub_, [&](broker::CheckService& s, broker::CheckService::Done d) {
-    s.AcknowledgeAlert(*id, kIan, "twice", d);
-  });
+  // The IG officer closes the alert once, with a note.
+  const std::string alert_id = alert["id"];
+  auto closed =
+      ChangeAlert(*hub_, alert_id, kIan, "closed", "Reviewed: ground recorded, rejection fair.");
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ((*closed)["status"], "closed");
+  EXPECT_EQ((*closed)["history"][0]["by"], "ian.ig");
+  auto again = ChangeAlert(*hub_, alert_id, kIan, "closed", "Closing it a second time.");
   EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(Count(*id, audit::EventType::kAlertAcknowledged), 1u);
-  auto open_alerts = OnIo(hub_->io(), [&] { return hub_->broker().checks().Alerts(kIan, true); });
+  auto open_alerts = ListAlerts(*hub_, kIan);
   EXPECT_TRUE((*open_alerts)["alerts"].empty());
 }
 
@@ -391,6 +416,249 @@ TEST(WorkflowDeadlineTest, AcrossAWeekendAndBankHolidaysTheHubChasesThenMarksThe
   ASSERT_TRUE(overdue.ok());
   ASSERT_EQ((*overdue)["checks"].size(), 1u);
   EXPECT_EQ((*overdue)["checks"][0]["breaches"], 1);
+}
+
+// ---- the IG alert queue (issue 7): out of hours, unusual volume, statuses, restarts ----------
+
+common::TimePoint At(const char* rfc3339) {
+  std::tm tm{};
+  strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm);
+  return common::FromUnix(timegm(&tm));
+}
+
+std::vector<json> AlertsOfKind(TestHub& hub, const std::string& kind) {
+  broker::AlertFilter all;
+  all.statuses = {"new", "under_review", "escalated", "closed"};
+  all.kinds = {kind};
+  auto listed = ListAlerts(hub, kIan, all);
+  EXPECT_TRUE(listed.ok()) << listed.status().ToString();
+  if (!listed.ok()) return {};
+  return (*listed)["alerts"].get<std::vector<json>>();
+}
+
+// Saturday 21 November 2026 is outside the default working week (Mon-Fri 09:00-17:00
+// Europe/London); Monday 23 at 11:00 is inside it. No agent is online (fake time).
+TEST(WorkflowAlertTest, ACheckRaisedOnASaturdayMakesOneOutOfHoursAlertAndAWeekdayOneNone) {
+  common::FakeClock clock(At("2026-11-21T10:00:00"));
+  TestHub hub([](broker::BrokerConfig& c) { c.alerts.out_of_hours = true; }, &clock);
+  auto saturday = hub.Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(saturday.ok()) << saturday.status().ToString();
+  auto alerts = AlertsOfKind(hub, "out_of_hours");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["check"], *saturday);
+  EXPECT_EQ(alerts[0]["person"], "test.practitioner");
+  EXPECT_EQ(alerts[0]["status"], "new");
+  EXPECT_EQ(alerts[0]["detail"]["action"], "raised");
+  EXPECT_EQ(alerts[0]["created_at"], "2026-11-21T10:00:00.000Z");
+
+  clock.Set(At("2026-11-23T11:00:00"));
+  auto monday = hub.Raise(ConsentedCheck({"police"}));
+  ASSERT_TRUE(monday.ok());
+  EXPECT_EQ(AlertsOfKind(hub, "out_of_hours").size(), 1u) << "a weekday check makes none";
+  ASSERT_TRUE(Show(hub, *monday, kPat).ok());
+  EXPECT_EQ(AlertsOfKind(hub, "out_of_hours").size(), 1u) << "nor does a weekday view";
+
+  // Viewed at 19:00 on the Monday: one alert for the view, not one per view.
+  clock.Set(At("2026-11-23T19:00:00"));
+  ASSERT_TRUE(Show(hub, *monday, kPat).ok());
+  ASSERT_TRUE(Show(hub, *monday, kPat).ok());
+  alerts = AlertsOfKind(hub, "out_of_hours");
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0]["detail"]["action"], "viewed");
+  EXPECT_EQ(alerts[0]["check"], *monday);
+  const auto events = AuditEventsOf(hub);
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const audit::AuditEvent& e) {
+                            return e.type == audit::EventType::kAlertRaised &&
+                                   e.person == "test.practitioner";
+                          }),
+            2);
+}
+
+TEST(WorkflowAlertTest, RoundTheClockHoursOrTheSwitchOffMakeNoOutOfHoursAlert) {
+  common::FakeClock clock(At("2026-11-21T03:00:00"));
+  TestHub always(
+      [](broker::BrokerConfig& c) {
+        c.alerts.out_of_hours = true;
+        c.deadlines.hours.always = true;
+      },
+      &clock);
+  ASSERT_TRUE(always.Raise(ConsentedCheck({"police"})).ok());
+  EXPECT_TRUE(AlertsOfKind(always, "out_of_hours").empty());
+  TestHub off([](broker::BrokerConfig& c) { c.alerts.out_of_hours = false; }, &clock);
+  ASSERT_TRUE(off.Raise(ConsentedCheck({"police"})).ok());
+  EXPECT_TRUE(AlertsOfKind(off, "out_of_hours").empty());
+}
+
+TEST(WorkflowAlertTest, AVolumeThresholdMakesExactlyOneAlertPerPersonAndWindow) {
+  common::FakeClock clock(At("2026-11-24T10:00:00"));
+  TestHub hub(
+      [](broker::BrokerConfig& c) {
+        c.alerts.volume_checks = 3;
+        c.alerts.volume_views = 2;
+        c.alerts.volume_window = 24h;
+      },
+      &clock);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    clock.Set(At("2026-11-24T10:00:00") + std::chrono::minutes(i));
+    auto id = hub.Raise(ConsentedCheck({"police"}));
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ids.push_back(*id);
+    EXPECT_EQ(AlertsOfKind(hub, "unusual_volume").size(), i < 3 ? 0u : 1u) << "after " << i + 1;
+  }
+  auto alerts = AlertsOfKind(hub, "unusual_volume");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["person"], "test.practitioner");
+  EXPECT_EQ(alerts[0]["detail"]["measure"], "checks");
+  EXPECT_EQ(alerts[0]["detail"]["threshold"], 3);
+  EXPECT_FALSE(alerts[0].contains("check"));
+  // Another person's checks count for them, not for the first.
+  ASSERT_TRUE(hub.Raise(ConsentedCheck({"police"}), "mo.manager", "manager").ok());
+
+  // Three views are more than two: one alert for the views.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Show(hub, ids[0], kPat).ok());
+  EXPECT_EQ(AlertsOfKind(hub, "unusual_volume").size(), 2u);
+
+  // After a restart the raising counts come back from the checks, and the window of the last
+  // alert from the stored alerts: one more check in the same window makes no second alert.
+  hub.StopBroker();
+  hub.StartBroker();
+  clock.Set(At("2026-11-24T12:00:00"));
+  ASSERT_TRUE(hub.Raise(ConsentedCheck({"police"})).ok());
+  EXPECT_EQ(AlertsOfKind(hub, "unusual_volume").size(), 2u);
+
+  // A day later the window has moved on: four more checks make the next one.
+  for (int i = 0; i < 4; ++i) {
+    clock.Set(At("2026-11-25T13:00:00") + std::chrono::minutes(i));
+    ASSERT_TRUE(hub.Raise(ConsentedCheck({"police"})).ok());
+  }
+  alerts = AlertsOfKind(hub, "unusual_volume");
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[0]["created_at"], "2026-11-25T13:03:00.000Z");
+}
+
+TEST(WorkflowAlertTest, StatusChangesNeedTheRoleAndANoteAndAreAuditedAndKeptAcrossARestart) {
+  TestHub hub;
+  auto check = hub.Raise(OverrideCheck({"police"}));
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  const auto alert_id =
+      OnIo(hub.io(), [&] { return hub.broker().alerts().OverrideAlertOf(*check); });
+  ASSERT_TRUE(alert_id.has_value());
+  EXPECT_EQ(OnIo(hub.io(), [&] { return hub.broker().alerts().CountNew(); }), 1u);
+
+  // A practitioner (even the one concerned) and a manager are refused, and each refusal is on
+  // the record.
+  for (const auto& who : {kPat, kMo}) {
+    auto refused = ChangeAlert(hub, *alert_id, who, "closed", "Nothing to see here, honestly.");
+    EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied) << who.user;
+  }
+  EXPECT_EQ(ChangeAlert(hub, *alert_id, kIan, "closed").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChangeAlert(hub, *alert_id, kIan, "escalated", "too short").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChangeAlert(hub, *alert_id, kIan, "closed", std::string(2001, 'x')).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChangeAlert(hub, std::string(32, 'e'), kIan, "under_review").status().code(),
+            StatusCode::kNotFound);
+
+  const broker::Staff dpo{"dee.dpo", "dpo", "hub", ""};
+  auto review = ChangeAlert(hub, *alert_id, kIan, "under_review");
+  ASSERT_TRUE(review.ok()) << review.status().ToString();
+  EXPECT_EQ(OnIo(hub.io(), [&] { return hub.broker().alerts().CountNew(); }), 0u);
+  auto escalated = ChangeAlert(hub, *alert_id, kIan, "escalated",
+                               "Justification thin; DPO to review with the team manager.");
+  ASSERT_TRUE(escalated.ok()) << escalated.status().ToString();
+
+  hub.StopBroker();
+  hub.StartBroker();
+  broker::AlertFilter escalated_only;
+  escalated_only.statuses = {"escalated"};
+  auto listed = ListAlerts(hub, dpo, escalated_only);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ((*listed)["alerts"].size(), 1u);
+  const json kept = (*listed)["alerts"][0];
+  EXPECT_EQ(kept["id"], *alert_id);
+  ASSERT_EQ(kept["history"].size(), 2u);
+  EXPECT_EQ(kept["history"][1]["note"], "Justification thin; DPO to review with the team manager.");
+  EXPECT_EQ(kept["override"]["ground"], "child_significant_harm");
+
+  auto back = ChangeAlert(hub, *alert_id, dpo, "under_review", "Taken back for the DPO's review.");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  auto closed = ChangeAlert(hub, *alert_id, dpo, "closed", "Proportionate; advice given to team.");
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(ChangeAlert(hub, *alert_id, dpo, "new").status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      ChangeAlert(hub, *alert_id, dpo, "escalated", "Reopening a closed alert.").status().code(),
+      StatusCode::kFailedPrecondition);
+
+  const auto events = AuditEventsOf(hub, *check);
+  auto count = [&](audit::EventType t, const std::string& detail = "") {
+    return std::count_if(events.begin(), events.end(), [&](const audit::AuditEvent& e) {
+      return e.type == t && (detail.empty() || e.detail == detail);
+    });
+  };
+  EXPECT_EQ(count(audit::EventType::kAlertRaised), 1);
+  EXPECT_EQ(count(audit::EventType::kAlertStatusChanged), 3);  // review, escalate, back
+  EXPECT_EQ(count(audit::EventType::kAlertAcknowledged), 1);   // closed
+  EXPECT_EQ(count(audit::EventType::kRequestRefused, "alert: role"), 2);
+  EXPECT_EQ(count(audit::EventType::kRequestRefused, "alert: state"), 2);
+  EXPECT_EQ(count(audit::EventType::kRequestRefused, "alert: invalid_request"), 3);
+  for (const auto& e : events) {
+    if (e.type == audit::EventType::kAlertStatusChanged && e.person == "dee.dpo") {
+      EXPECT_EQ(e.detail, "alert:" + *alert_id + " override escalated->under_review");
+      EXPECT_EQ(e.role, "dpo");
+    }
+    EXPECT_EQ(e.detail.find("Proportionate"), std::string::npos) << "notes stay out of the log";
+  }
+}
+
+// A database from before alerts had their own table: the check document kept the IG officer's
+// acknowledgement. At start each override check gets its alert once: closed with the old note,
+// or new.
+TEST(WorkflowAlertTest, OverrideChecksOfAnOlderDatabaseGetTheirAlertsOnce) {
+  TestHub hub;
+  auto acknowledged = hub.Raise(OverrideCheck({"police"}));
+  auto open = hub.Raise(OverrideCheck({"police"}));
+  ASSERT_TRUE(acknowledged.ok() && open.ok());
+  hub.StopBroker();
+  {
+    auto store = broker::CheckStore::Open({hub.config().database, hub.config().database_key});
+    ASSERT_TRUE(store.ok());
+    for (const auto& [id, by] :
+         {std::pair{*acknowledged, std::string("old.ig")}, std::pair{*open, std::string()}}) {
+      auto row = (*store)->Get(id);
+      ASSERT_TRUE(row.ok() && row->has_value());
+      json doc = json::parse((*row)->document);
+      doc["alert_ack"] = {{"by", by},
+                          {"note", by.empty() ? "" : "Reviewed at the weekly IG meeting."},
+                          {"at", by.empty() ? 0 : 1'790'000'000'000}};
+      (*row)->document = doc.dump();
+      ASSERT_TRUE((*store)->Put(**row).ok());
+    }
+    auto db = storage::Database::Open({hub.config().database, hub.config().database_key});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("DELETE FROM hub_alert").ok());
+  }
+  for (int start = 0; start < 2; ++start) {
+    hub.StartBroker();
+    auto alerts = AlertsOfKind(hub, "override");
+    ASSERT_EQ(alerts.size(), 2u) << "start " << start;
+    for (const auto& a : alerts) {
+      if (a["check"] == *acknowledged) {
+        EXPECT_EQ(a["status"], "closed");
+        ASSERT_EQ(a["history"].size(), 1u);
+        EXPECT_EQ(a["history"][0]["by"], "old.ig");
+        EXPECT_EQ(a["history"][0]["note"], "Reviewed at the weekly IG meeting.");
+      } else {
+        EXPECT_EQ(a["check"], *open);
+        EXPECT_EQ(a["status"], "new");
+        EXPECT_TRUE(a["history"].empty());
+      }
+    }
+    hub.StopBroker();
+  }
 }
 
 }  // namespace

@@ -722,7 +722,8 @@ struct CheckPages {
         }
         t.rows_html.push_back(
             {Escape(Str(cat, "name").empty() ? Str(cat, "category") : Str(cat, "name")),
-             OutcomeTag(Str(cat, "outcome")), shared, Escape(Str(cat, "why"))});
+             OutcomeTag(Str(cat, "outcome")), shared,
+             "<span class=\"mash-wrap\">" + Escape(Str(cat, "why")) + "</span>"});
       }
       body = t.rows_html.empty() ? Paragraph("Nothing held in the categories asked for.")
                                  : RenderTable(t);

@@ -357,6 +357,9 @@ Result<std::unique_ptr<Console>> Console::Create(ConsoleOptions options, Console
   random.Fill(c->impl_->secret);
   AddAccountPages(c->impl_->router, c->impl_.get());
   console::AddCheckPages(c->impl_->router, c->impl_->context);
+  console::AddAlertPages(c->impl_->router, c->impl_->context);
+  console::AddAuditPages(c->impl_->router, c->impl_->context);
+  console::AddPolicyPages(c->impl_->router, c->impl_->context);
   return c;
 }
 

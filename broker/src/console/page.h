@@ -222,5 +222,10 @@ struct Context {
   std::function<void(const std::string& session_key)> forget_session;
 };
 void AddCheckPages(Router& router, Context& context);
+void AddAlertPages(Router& router, Context& context);
+// "Alerts", or "Alerts (N new)" while N alerts are new: the text for the navigation's item.
+std::string AlertsNavText(const ConsoleServices& services);
+void AddAuditPages(Router& router, Context& context);
+void AddPolicyPages(Router& router, Context& context);
 
 }  // namespace mash::broker::console

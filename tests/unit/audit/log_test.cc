@@ -294,6 +294,14 @@ TEST_F(AuditStoreTest, RetentionRemovesOldEventsAndWhatRemainsVerifies) {
   VerifyReport report = Verify();
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_EQ(report.retained_from, 20u);
+  {
+    // A range across the purged and the kept entries verifies against the seal.
+    auto db = OpenDb();
+    auto range = VerifyRange(*db, key_->Public(), {}, 15, 25);
+    ASSERT_TRUE(range.ok()) << range.status().ToString();
+    EXPECT_TRUE(range->ok) << range->problem;
+    EXPECT_EQ(range->entries_checked, 11u);
+  }
   auto db = OpenDb();
   QueryFilter f;
   f.subject = "ps1:subject3";

@@ -34,6 +34,13 @@ class TamperTest : public AuditStoreTest {
     EXPECT_FALSE(r.problem.empty());
     if (first_bad) {
       EXPECT_EQ(r.first_bad_seq, first_bad) << r.problem;
+      // Range verification against the seal finds it too, from a window around it.
+      auto db = OpenDb();
+      const uint64_t first = *first_bad >= 2 ? *first_bad - 2 : 0;
+      auto range = VerifyRange(*db, key_->Public(), {}, first, *first_bad + 2);
+      ASSERT_TRUE(range.ok()) << range.status().ToString();
+      EXPECT_FALSE(range->ok);
+      EXPECT_EQ(range->first_bad_seq, first_bad) << range->problem;
     }
     auto log = OpenLog(Options());
     EXPECT_FALSE(log.ok());
@@ -50,6 +57,49 @@ class TamperTest : public AuditStoreTest {
   }
   static constexpr int kEvents = 50;
 };
+
+TEST_F(TamperTest, RangeVerificationOfAnUntouchedLog) {
+  auto db = OpenDb();
+  for (const auto& [first, last] : std::vector<std::pair<uint64_t, uint64_t>>{
+           {0, 0}, {0, kEvents - 1}, {10, 20}, {kEvents - 1, kEvents - 1}, {30, 1000}}) {
+    auto r = VerifyRange(*db, key_->Public(), {}, first, last);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->ok) << first << ".." << last << ": " << r->problem;
+    EXPECT_EQ(r->size, static_cast<uint64_t>(kEvents));
+    EXPECT_EQ(r->entries_checked, std::min<uint64_t>(last, kEvents - 1) - first + 1);
+    ASSERT_TRUE(r->latest.has_value());
+    EXPECT_EQ(r->latest->checkpoint.size, static_cast<uint64_t>(kEvents));  // the seal
+  }
+  EXPECT_EQ(VerifyRange(*db, key_->Public(), {}, 5, 4).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(VerifyRange(*db, key_->Public(), {}, kEvents, kEvents + 5).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(VerifyRange(*db, key_->Public(), {}, 0, kMaxVerifyRange + 10).status().code(),
+            StatusCode::kOk);  // clipped to the log's end first
+}
+
+TEST_F(TamperTest, RangeVerificationFindsARangeOutsideTheSealedTree) {
+  // A row changed outside the range leaves the range verified; the same range with the chain
+  // value just before it changed names its first entry.
+  Exec("UPDATE audit_events SET person = 'nobody' WHERE seq = 40");
+  auto db = OpenDb();
+  auto clean = VerifyRange(*db, key_->Public(), {}, 10, 20);
+  ASSERT_TRUE(clean.ok());
+  EXPECT_TRUE(clean->ok) << clean->problem;
+  ASSERT_TRUE(db->Exec("UPDATE audit_events SET chain = zeroblob(32) WHERE seq = 9").ok());
+  auto bad = VerifyRange(*db, key_->Public(), {}, 10, 20);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->ok);
+  EXPECT_EQ(bad->first_bad_seq, std::optional<uint64_t>(10));
+  // A seal that is not the key's.
+  ASSERT_TRUE(db->Exec("UPDATE audit_meta SET value = replace(value, 'size 50', 'size 51') "
+                       "WHERE key = 'seal'")
+                  .ok());
+  auto unsealed = VerifyRange(*db, key_->Public(), {}, 10, 20);
+  ASSERT_TRUE(unsealed.ok());
+  EXPECT_FALSE(unsealed->ok);
+  EXPECT_NE(unsealed->problem.find("seal"), std::string::npos) << unsealed->problem;
+}
 
 TEST_F(TamperTest, OneByteChangedInARow) {
   Bytes enc = Column("SELECT encoded FROM audit_events WHERE seq = 20");

@@ -386,5 +386,49 @@ token_days_max = 30
   EXPECT_FALSE(unknown.ok());
 }
 
+// ---- [alerts] ----------------------------------------------------------------------------------
+
+TEST_F(BrokerConfigTest, ReadsTheAlertsSectionWithDefaults) {
+  const std::string head = std::string(kBase) + kAudit + kPolicy;
+  auto defaults = Load(head);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_TRUE(defaults->alerts.out_of_hours);
+  EXPECT_EQ(defaults->alerts.volume_checks, 20);
+  EXPECT_EQ(defaults->alerts.volume_views, 50);
+  EXPECT_EQ(defaults->alerts.volume_window, std::chrono::hours(24));
+  auto c = Load(head +
+                "[alerts]\nout_of_hours = false\nvolume_checks = 5\nvolume_views = 0\n"
+                "volume_window_hours = 8\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FALSE(c->alerts.out_of_hours);
+  EXPECT_EQ(c->alerts.volume_checks, 5);
+  EXPECT_EQ(c->alerts.volume_views, 0);
+  EXPECT_EQ(c->alerts.volume_window, std::chrono::hours(8));
+}
+
+TEST_F(BrokerConfigTest, BadAlertSettingsAreReportedWithPositions) {
+  struct Case {
+    std::string text;
+    std::string key;
+    std::string position;
+  };
+  const std::vector<Case> cases = {
+      {"out_of_hours = \"yes\"\n", "alerts.out_of_hours", "broker.toml:32:16"},
+      {"volume_checks = -1\n", "alerts.volume_checks", "broker.toml:32:17"},
+      {"volume_views = 100001\n", "alerts.volume_views", "broker.toml:32:16"},
+      {"volume_window_hours = 0\n", "alerts.volume_window_hours", "broker.toml:32:23"},
+      {"volume_window_hours = 745\n", "alerts.volume_window_hours", "broker.toml:32:23"},
+      {"volume = 3\n", "unknown key 'alerts.volume'", "broker.toml:32:1"},
+  };
+  const std::string head = std::string(kBase) + kAudit + kPolicy + "[alerts]\n";
+  for (const auto& k : cases) {
+    auto c = Load(head + k.text);
+    ASSERT_FALSE(c.ok()) << k.text;
+    const auto lines = LinesWith(c.status(), k.key);
+    ASSERT_EQ(lines.size(), 1u) << k.text << "\n" << c.status().message();
+    EXPECT_NE(lines[0].find("/" + k.position + ": "), std::string::npos) << lines[0];
+  }
+}
+
 }  // namespace
 }  // namespace mash::broker

@@ -418,38 +418,42 @@ TEST(PrintCheckListTest, TableWithDeadlinesBreachesAndOutcome) {
   EXPECT_EQ(wrong.str(), "no checks\n");
 }
 
-TEST(PrintAlertsTest, BlocksWithGroundJustificationAuthorisationAndAcknowledgement) {
+TEST(PrintAlertsTest, BlocksWithKindStatusOverrideAndHistory) {
   std::ostringstream out;
   PrintAlerts(json::parse(R"({"alerts": [
-      {"check": "0123456789abcdef0123456789abcdef", "kind": "consent_override",
-       "raised_at": "2026-11-22T08:00:00Z", "raised_by": "p.one", "team": "north",
-       "state": "dispatched", "purpose": "child_protection_s47", "urgency": "red",
-       "consent": "not_sought", "ground": "child_significant_harm",
-       "ground_name": "Risk of significant harm to a child",
-       "justification": "Parents\u001b[2J would flee", "agencies": 3,
-       "authorisation": {"decision": "authorised", "by": "m.manager",
-                         "at": "2026-11-22T08:10:00Z", "reason": "agreed in strategy meeting"}},
-      {"check": "fedcba9876543210fedcba9876543210", "kind": "consent_override",
-       "ground": "serious_crime", "justification": "Risk to staff",
-       "acknowledged": {"by": "i.officer", "at": "2026-11-22T09:00:00Z",
-                        "note": "Reviewed\u0007 ok"}}]})"),
+      {"id": "00112233445566778899aabbccddeeff", "kind": "override", "status": "new",
+       "created_at": "2026-11-22T08:00:00Z", "person": "p.one", "role": "practitioner",
+       "team": "north", "summary": "Check raised without consent: Risk of harm",
+       "check": "0123456789abcdef0123456789abcdef", "history": [],
+       "override": {"state": "dispatched", "purpose": "child_protection_s47", "urgency": "red",
+         "consent": "not_sought", "ground": "child_significant_harm",
+         "ground_name": "Risk of significant harm to a child",
+         "justification": "Parents\u001b[2J would flee", "agencies": 3,
+         "authorisation": {"decision": "authorised", "by": "m.manager",
+                           "at": "2026-11-22T08:10:00Z", "reason": "agreed in strategy meeting"}}},
+      {"id": "fedcba9876543210fedcba9876543210", "kind": "unusual_volume", "status": "closed",
+       "created_at": "2026-11-22T07:00:00Z", "person": "p.two", "role": "manager",
+       "summary": "More than 20 checks raised within 24 hours",
+       "history": [{"at": "2026-11-22T09:00:00Z", "by": "i.officer", "from": "new",
+                    "to": "closed", "note": "Reviewed\u0007 ok"}]}]})"),
               out);
   const std::string text = out.str();
   for (const char* expected :
-       {"alert 0123456789abcdef0123456789abcdef consent_override",
-        "raised      2026-11-22T08:00:00Z by p.one (team north)",
-        "check       dispatched, child_protection_s47, urgency red, 3 agencies",
-        "consent     not_sought",
+       {"alert 00112233445566778899aabbccddeeff override new",
+        "raised      2026-11-22T08:00:00Z, about p.one (practitioner, team north)",
+        "summary     Check raised without consent: Risk of harm",
+        "check       0123456789abcdef0123456789abcdef",
+        "override    dispatched, child_protection_s47, urgency red, 3 agencies, consent not_sought",
         "ground      child_significant_harm (Risk of significant harm to a child)",
         "justified   Parents?[2J would flee",
         "manager     authorised by m.manager at 2026-11-22T08:10:00Z: agreed in strategy meeting",
-        "to acknowledge: mashctl audit acknowledge 0123456789abcdef0123456789abcdef --note TEXT",
-        "alert fedcba9876543210fedcba9876543210", "ground      serious_crime\n",
-        "manager     not yet decided",
-        "acknowledged by i.officer at 2026-11-22T09:00:00Z: Reviewed? ok"}) {
+        "to move it on: mashctl audit alert-status 00112233445566778899aabbccddeeff",
+        "alert fedcba9876543210fedcba9876543210 unusual_volume closed", "about p.two (manager)\n",
+        "More than 20 checks raised within 24 hours",
+        "closed 2026-11-22T09:00:00Z by i.officer: Reviewed? ok"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
   }
-  EXPECT_EQ(text.find("acknowledge fedcba"), std::string::npos);
+  EXPECT_EQ(text.find("alert-status fedcba"), std::string::npos) << "closed is final";
   for (char c : {'\x1b', '\x07'}) EXPECT_EQ(text.find(c), std::string::npos) << int(c);
   std::ostringstream empty;
   PrintAlerts(json::parse(R"({"alerts": []})"), empty);

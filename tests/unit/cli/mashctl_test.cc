@@ -575,28 +575,39 @@ json Closed() {
   return check;
 }
 
+constexpr char kAlertId[] = "fedcba9876543210fedcba9876543210";
+
 json Alert() {
-  return {{"check", kId},
-          {"kind", "consent_override"},
-          {"raised_at", "2026-11-22T08:00:00Z"},
-          {"raised_by", "p.one"},
+  return {{"id", kAlertId},
+          {"kind", "override"},
+          {"status", "new"},
+          {"created_at", "2026-11-22T08:00:00Z"},
+          {"updated_at", "2026-11-22T08:00:00Z"},
+          {"person", "p.one"},
+          {"role", "practitioner"},
           {"team", "north"},
-          {"state", "dispatched"},
-          {"purpose", "child_protection_s47"},
-          {"urgency", "red"},
-          {"consent", "not_sought"},
-          {"ground", "child_significant_harm"},
-          {"ground_name", "Risk of significant harm to a child"},
-          {"justification", "Telling the parents would put the child at risk"},
-          {"agencies", 2}};
+          {"summary", "Check raised without consent: Risk of significant harm to a child"},
+          {"detail", json::object()},
+          {"check", kId},
+          {"override",
+           {{"raised_at", "2026-11-22T08:00:00Z"},
+            {"raised_by", "p.one"},
+            {"team", "north"},
+            {"state", "dispatched"},
+            {"purpose", "child_protection_s47"},
+            {"urgency", "red"},
+            {"consent", "not_sought"},
+            {"ground", "child_significant_harm"},
+            {"ground_name", "Risk of significant harm to a child"},
+            {"justification", "Telling the parents would put the child at risk"},
+            {"agencies", 2}}},
+          {"history", json::array()}};
 }
 
 TEST_F(MashctlTest, HelpDescribesTheWorkflowCommands) {
-  const std::vector<std::vector<std::string>> subs = {{"check", "list"},
-                                                      {"check", "decide"},
-                                                      {"check", "reject"},
-                                                      {"audit", "alerts"},
-                                                      {"audit", "acknowledge"}};
+  const std::vector<std::vector<std::string>> subs = {
+      {"check", "list"},  {"check", "decide"},       {"check", "reject"},     {"audit", "alerts"},
+      {"audit", "alert"}, {"audit", "alert-status"}, {"audit", "acknowledge"}};
   for (auto args : subs) {
     args.push_back("--help");
     EXPECT_EQ(Run(args), kExitOk) << args[1];
@@ -607,7 +618,7 @@ TEST_F(MashctlTest, HelpDescribesTheWorkflowCommands) {
     EXPECT_NE(out_.str().find(word), std::string::npos) << word;
   }
   EXPECT_EQ(Run({"audit", "--help"}), kExitOk);
-  for (const char* word : {"alerts", "acknowledge", "verify", "export"}) {
+  for (const char* word : {"alerts", "alert-status", "acknowledge", "verify", "export"}) {
     EXPECT_NE(out_.str().find(word), std::string::npos) << word;
   }
 }
@@ -821,19 +832,32 @@ TEST_F(MashctlTest, AuditAlertsListsTheQueue) {
   EXPECT_EQ(broker_.requests[0].method, "GET");
   EXPECT_EQ(broker_.requests[0].target, "/api/v1/alerts");
   for (const char* expected :
-       {"alert 0123456789abcdef0123456789abcdef consent_override",
+       {"alert fedcba9876543210fedcba9876543210 override new",
+        "about p.one (practitioner, team north)", "check       0123456789abcdef0123456789abcdef",
         "child_significant_harm (Risk of significant harm to a child)",
         "Telling the parents would put the child at risk",
-        "mashctl audit acknowledge 0123456789abcdef0123456789abcdef --note TEXT"}) {
+        "mashctl audit alert-status fedcba9876543210fedcba9876543210 --status"}) {
     EXPECT_NE(out_.str().find(expected), std::string::npos) << expected << "\n" << out_.str();
   }
   broker_.Queue(200, {{"alerts", json::array()}});
   ASSERT_EQ(Run({"audit", "alerts", "--all"}), kExitOk);
   EXPECT_EQ(broker_.requests.back().target, "/api/v1/alerts?all=true");
   EXPECT_EQ(out_.str(), "no alerts\n");
+  broker_.Queue(200, {{"alerts", json::array()}});
+  ASSERT_EQ(Run({"audit", "alerts", "--status", "new", "--status", "escalated", "--kind",
+                 "unusual_volume"}),
+            kExitOk);
+  EXPECT_EQ(broker_.requests.back().target,
+            "/api/v1/alerts?status=new&status=escalated&kind=unusual_volume");
   broker_.Queue(200, reply);
   ASSERT_EQ(Run({"audit", "alerts", "--json"}), kExitOk);
   EXPECT_EQ(json::parse(out_.str()), reply);
+
+  const size_t asked = broker_.requests.size();
+  EXPECT_EQ(Run({"audit", "alerts", "--status", "open"}), kExitUsage);
+  EXPECT_EQ(Run({"audit", "alerts", "--kind", "holiday"}), kExitUsage);
+  EXPECT_EQ(Run({"audit", "alerts", "--all", "--status", "new"}), kExitUsage);
+  EXPECT_EQ(broker_.requests.size(), asked);
 
   broker_.Queue(403, ErrorBody("forbidden", "the alert queue is for IG officers and DPOs"));
   EXPECT_EQ(Run({"audit", "alerts"}), kExitCheckFailed);
@@ -842,10 +866,78 @@ TEST_F(MashctlTest, AuditAlertsListsTheQueue) {
   EXPECT_EQ(Run({"audit", "alerts"}), kExitConnection);
 }
 
+TEST_F(MashctlTest, AuditAlertShowsOneWithItsHistory) {
+  json reviewed = Alert();
+  reviewed["status"] = "closed";
+  reviewed["history"] = {{{"at", "2026-11-22T09:00:00Z"},
+                          {"by", "i.officer"},
+                          {"role", "ig_officer"},
+                          {"from", "new"},
+                          {"to", "under_review"}},
+                         {{"at", "2026-11-22T10:00:00Z"},
+                          {"by", "i.officer"},
+                          {"role", "ig_officer"},
+                          {"from", "under_review"},
+                          {"to", "closed"},
+                          {"note", "Reviewed with manager"}}};
+  broker_.Queue(200, reviewed);
+  ASSERT_EQ(Run({"audit", "alert", kAlertId}), kExitOk) << err_.str();
+  EXPECT_EQ(broker_.requests[0].method, "GET");
+  EXPECT_EQ(broker_.requests[0].target, std::string("/api/v1/alerts/") + kAlertId);
+  EXPECT_NE(out_.str().find("under_review 2026-11-22T09:00:00Z by i.officer\n"), std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("closed 2026-11-22T10:00:00Z by i.officer: Reviewed with manager"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_EQ(out_.str().find("to move it on"), std::string::npos) << "closed is final";
+  EXPECT_EQ(Run({"audit", "alert", "../checks"}), kExitUsage);
+  broker_.Queue(404, ErrorBody("not_found", "no such alert"));
+  EXPECT_EQ(Run({"audit", "alert", kAlertId}), kExitCheckFailed);
+}
+
+TEST_F(MashctlTest, AuditAlertStatusPostsTheChange) {
+  json reviewed = Alert();
+  reviewed["status"] = "under_review";
+  broker_.Queue(200, reviewed);
+  ASSERT_EQ(Run({"audit", "alert-status", kAlertId, "--status", "under_review"}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(broker_.requests[0].method, "POST");
+  EXPECT_EQ(broker_.requests[0].target, std::string("/api/v1/alerts/") + kAlertId + "/status");
+  EXPECT_EQ(broker_.requests[0].body, json({{"status", "under_review"}}));
+  broker_.Queue(200, reviewed);
+  ASSERT_EQ(Run({"audit", "alert-status", kAlertId, "--status", "escalated", "--note",
+                 "DPO to review with the team", "--json"}),
+            kExitOk);
+  EXPECT_EQ(broker_.requests.back().body,
+            json({{"status", "escalated"}, {"note", "DPO to review with the team"}}));
+  EXPECT_EQ(json::parse(out_.str()), reviewed);
+
+  const size_t asked = broker_.requests.size();
+  EXPECT_EQ(Run({"audit", "alert-status", kAlertId, "--status", "closed"}), kExitUsage);
+  EXPECT_EQ(Run({"audit", "alert-status", kAlertId, "--status", "closed", "--note", "short"}),
+            kExitUsage);
+  EXPECT_EQ(Run({"audit", "alert-status", kAlertId, "--status", "new", "--note",
+                 "Back to the start please"}),
+            kExitUsage);
+  EXPECT_EQ(Run({"audit", "alert-status", kAlertId}), kExitUsage);
+  EXPECT_EQ(broker_.requests.size(), asked);
+  broker_.Queue(409, ErrorBody("conflict", "an alert that is closed cannot be moved to closed"));
+  EXPECT_EQ(Run({"audit", "alert-status", kAlertId, "--status", "closed", "--note",
+                 "Reviewed with manager"}),
+            kExitCheckFailed);
+  EXPECT_NE(err_.str().find("audit alert-status: broker answered 409"), std::string::npos)
+      << err_.str();
+}
+
 TEST_F(MashctlTest, AuditAcknowledgePostsTheNote) {
   json acknowledged = Alert();
-  acknowledged["acknowledged"] = {
-      {"by", "i.officer"}, {"at", "2026-11-22T10:00:00Z"}, {"note", "Reviewed with manager"}};
+  acknowledged["status"] = "closed";
+  acknowledged["history"] = {{{"at", "2026-11-22T10:00:00Z"},
+                              {"by", "i.officer"},
+                              {"role", "ig_officer"},
+                              {"from", "new"},
+                              {"to", "closed"},
+                              {"note", "Reviewed with manager"}}};
   broker_.Queue(200, acknowledged);
   ASSERT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed with manager"}), kExitOk)
       << err_.str();
@@ -853,10 +945,11 @@ TEST_F(MashctlTest, AuditAcknowledgePostsTheNote) {
   EXPECT_EQ(broker_.requests[0].method, "POST");
   EXPECT_EQ(broker_.requests[0].target, std::string("/api/v1/alerts/") + kId + "/acknowledgement");
   EXPECT_EQ(broker_.requests[0].body, json({{"note", "Reviewed with manager"}}));
-  EXPECT_NE(out_.str().find("acknowledged by i.officer at 2026-11-22T10:00:00Z"), std::string::npos)
+  EXPECT_NE(out_.str().find("closed 2026-11-22T10:00:00Z by i.officer: Reviewed with manager"),
+            std::string::npos)
       << out_.str();
   broker_.Queue(200, acknowledged);
-  ASSERT_EQ(Run({"audit", "acknowledge", kId, "--note", "ok!", "--json"}), kExitOk);
+  ASSERT_EQ(Run({"audit", "acknowledge", kId, "--note", "Seen and fine.", "--json"}), kExitOk);
   EXPECT_EQ(json::parse(out_.str()), acknowledged);
 }
 
@@ -865,16 +958,16 @@ TEST_F(MashctlTest, AuditAcknowledgeRefusesBadInputAndMapsBrokerReplies) {
   EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", std::string(kMaxRationale, 'x')}),
             kExitUsage);
   EXPECT_EQ(Run({"audit", "acknowledge", kId}), kExitUsage);
-  EXPECT_EQ(Run({"audit", "acknowledge", "../checks", "--note", "Reviewed"}), kExitUsage);
+  EXPECT_EQ(Run({"audit", "acknowledge", "../checks", "--note", "Reviewed it"}), kExitUsage);
   EXPECT_EQ(broker_.clients_made, 0);
 
-  broker_.Queue(409, ErrorBody("conflict", "the alert is already acknowledged"));
-  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed"}), kExitCheckFailed);
-  EXPECT_NE(err_.str().find("already acknowledged"), std::string::npos) << err_.str();
+  broker_.Queue(409, ErrorBody("conflict", "an alert that is closed cannot be moved to closed"));
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed it"}), kExitCheckFailed);
+  EXPECT_NE(err_.str().find("cannot be moved"), std::string::npos) << err_.str();
   broker_.Queue(404, ErrorBody("not_found", "no such alert"));
-  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed"}), kExitCheckFailed);
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed it"}), kExitCheckFailed);
   broker_.Queue(500, ErrorBody("internal", "x"));
-  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed"}), kExitConnection);
+  EXPECT_EQ(Run({"audit", "acknowledge", kId, "--note", "Reviewed it"}), kExitConnection);
 }
 
 TEST_F(MashctlTest, WaitStopsAtAClosedCheck) {

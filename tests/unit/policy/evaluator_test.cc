@@ -285,5 +285,34 @@ TEST(PolicySetTest, ReportsWhereShadowDiffers) {
   EXPECT_EQ(differs.shadow->policy_version, shadow->version);
 }
 
+TEST(EvaluatorTest, FormatDecisionPrintsWhatExplainShows) {
+  Decision permit;
+  permit.effect = Effect::kPermit;
+  permit.level = 2;
+  permit.deciding_rule = "s47";
+  permit.matching_rules = {"s47", "cap"};
+  permit.obligations = {"record_reason"};
+  permit.reasons = {"permitted by rule 's47'", "capped by 'cap'"};
+  permit.policy_version = "sha256:ab";
+  EXPECT_EQ(FormatDecision(permit),
+            "permit at level 2  (deciding rule: s47)\n"
+            "matching rules: s47, cap\n"
+            "obligations:    record_reason\n"
+            "reasons:\n"
+            "  - permitted by rule 's47'\n"
+            "  - capped by 'cap'\n"
+            "policy version: sha256:ab\n");
+  Decision deny;
+  deny.policy_version = "sha256:cd";
+  deny.reasons = {"no rule permits"};
+  EXPECT_EQ(FormatDecision(deny),
+            "deny  (deciding rule: none, deny by default)\n"
+            "matching rules: -\n"
+            "obligations:    -\n"
+            "reasons:\n"
+            "  - no rule permits\n"
+            "policy version: sha256:cd\n");
+}
+
 }  // namespace
 }  // namespace mash::policy

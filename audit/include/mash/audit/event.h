@@ -55,8 +55,15 @@ enum class EventType {
   kAgencyChased,
   // An agency's part passed its deadline unanswered (or still in custodian review).
   kDeadlineBreached,
-  // An IG officer acknowledged an alert (an override of consent) after reviewing it.
+  // An IG officer or DPO closed an alert of the IG alert queue with a note (before the queue had
+  // statuses, acknowledging an override's alert).
   kAlertAcknowledged,
+  // The hub raised an alert for the IG alert queue (an override, out-of-hours use, unusual
+  // volume); the person is the member of staff it concerns.
+  kAlertRaised,
+  // An IG officer or DPO moved an alert to under_review or escalated (closing is
+  // alert_acknowledged).
+  kAlertStatusChanged,
 };
 std::string_view EventTypeName(EventType t);  // e.g. "check_raised"
 std::optional<EventType> ParseEventType(std::string_view name);

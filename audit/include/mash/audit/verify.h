@@ -53,6 +53,20 @@ struct VerifyReport {
 // read at all; a log that does not verify gives a report with ok == false.
 Result<VerifyReport> VerifyLog(storage::Database& db, const crypto::SigningPublicKey& key,
                                const VerifyOptions& options);
+// Verifies the entries first..last (inclusive sequence numbers) of the audit tables of `db`
+// against the log's seal, in one read snapshot, without reading the rest of the log
+// (docs/audit-format.md §8, "Range verification"): every stored checkpoint and the seal are
+// signed by `key` for this origin and in order; the seal is consistent with the newest
+// checkpoint (proof from the stored nodes); each entry in the range passes the per-entry checks
+// of VerifyLog (encoding, own seq, leaf hash, indexed columns, subject index; purged only below
+// retained-from), its chain value follows from the previous entry's, and its leaf is included
+// in the seal's signed root (an RFC 6962 audit path from the stored nodes). `last` is clipped to
+// the log's end. The report's size is the seal's size, latest the seal, entries_checked the
+// entries of the range. InvalidArgument when first > last, first is beyond the log's end, or
+// the range holds more than kMaxVerifyRange entries.
+inline constexpr uint64_t kMaxVerifyRange = 100000;
+Result<VerifyReport> VerifyRange(storage::Database& db, const crypto::SigningPublicKey& key,
+                                 const VerifyOptions& options, uint64_t first, uint64_t last);
 // Verifies an export (JSON lines, docs/audit-format.md §Export).
 Result<VerifyReport> VerifyExport(std::istream& in, const crypto::SigningPublicKey& key,
                                   const VerifyOptions& options);

@@ -11,8 +11,15 @@
 //        caller's team, newest first, as summaries with their deadlines and breaches -> 200
 //   POST /api/v1/checks/{id}/decision  the MASH decision, which closes the check:
 //        {"outcome": "...", "rationale": "..."}                                   -> 200
-//   GET  /api/v1/alerts[?all=true]  (IG officer, DPO) overrides of consent to review  -> 200
-//   POST /api/v1/alerts/{id}/acknowledgement  {"note": "..."}                       -> 200
+//   GET  /api/v1/alerts[?status=...&kind=...|?all=true]  (IG officer, DPO) the IG alert queue
+//        (overrides, out-of-hours use, unusual volumes), newest first; by default every alert
+//        not closed                                                                -> 200
+//   GET  /api/v1/alerts/{id}  (IG officer, DPO) one alert with its history          -> 200
+//   POST /api/v1/alerts/{id}/status  {"status": "under_review"|"escalated"|"closed",
+//        "note": "..."}  moves an alert on (alerts.h): 400 without a needed note, 409 for a
+//        change its status does not allow                                          -> 200
+//   POST /api/v1/alerts/{id}/acknowledgement  {"note": "..."}  closes it (older clients; {id}
+//        may also be the id of the check whose override raised it)                 -> 200
 // The whole API is described by schemas/api/openapi.json.
 //
 // Whatever must be audited (raising, viewing, deciding, refusals) is answered only once its

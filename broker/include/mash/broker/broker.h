@@ -15,11 +15,14 @@
 
 #include "mash/audit/log.h"
 #include "mash/broker/agent_hub.h"
+#include "mash/broker/alerts.h"
 #include "mash/broker/api_server.h"
+#include "mash/broker/audit_reader.h"
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/policy_view.h"
 #include "mash/broker/staff_directory.h"
 
 namespace mash::broker {
@@ -38,10 +41,15 @@ class Broker {
   uint16_t agent_port() const { return hub_->port(); }
   uint16_t api_port() const { return api_->port(); }
   CheckService& checks() { return *checks_; }
+  AlertQueue& alerts() { return *alerts_; }
   AgentHub& hub() { return *hub_; }
   audit::AuditLog& audit() { return *audit_; }
+  // The read side of the audit log, for IG officers and DPOs (the console's audit pages).
+  AuditReader& audit_reader() { return *audit_reader_; }
   // The keys and replay store: what seals a message to an agency (a chase, for the tests).
   Courier& courier() { return *courier_; }
+  // What the DPO pages read: the agreement, agency policy versions, shadow differences.
+  PolicyView& policy_view() { return *policy_view_; }
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 
@@ -53,9 +61,17 @@ class Broker {
   // the callbacks it calls then find the service gone and do nothing.
   std::unique_ptr<audit::AuditLog> audit_;
   std::shared_ptr<const crypto::Pseudonymiser> pseudonyms_;
+  // Destroyed before the log: its destructor joins its worker; what it still has queued at the
+  // log finds it gone.
+  std::unique_ptr<AuditReader> audit_reader_;
   std::unique_ptr<Courier> courier_;
   std::unique_ptr<EnrolmentAuthority> enrolment_;
   std::unique_ptr<CheckStore> check_store_;
+  // Before the check service, which reports to it: destroyed after it.
+  std::unique_ptr<AlertStore> alert_store_;
+  std::unique_ptr<AlertQueue> alerts_;
+  // Declared before the check service, which tells it of differences and answers.
+  std::unique_ptr<PolicyView> policy_view_;
   std::unique_ptr<CheckService> checks_;
   std::shared_ptr<AgentHub> hub_;
   std::unique_ptr<Console> console_;  // null when [console] is not enabled

@@ -63,6 +63,7 @@
 
 #include "mash/audit/sink.h"
 #include "mash/broker/agent_hub.h"
+#include "mash/broker/alerts.h"
 #include "mash/broker/check_store.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/staff.h"
@@ -116,6 +117,9 @@ struct CheckServiceOptions {
   std::chrono::seconds retention{std::chrono::hours(24 * 365)};
   // Where checks are kept; null keeps them in memory only (a broker always has one).
   CheckStore* store = nullptr;
+  // The IG alert queue, told of every check raised and result viewed; null: none. Must outlive
+  // the service.
+  AlertQueue* alerts = nullptr;
   // Queries handed to one agency's connection and not yet written; the rest wait in order, so
   // that a backlog never overflows the connection's queue (keep it below the hub's max_queue).
   int max_in_flight = 64;
@@ -143,6 +147,22 @@ class CheckService final : public AgentEvents {
   ~CheckService() override;
 
   void AttachHub(std::shared_ptr<AgentHub> hub) { hub_ = std::move(hub); }
+
+  // Told what the DPO pages show (PolicyView), on the service's thread: each agency part of a
+  // check (raised, or refused by the agreement) that the shadow version decides differently,
+  // and the disclosure policy version of each recorded answer (and of the stored answers, at
+  // Load).
+  class PolicyObserver {
+   public:
+    virtual ~PolicyObserver() = default;
+    virtual void OnShadowDiffers(const std::string& check_ref, const std::string& agency,
+                                 const policy::Decision& enforced,
+                                 const policy::Decision& shadow) = 0;
+    virtual void OnAgencyPolicySeen(const std::string& agency, const std::string& version,
+                                    common::TimePoint when) = 0;
+  };
+  // `observer` (may be null) must outlive the service's use of it. Set before Load().
+  void SetPolicyObserver(PolicyObserver* observer) { policy_observer_ = observer; }
   // Loads the stored checks that are not purged (at start, before any connection). Parts that
   // were on their way to an agency go out again; DataLoss when a stored check does not parse.
   Status Load();
@@ -172,15 +192,9 @@ class CheckService final : public AgentEvents {
   // cannot record it.
   void Decide(const std::string& id, const Staff& staff, const std::string& outcome,
               const std::string& rationale, Done done);
-  // The IG alert queue: every check raised without consent (an override ground), newest first,
-  // with who raised it, the ground, the justification, its authorisation and whether an IG
-  // officer acknowledged it; never the subject or the answers. Role ig_officer or dpo.
-  Result<nlohmann::json> Alerts(const Staff& staff, bool unacknowledged_only) const;
-  // An IG officer acknowledges the alert of check `id` with a note (alert_acknowledged).
-  // Errors: NotFound; FailedPrecondition when already acknowledged; PermissionDenied;
-  // InvalidArgument without a note.
-  void AcknowledgeAlert(const std::string& id, const Staff& staff, const std::string& note,
-                        Done done);
+  // The IG alert queue (options.alerts; null when there is none). Its override alerts show the
+  // check's ground, justification, authorisation and state, never the subject or the answers.
+  AlertQueue* alerts() const { return options_.alerts; }
   // Purges the contents of checks closed (decided or rejected) longer ago than the retention
   // period: each one's retention_purge event is appended, and once it committed the check leaves
   // memory and its stored row keeps only a tombstone. Returns how many purges were started.
@@ -271,11 +285,11 @@ class CheckService final : public AgentEvents {
     std::string outcome_by;
     common::TimePoint closed_at{};
     bool closing = false;  // the decision is being recorded
-    // The IG officer's acknowledgement of the alert an override raises.
-    std::string alert_ack_by;
-    std::string alert_ack_note;
-    common::TimePoint alert_ack_at{};
-    bool acknowledging = false;
+    // An IG officer's acknowledgement of the override, as checks stored it before the alert
+    // queue kept its own alerts (read once, to make the alert: AlertQueue::OnCheckLoaded).
+    std::string legacy_ack_by;
+    std::string legacy_ack_note;
+    common::TimePoint legacy_ack_at{};
     bool purging = false;  // its retention_purge event is being recorded
     std::map<std::string, Part> parts;
   };
@@ -361,6 +375,9 @@ class CheckService final : public AgentEvents {
   std::string OverallState(const Check& check) const;
   nlohmann::json ToJson(const Check& check) const;
   nlohmann::json Summary(const Check& check) const;
+  // What the alert queue shows of an override's check, and the summary of its alert.
+  nlohmann::json OverrideDetails(const Check& check) const;
+  static std::string OverrideSummary(const Check& check);
 
   Courier& courier_;
   const common::Clock& clock_;
@@ -371,6 +388,7 @@ class CheckService final : public AgentEvents {
   Post post_;
   CheckServiceOptions options_;
   std::shared_ptr<AgentHub> hub_;
+  PolicyObserver* policy_observer_ = nullptr;
   // Expires with the service: posted audit callbacks check it before touching anything.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::map<std::string, Check> checks_;

@@ -109,6 +109,19 @@ struct StaffSettings {
   int token_days_max = 365;  // personal API tokens; the default is min(90, this)
 };
 
+// The IG alert queue ([alerts], docs/workflow.md): which use of the hub raises an alert besides an
+// override of consent (always raised).
+struct AlertSettings {
+  // A check raised, or a result viewed, outside the working hours of [deadlines] (never when
+  // deadlines.always is set).
+  bool out_of_hours = true;
+  // One person raising more than volume_checks checks, or viewing more than volume_views results,
+  // within volume_window: one alert per person and measure per window. 0 turns a measure off.
+  int volume_checks = 20;
+  int volume_views = 50;
+  std::chrono::seconds volume_window = std::chrono::hours(24);
+};
+
 // [console]: the web console (console.h, docs/console.md).
 struct ConsoleOptions {
   bool enabled = false;
@@ -158,6 +171,7 @@ struct BrokerConfig {
   StaffSettings staff;
   std::optional<EnrolmentSettings> enrolment;  // unset: no enrolment endpoints
   DeadlineSettings deadlines;                  // [deadlines]; defaults when absent
+  AlertSettings alerts;                        // [alerts]; defaults when absent
   ConsoleOptions console;                      // [console]: the web console (console.h)
 };
 

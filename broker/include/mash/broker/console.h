@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "mash/broker/alerts.h"
 #include "mash/broker/checks.h"
 #include "mash/broker/config.h"
 #include "mash/broker/staff_directory.h"
@@ -30,12 +31,18 @@
 
 namespace mash::broker {
 
+class AuditReader;
+class PolicyView;
+
 // What the pages use. Pointers outlive the console (they are the broker's parts); any may be
 // null in tests, and the pages that need a null one answer 404.
 struct ConsoleServices {
   CheckService* checks = nullptr;
   StaffDirectory* staff = nullptr;
+  AlertQueue* alerts = nullptr;  // the IG alert queue (alert_pages.cc)
   const common::Clock* clock = nullptr;
+  AuditReader* audit = nullptr;  // the audit trail's read side (IG officers, DPOs)
+  PolicyView* policy = nullptr;  // the DPO pages (policy_pages.cc)
 };
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;

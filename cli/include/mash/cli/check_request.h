@@ -90,9 +90,11 @@ void PrintCheck(const nlohmann::json& check, std::ostream& out);
 // Writes the check list (GET /api/v1/checks) as a table: id, state ("(override)" marked),
 // urgency, due time with OVERDUE, breaches, purpose, raised_by, outcome; "no checks" when empty.
 void PrintCheckList(const nlohmann::json& reply, std::ostream& out);
-// Writes one alert (POST /api/v1/alerts/{id}/acknowledgement) or the alert queue
-// (GET /api/v1/alerts) as blocks: who raised what, the ground and justification, the manager's
-// authorisation and the acknowledgement (or the command to give it); "no alerts" when empty.
+// Writes one alert (GET /api/v1/alerts/{id}, POST .../status or .../acknowledgement) or the alert
+// queue (GET /api/v1/alerts) as blocks: id, kind and status, whom it concerns and when, the hub's
+// summary, the check; for an override the ground, justification and the manager's authorisation;
+// each status change with who made it and their note; while not closed, the command to move it
+// on. "no alerts" when the queue is empty.
 void PrintAlert(const nlohmann::json& alert, std::ostream& out);
 void PrintAlerts(const nlohmann::json& reply, std::ostream& out);
 // Writes the agency list (GET /api/v1/agencies) as a table: id, name, type, online/offline.

@@ -68,6 +68,11 @@ Decision Evaluate(const Policy& policy, const Request& request, int64_t time_uni
 // True when the two decisions differ in effect, level or obligations.
 bool DecisionsDiffer(const Decision& a, const Decision& b);
 
+// The decision as `mashctl policy explain` prints it, one line each: the effect (with the level
+// of a permit) and deciding rule, the matching rules, the obligations, the reasons (each
+// "  - ...") and the policy version. Every line ends with "\n".
+std::string FormatDecision(const Decision& d);
+
 // Enforced and (optionally) shadow versions of one policy. The daemons evaluate every request
 // with EvaluateBoth(), act on `enforced` only, and record `shadow` when `differs`.
 class PolicySet {
