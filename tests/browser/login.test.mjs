@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import {
-  checkA11y, currentHub, hubFetch, login, logout, mashctl, openBrowser, screenshot, startHub, stopHub, url
+  checkA11y, checkErrors, currentHub, hubFetch, login, logout, mashctl, openBrowser, screenshot, startHub, stopHub, url
 } from './lib/hub.mjs'
 
 before(startHub, { timeout: 300_000 })
@@ -89,6 +89,7 @@ test('a wrong password shows the error summary, linked to the field', T, async (
   assert.equal(response.status(), 401)
   await page.waitForLoadState()
   assert.equal(await page.title(), 'Error: Sign in - MASH Exchange')
+  assert.deepEqual(await checkErrors(page), [{ field: 'user', message: 'Enter a correct user ID and password' }])
   const summary = page.locator('.govuk-error-summary')
   assert.equal(await summary.locator('h2').innerText(), 'There is a problem')
   const link = summary.locator('a[href="#user"]')
@@ -109,6 +110,8 @@ test('a wrong password shows the error summary, linked to the field', T, async (
   await page.getByLabel('User ID').fill('')
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.waitForLoadState()
+  assert.deepEqual(await checkErrors(page), [
+    { field: 'user', message: 'Enter your user ID' }, { field: 'password', message: 'Enter your password' }])
   assert.deepEqual(await summary.locator('li a').allInnerTexts(), ['Enter your user ID', 'Enter your password'])
   assert.deepEqual(await summary.locator('li a').evaluateAll(as => as.map(a => a.getAttribute('href'))), ['#user', '#password'])
   await page.context().close()
@@ -296,6 +299,7 @@ test('a new member of staff sets their password in the console with the one-time
   const chosen = 'correct horse battery staple 7'
   // The confirmation does not match: said beside that field, nothing changed.
   await fill(oneTime, chosen, `${chosen}!`)
+  assert.deepEqual(await checkErrors(page), [{ field: 'confirm_password', message: 'The passwords do not match' }])
   assert.deepEqual(await page.locator('.govuk-error-summary li a').allInnerTexts(), ['The passwords do not match'])
   assert.equal(await page.locator('.govuk-error-summary li a').getAttribute('href'), '#confirm_password')
   assert.match(await page.locator('#confirm_password-error').innerText(), /The passwords do not match/)

@@ -6,7 +6,7 @@
 // not built yet (404) is reported as a todo, not a failure.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { checkA11y, login, openBrowser, screenshot, startHub, stopHub, url } from './lib/hub.mjs'
+import { checkA11y, checkErrors, login, openBrowser, screenshot, startHub, stopHub, url } from './lib/hub.mjs'
 
 before(startHub, { timeout: 300_000 })
 after(stopHub, { timeout: 120_000 })
@@ -74,6 +74,8 @@ async function checkPage (page, role, path, t) {
       inlineScripts: 0, inlineStyles: 0, handlers: 0, postWithoutToken: [], personalInGet: [], personalInLinks: []
     }, path)
 
+    // A page as first opened shows no error (and no field message without a summary).
+    assert.deepEqual(await checkErrors(page), [], `${path}: errors on first view`)
     await checkA11y(page)
     await screenshot(page, `${role}-${path.replace(/^\//, '').replace(/\//g, '-') || 'home'}`)
     assert.deepEqual(failed, [], `${path}: assets failed`)

@@ -555,7 +555,10 @@ std::string RenderTable(const Table& t) {
   for (size_t i = 0; i < t.head.size(); ++i) {
     out += "<th scope=\"col\" class=\"govuk-table__header" +
            std::string(numeric(i) ? " govuk-table__header--numeric" : "") + "\"" +
-           (t.sortable ? " aria-sort=\"none\"" : "") + ">" + Escape(t.head[i]) + "</th>";
+           // A column without a heading (row actions) is not sortable: MOJ's sortable table
+           // would make its header a button with no name (axe: button-name, critical).
+           (t.sortable && !t.head[i].empty() ? " aria-sort=\"none\"" : "") + ">" +
+           Escape(t.head[i]) + "</th>";
   }
   out += "</tr></thead><tbody class=\"govuk-table__body\">";
   for (const auto& row : t.rows_html) {

@@ -234,6 +234,54 @@ export async function checkA11y (page, { exclude = [], disableRules = [] } = {})
   return results
 }
 
+// checkErrors(page): the page's form errors, checked against the GOV.UK pattern, and returned
+// as [{ field, message }] in the summary's order ([] when the page has no error summary). Throws
+// unless: the title starts with "Error: "; each summary link names an element of the page
+// (#field); that element's form group is marked govuk-form-group--error and holds a
+// govuk-error-message with the same text (after its hidden "Error:"); and every error message
+// on the page is in the summary.
+export async function checkErrors (page) {
+  const found = await page.evaluate(() => {
+    const summary = document.querySelector('.govuk-error-summary')
+    if (!summary) return { none: true, messages: document.querySelectorAll('.govuk-error-message').length }
+    const clean = t => t.replace(/^\s*Error:\s*/, '').trim()
+    const items = [...summary.querySelectorAll('.govuk-error-summary__list li')].map(li => {
+      const a = li.querySelector('a')
+      const href = a?.getAttribute('href') || ''
+      const target = href.startsWith('#') ? document.getElementById(href.slice(1)) : null
+      const group = target?.closest('.govuk-form-group')
+      const message = group?.querySelector('.govuk-error-message')
+      return {
+        field: href.slice(1),
+        message: li.innerText.trim(),
+        linked: !!a,
+        target: !!target,
+        groupMarked: !!group?.classList.contains('govuk-form-group--error'),
+        fieldMessage: message ? clean(message.innerText) : null
+      }
+    })
+    const all = [...document.querySelectorAll('.govuk-error-message')].map(m => clean(m.innerText))
+    return { title: document.title, items, all }
+  })
+  if (found.none) {
+    if (found.messages) throw new Error(`${page.url()}: field error messages without an error summary`)
+    return []
+  }
+  const problems = []
+  if (!found.title.startsWith('Error: ')) problems.push(`the title "${found.title}" does not start with "Error: "`)
+  for (const i of found.items) {
+    if (!i.linked) continue // a message that belongs to no one field
+    if (!i.target) problems.push(`"${i.message}" links to #${i.field}, which is not on the page`)
+    else if (!i.groupMarked) problems.push(`the form group of #${i.field} is not marked as in error`)
+    else if (i.fieldMessage !== i.message) problems.push(`#${i.field} says "${i.fieldMessage}", the summary "${i.message}"`)
+  }
+  for (const m of found.all) {
+    if (!found.items.some(i => i.message === m)) problems.push(`the field message "${m}" is not in the summary`)
+  }
+  if (problems.length) throw new Error(`${page.url()}: error summary:\n  ${problems.join('\n  ')}`)
+  return found.items.map(i => ({ field: i.field, message: i.message }))
+}
+
 // mashctl(args, { as }): runs the build's mashctl against the hub, with the personal token of
 // `as` (a key of hub.users) or, by default, the bootstrap admin token (demo.admin, the only
 // [[api_token]] of broker.toml). Resolves to { code, stdout, stderr }; never throws on a non-zero

@@ -78,6 +78,20 @@ TEST(ConsoleMarkupTest, ErrorSummaryLinksToEachFieldAndTitleSaysError) {
   EXPECT_NE(html.find("govuk-generic-header"), std::string::npos);
 }
 
+TEST(ConsoleMarkupTest, SortableTableSortsOnlyColumnsWithAHeading) {
+  Table t;
+  t.head = {"Raised", ""};
+  t.sortable = true;
+  t.rows_html = {{"today", "<a href=\"/alerts/1\">Review</a>"}};
+  const std::string html = RenderTable(t);
+  EXPECT_NE(html.find("data-module=\"moj-sortable-table\""), std::string::npos);
+  EXPECT_NE(html.find("aria-sort=\"none\">Raised</th>"), std::string::npos);
+  // The heading-less column gets no sort button (it would have no accessible name).
+  EXPECT_NE(html.find("<th scope=\"col\" class=\"govuk-table__header\"></th>"), std::string::npos);
+  t.sortable = false;
+  EXPECT_EQ(RenderTable(t).find("aria-sort"), std::string::npos);
+}
+
 TEST(ConsoleMarkupTest, ConditionalRevealsStayVisibleWhenChosen) {
   const std::string html = Radios(
       {.name = "consent_state",
