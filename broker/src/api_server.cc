@@ -711,9 +711,15 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
 
   void NextChunk() {
     auto self = shared_from_this();
-    producer_([self](std::optional<std::string> chunk) {
-      net::post(self->stream_.get_executor(),
-                [self, chunk = std::move(chunk)]() mutable { self->WriteChunk(std::move(chunk)); });
+    producer_([self](Result<std::optional<std::string>> chunk) {
+      net::post(self->stream_.get_executor(), [self, chunk = std::move(chunk)]() mutable {
+        if (!chunk.ok()) {
+          // No last chunk: the client sees the body cut short, not a complete download.
+          common::LogWarn("api.stream_failed", {{"error", chunk.status().message()}});
+          return self->Abort();
+        }
+        self->WriteChunk(std::move(*chunk));
+      });
     });
   }
 

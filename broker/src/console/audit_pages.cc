@@ -590,8 +590,8 @@ void AddExportPages(Router& router, Context& c) {
       std::shared_ptr<ExportStream> s = *stream;
       res.stream = [s](ConsoleReply::Next next) {
         s->Next([next](Result<std::optional<std::string>> chunk) {
-          // An error ends the body early: the export's seal then shows it truncated.
-          next(chunk.ok() ? std::move(*chunk) : std::nullopt);
+          // An error cuts the response without its last chunk: the download fails visibly.
+          next(std::move(chunk));
         });
       };
       reply(std::move(res));

@@ -447,6 +447,9 @@ void Console::Handle(const HttpRequest& req, std::function<void(ConsoleReply)> r
     ended = !r.staff.has_value();
   }
   if (r.staff) {
+    if (r.staff->role == "ig_officer" || r.staff->role == "dpo") {
+      r.alerts_nav = console::AlertsNavText(impl.context.services);
+    }
     r.csrf = impl.Mac("csrf", token);
     r.session_key = impl.Mac("session", token).substr(0, 32);
   }

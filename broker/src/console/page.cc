@@ -150,7 +150,8 @@ std::vector<NavItem> NavFor(const std::string& role) {
     return {{"/audit", "Audit trail"},
             {"/alerts", "Alerts"},
             {"/audit/verify", "Verify"},
-            {"/subject-report", "Subject report"}};
+            {"/subject-report", "Subject report"},
+            {"/policies", "Policies"}};
   }
   if (role == "dpo") {
     return {{"/policies", "Policies"},
@@ -166,7 +167,8 @@ std::string Navigation(const Request& request, const Page& page) {
   if (!request.staff) return "";
   std::string items;
   const std::string active = page.active_nav.empty() ? request.path : page.active_nav;
-  for (const auto& item : NavFor(request.staff->role)) {
+  for (auto item : NavFor(request.staff->role)) {
+    if (item.href == "/alerts" && !request.alerts_nav.empty()) item.text = request.alerts_nav;
     const bool current = item.href == active;
     items += "<li class=\"govuk-service-navigation__item" +
              std::string(current ? " govuk-service-navigation__item--active" : "") +

@@ -48,6 +48,7 @@ struct Request {
   std::optional<Staff> staff;  // the logged-in member of staff (always set on role routes)
   std::string csrf{};          // the token every form must carry (CsrfField)
   std::string session_key{};   // a stable, non-secret key of the session (drafts, searches)
+  std::string alerts_nav{};    // the navigation's text for the alert queue ("Alerts (2 new)")
 };
 
 struct Response {

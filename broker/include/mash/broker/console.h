@@ -50,10 +50,11 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 
 // One answer of the console: a whole response, or (when `stream` is set) the head of a response
 // whose body is sent with chunked transfer coding: `stream` is called for each next chunk and
-// answers with the chunk, or nullopt at the end (or on an error, which cuts the response short).
+// answers with the chunk, nullopt at the end, or an error, which cuts the connection without the
+// last chunk so that the client sees the body is incomplete.
 struct ConsoleReply {
   HttpResponse response;
-  using Next = std::function<void(std::optional<std::string> chunk)>;
+  using Next = std::function<void(Result<std::optional<std::string>> chunk)>;
   std::function<void(Next)> stream;
 };
 
