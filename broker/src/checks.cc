@@ -132,6 +132,13 @@ CheckService::CheckService(Courier& courier, const common::Clock& clock,
           if (it == checks_.end() || !it->second.recorded) return std::nullopt;
           return OverrideDetails(it->second);
         });
+    // Events about an alert of a check carry the check's context, as the check's own events do.
+    options_.alerts->SetCheckEvent(
+        [this](const std::string& id) -> std::optional<audit::AuditEvent> {
+          const auto it = checks_.find(id);
+          if (it == checks_.end()) return std::nullopt;
+          return EventFor(it->second, audit::EventType::kAlertRaised, Staff{});
+        });
   }
 }
 

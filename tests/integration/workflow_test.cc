@@ -611,6 +611,9 @@ TEST(WorkflowAlertTest, StatusChangesNeedTheRoleAndANoteAndAreAuditedAndKeptAcro
       EXPECT_EQ(e.role, "dpo");
     }
     EXPECT_EQ(e.detail.find("Proportionate"), std::string::npos) << "notes stay out of the log";
+    // Like every event of the check, those of its alert carry its context.
+    EXPECT_EQ(e.override_ground, "child_significant_harm") << audit::EventTypeName(e.type);
+    EXPECT_FALSE(e.subjects.empty()) << audit::EventTypeName(e.type);
   }
 }
 

@@ -107,7 +107,7 @@ void ShowQueue(Context& context, const Request& request, Reply reply) {
   const auto& list = (*listed)["alerts"];
   Table table;
   table.caption = std::to_string(list.size()) + (list.size() == 1 ? " alert" : " alerts");
-  table.head = {"Raised", "Kind", "About", "Summary", "Status", ""};
+  table.head = {"Raised", "Kind", "About", "Summary", "Status", "Details"};
   table.sortable = true;
   for (const auto& a : list) {
     const std::string id = Str(a, "id");
