@@ -582,7 +582,7 @@ std::string Timeline(const std::vector<TimelineItem>& items) {
         "<div class=\"moj-timeline__item\"><div class=\"moj-timeline__header\"><h2 "
         "class=\"moj-timeline__title\">" +
         Escape(i.title) + "</h2>";
-    if (!i.by.empty()) out += "<p class=\"moj-timeline__byline\">by " + Escape(i.by) + "</p>";
+    if (!i.by.empty()) out += " <p class=\"moj-timeline__byline\">by " + Escape(i.by) + "</p>";
     out += "</div><p class=\"moj-timeline__date\">" + Escape(i.time) + "</p>";
     if (!i.description_html.empty()) {
       out += "<div class=\"moj-timeline__description\">" + i.description_html + "</div>";
