@@ -269,6 +269,27 @@ std::optional<Hash> HashColumn(const storage::Statement& s, int col) {
   return HashFromBytes(s.ColumnBlob(col));
 }
 
+// Calls `each` with the purged entries (leaf hash and chain only) whose seq is in
+// [from, to), in order, until it returns false.
+Status ForEachPurged(storage::Database& db, uint64_t from, uint64_t to,
+                     const std::function<bool(Entry)>& each) {
+  MASH_ASSIGN_OR_RETURN(
+      storage::Statement s,
+      db.Prepare("SELECT seq, leaf_hash, chain FROM audit_purged WHERE seq >= ? AND seq < ? "
+                 "ORDER BY seq"));
+  s.Bind(1, static_cast<int64_t>(from)).Bind(2, static_cast<int64_t>(to));
+  for (;;) {
+    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::Ok();
+    Entry e;
+    e.seq = static_cast<uint64_t>(s.ColumnInt(0));
+    e.purged = true;
+    e.leaf_hash = HashColumn(s, 1);
+    e.chain = HashColumn(s, 2);
+    if (!each(std::move(e))) return Status::Ok();
+  }
+}
+
 // Audit paths of consecutive leaves share most of their nodes: remember the last node read at
 // each level, so that a range costs about one read per leaf instead of one per proof element.
 class CachingNodeReader final : public NodeReader {
@@ -380,23 +401,10 @@ Result<VerifyReport> VerifyRangeIn(storage::Database& db, const crypto::SigningP
     chain = *previous;
   }
   std::vector<Entry> purged;
-  {
-    MASH_ASSIGN_OR_RETURN(
-        storage::Statement s,
-        db.Prepare("SELECT seq, leaf_hash, chain FROM audit_purged WHERE seq >= ? AND seq <= ? "
-                   "ORDER BY seq"));
-    s.Bind(1, static_cast<int64_t>(first)).Bind(2, static_cast<int64_t>(last));
-    for (;;) {
-      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      Entry e;
-      e.seq = static_cast<uint64_t>(s.ColumnInt(0));
-      e.purged = true;
-      e.leaf_hash = HashColumn(s, 1);
-      e.chain = HashColumn(s, 2);
-      purged.push_back(std::move(e));
-    }
-  }
+  MASH_RETURN_IF_ERROR(ForEachPurged(db, first, last + 1, [&](Entry e) {
+    purged.push_back(std::move(e));
+    return true;
+  }));
   MASH_ASSIGN_OR_RETURN(
       storage::Statement events,
       db.Prepare("SELECT seq, time_ms, type, outcome, person, agency, purpose, lawful_basis, "
@@ -582,21 +590,12 @@ Result<VerifyReport> VerifyLog(storage::Database& db, const crypto::SigningPubli
 
   const uint64_t retained = v.report().retained_from;
   if (start < retained) {
-    MASH_ASSIGN_OR_RETURN(
-        storage::Statement s,
-        db.Prepare("SELECT seq, leaf_hash, chain FROM audit_purged WHERE seq >= ? AND seq < ? "
-                   "ORDER BY seq"));
-    s.Bind(1, static_cast<int64_t>(start)).Bind(2, static_cast<int64_t>(retained));
-    for (;;) {
-      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      Entry e;
-      e.seq = static_cast<uint64_t>(s.ColumnInt(0));
-      e.purged = true;
-      e.leaf_hash = HashColumn(s, 1);
-      e.chain = HashColumn(s, 2);
-      if (!v.Add(e)) return v.report();
-    }
+    bool failed = false;
+    MASH_RETURN_IF_ERROR(ForEachPurged(db, start, retained, [&](Entry e) {
+      failed = !v.Add(e);
+      return !failed;
+    }));
+    if (failed) return v.report();
   }
   {
     MASH_ASSIGN_OR_RETURN(
