@@ -269,6 +269,18 @@ std::optional<Hash> HashColumn(const storage::Statement& s, int col) {
   return HashFromBytes(s.ColumnBlob(col));
 }
 
+// The stored checkpoints' texts, oldest first.
+Result<std::vector<std::string>> CheckpointTexts(storage::Database& db) {
+  MASH_ASSIGN_OR_RETURN(storage::Statement s,
+                        db.Prepare("SELECT text FROM audit_checkpoints ORDER BY id"));
+  std::vector<std::string> texts;
+  for (;;) {
+    MASH_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return texts;
+    texts.push_back(s.ColumnText(0));
+  }
+}
+
 // Calls `each` with the purged entries (leaf hash and chain only) whose seq is in
 // [from, to), in order, until it returns false.
 Status ForEachPurged(storage::Database& db, uint64_t from, uint64_t to,
@@ -327,16 +339,7 @@ Result<Hash> RangeRoot(const NodeReader& nodes,
 Result<VerifyReport> VerifyRangeIn(storage::Database& db, const crypto::SigningPublicKey& key,
                                    const VerifyOptions& options, uint64_t first, uint64_t last) {
   Verifier v(key, options);
-  std::vector<std::string> texts;
-  {
-    MASH_ASSIGN_OR_RETURN(storage::Statement s,
-                          db.Prepare("SELECT text FROM audit_checkpoints ORDER BY id"));
-    for (;;) {
-      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      texts.push_back(s.ColumnText(0));
-    }
-  }
+  MASH_ASSIGN_OR_RETURN(const std::vector<std::string> texts, CheckpointTexts(db));
   MASH_ASSIGN_OR_RETURN(auto seal_text, internal::GetMeta(db, "seal"));
   if (!v.AddCheckpoints(texts) || !v.SetSeal(seal_text)) return v.report();
   if (!v.seal()) {
@@ -525,16 +528,7 @@ Result<VerifyReport> VerifyLog(storage::Database& db, const crypto::SigningPubli
     v.Fail(std::nullopt, "no audit log in this database");
     return v.report();
   }
-  std::vector<std::string> texts;
-  {
-    MASH_ASSIGN_OR_RETURN(storage::Statement s,
-                          db.Prepare("SELECT text FROM audit_checkpoints ORDER BY id"));
-    for (;;) {
-      MASH_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      texts.push_back(s.ColumnText(0));
-    }
-  }
+  MASH_ASSIGN_OR_RETURN(const std::vector<std::string> texts, CheckpointTexts(db));
   MASH_ASSIGN_OR_RETURN(auto seal, internal::GetMeta(db, "seal"));
   internal::StoreNodeReader nodes(db);
   if (!v.AddCheckpoints(texts) || !v.SetSeal(seal) || !v.Resume(nodes)) return v.report();

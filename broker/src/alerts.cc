@@ -82,31 +82,31 @@ void AlertQueue::OnCheckRaised(const Staff& staff, const std::string& check_id, 
     a.created_at = at;
     Raise(std::move(a));
   }
-  if (options_.settings.out_of_hours && options_.is_working && !options_.is_working(at)) {
-    Alert a;
-    a.kind = "out_of_hours";
-    a.check_id = check_id;
-    a.person = staff;
-    a.summary = "Check raised outside working hours";
-    a.detail = {{"action", "raised"}};
-    a.created_at = at;
-    Raise(std::move(a));
-  }
+  if (OutOfHours(at)) RaiseOutOfHours(staff, check_id, "raised", at);
   CountVolume(staff, /*viewed=*/false, at, /*may_alert=*/true);
+}
+
+bool AlertQueue::OutOfHours(common::TimePoint at) const {
+  return options_.settings.out_of_hours && options_.is_working && !options_.is_working(at);
+}
+
+void AlertQueue::RaiseOutOfHours(const Staff& staff, const std::string& check_id,
+                                 const std::string& action, common::TimePoint at) {
+  Alert a;
+  a.kind = "out_of_hours";
+  a.check_id = check_id;
+  a.person = staff;
+  a.summary = action == "raised" ? "Check raised outside working hours"
+                                 : "Check result viewed outside working hours";
+  a.detail = {{"action", action}};
+  a.created_at = at;
+  Raise(std::move(a));
 }
 
 void AlertQueue::OnResultViewed(const Staff& staff, const std::string& check_id,
                                 common::TimePoint at) {
-  if (options_.settings.out_of_hours && options_.is_working && !options_.is_working(at) &&
-      !HasOpen("out_of_hours", staff.user, check_id, "viewed")) {
-    Alert a;
-    a.kind = "out_of_hours";
-    a.check_id = check_id;
-    a.person = staff;
-    a.summary = "Check result viewed outside working hours";
-    a.detail = {{"action", "viewed"}};
-    a.created_at = at;
-    Raise(std::move(a));
+  if (OutOfHours(at) && !HasOpen("out_of_hours", staff.user, check_id, "viewed")) {
+    RaiseOutOfHours(staff, check_id, "viewed", at);
   }
   CountVolume(staff, /*viewed=*/true, at, /*may_alert=*/true);
 }

@@ -159,6 +159,11 @@ class AlertQueue {
 
   // Makes, keeps and records (alert_raised, not waited for) a new alert.
   void Raise(Alert alert);
+  // Whether `at` is outside the hub's working hours (and out-of-hours alerts are on).
+  bool OutOfHours(common::TimePoint at) const;
+  // An out_of_hours alert for `staff` having `action` ("raised" or "viewed") check `check_id`.
+  void RaiseOutOfHours(const Staff& staff, const std::string& check_id, const std::string& action,
+                       common::TimePoint at);
   void CountVolume(const Staff& staff, bool viewed, common::TimePoint at, bool may_alert);
   bool HasOpen(const std::string& kind, const std::string& user, const std::string& check_id,
                const std::string& action) const;
