@@ -247,7 +247,8 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.policy.trusted_keys = r.PathArray("policy.trusted_keys", std::vector<std::filesystem::path>{});
 
   std::set<std::string> seen;
-  for (auto& a : r.TableArray("agency")) {
+  // A hub whose agencies enrol themselves starts with none listed (a new installation).
+  for (auto& a : r.TableArray("agency", /*optional=*/r.Has("enrolment"))) {
     AgencyEntry e;
     e.id = a.String("id");
     e.name = a.String("name");

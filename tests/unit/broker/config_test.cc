@@ -161,6 +161,20 @@ agent_url = "wss://hub.example:8443/agent/v1"
   EXPECT_EQ(c->enrolment->agent_url, "wss://hub.example:8443/agent/v1");
 }
 
+TEST_F(BrokerConfigTest, OnlyAHubThatEnrolsMayListNoAgency) {
+  std::string base(kBase);
+  base.erase(base.find("[[agency]]"));
+  const std::string head = base + kAudit + "\n[policy]\nagreement = \"hub.toml\"\n";
+  auto none = Load(head);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("[[agency]]"), std::string::npos)
+      << none.status().message();
+  auto enrols =
+      Load(head + "[enrolment]\nissuing_ca_cert = \"i.pem\"\nissuing_ca_key = \"i.key\"\n");
+  ASSERT_TRUE(enrols.ok()) << enrols.status().message();
+  EXPECT_TRUE(enrols->agencies.empty());
+}
+
 TEST_F(BrokerConfigTest, EnrolmentLimitsAreEnforced) {
   const std::string head = std::string(kBase) + kAudit +
                            "\n[policy]\nagreement = \"hub.toml\"\n[enrolment]\n"
