@@ -282,12 +282,15 @@ std::string AgentToml(const EnrolOptions& o, const HttpsUrl& url, const json& re
     << "[audit]\nlog_public_key = " << Quote(dir / kHubAudit) << "\n\n"
     << "[enrolment]\nbroker = " << Quote(url.text) << "\nrenew_window_s = " << RenewWindow(reply)
     << "\n\n"
+    // The examples follow the packaged layout (docs/packages.md): everything in DIR.
     << "# [records]\n"
-    << "# fixture = \"/var/lib/mash-agent/records.json\"\n"
-    << "# command = [\"/usr/lib/mash-agent/connector\"]   # or a connector instead\n\n"
+    << "# store = " << Quote(dir / "records.db") << "   # filled by mash-agent import\n"
+    << "# store_key = " << Quote(dir / "records.key") << "   # mashctl pki secret --kind database\n"
+    << "# command = [\"/opt/rms/mash-lookup\"]   # or a connector instead\n\n"
     << "# [policy]\n"
-    << "# file = \"/etc/mash-agent/disclosure.bundle.json\"   # or: store = \"...\"\n"
-    << "# trusted_keys = [\"/etc/mash-agent/dpo.sign.pub\"]\n";
+    << "# store = " << Quote(dir / "policy" / (JsonString(agency, "id") + "-disclosure"))
+    << "   # mashctl policy publish\n"
+    << "# trusted_keys = [" << Quote(dir / "policy" / "dpo.sign.pub") << "]\n";
   return t.str();
 }
 
