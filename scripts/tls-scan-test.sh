@@ -10,6 +10,7 @@
 # Exits 0 and prints "tls scan passed".
 #
 # Usage: scripts/tls-scan-test.sh BIN_DIR
+# shellcheck disable=SC2119
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib/hub.sh source-path=SCRIPTDIR

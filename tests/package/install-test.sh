@@ -16,7 +16,6 @@
 # are already there: it never touches an installation it did not make. Everything it made is
 # removed on exit, also on failure.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/../.." && pwd)
 prog=install-test
 fail() { echo "$prog: FAILED: $*" >&2; exit 1; }
 skip() { echo "$prog: skipped: $*"; exit 77; }
@@ -79,7 +78,7 @@ else
 fi
 deb_files=()
 for p in "${packages[@]}"; do
-  f=$(ls "$debs"/"${p}"_*.deb 2>/dev/null | head -1)
+  f=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" | sort | head -1)
   [ -n "$f" ] || fail "no ${p}_*.deb in $debs"
   deb_files+=("$f")
 done
