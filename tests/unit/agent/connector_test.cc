@@ -525,9 +525,6 @@ TEST_F(RecordsConfigTest, NeedsExactlyOneSourceAndAnAbsoluteProgram) {
   fails("command = [\"/bin/true\"]\ncommand_timeout_ms = 0\n", "command_timeout_ms");
 }
 
-}  // namespace
-}  // namespace mash::agent::testing
-
 // --- [ops] in agent.toml ---
 
 TEST_F(RecordsConfigTest, ReadsTheOpsListenerOnLoopbackOnly) {
@@ -551,3 +548,6 @@ TEST_F(RecordsConfigTest, ReadsTheOpsListenerOnLoopbackOnly) {
   ASSERT_FALSE(typo.ok());
   EXPECT_THAT(typo.status().message(), HasSubstr("lisen"));
 }
+
+}  // namespace
+}  // namespace mash::agent::testing
