@@ -9,6 +9,9 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(tomlplusplus 3.3 REQUIRED)
 find_package(CLI11 REQUIRED)
+# The Prometheus text format (DESIGN §13): only the core library; its pull/push parts (civetweb,
+# curl) are not linked, the ops listener serves /metrics with Beast.
+find_package(prometheus-cpp CONFIG REQUIRED)
 
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)
 add_library(mash::dep::sodium ALIAS PkgConfig::SODIUM)

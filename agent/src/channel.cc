@@ -149,6 +149,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     switch (frame.type) {
       case schemas::MessageType::kQuery: {
         if (channel_->observer_ != nullptr) channel_->observer_->OnQuery();
+        const auto received = std::chrono::steady_clock::now();
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
         Result<Responder::OpenedQuery> opened = env.ok()
                                                     ? channel_->responder_->OpenQuery(*env)
@@ -157,16 +158,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
         // The lookup runs on the worker; the io thread goes on with pings and other queries.
         auto query = std::make_shared<const Responder::OpenedQuery>(std::move(opened).value());
         auto job = [self = shared_from_this(), query, executor = ws_.get_executor(),
-                    responder = channel_->responder_]() mutable {
+                    responder = channel_->responder_, received]() mutable {
           Result<Responder::Found> found = responder->FindRecords(*query);
           // Everything goes back to the io thread: nothing io-owned is released here.
           net::post(executor, [self = std::move(self), query = std::move(query),
-                               found = std::move(found)]() mutable {
-            self->OnRecordsFound(*query, std::move(found));
+                               found = std::move(found), received]() mutable {
+            self->OnRecordsFound(*query, std::move(found), received);
           });
         };
         if (channel_->worker_ == nullptr || !channel_->worker_->Submit(std::move(job))) {
           common::LogWarn("query.lookup_queue_full", {{"check", query->header.check_ref}});
+          if (channel_->metrics_ != nullptr) channel_->metrics_->Query("unavailable");
           SendError(Unavailable("lookup queue full"));
         }
         return;
@@ -222,7 +224,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Back on the io thread with what the record source found: decide, seal and send.
-  void OnRecordsFound(const Responder::OpenedQuery& query, Result<Responder::Found> found) {
+  void OnRecordsFound(const Responder::OpenedQuery& query, Result<Responder::Found> found,
+                      std::chrono::steady_clock::time_point received) {
     if (done_) return;  // the connection ended meanwhile: nothing is sent or recorded
     Result<std::string> answer = channel_->responder_->FinishAnswer(query, std::move(found));
     // A review_pending for the answer's categories that wait for the custodian goes first
@@ -232,6 +235,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       for (auto& f : before) Send(std::move(f));
       Send(std::move(*answer));
       if (channel_->observer_ != nullptr) channel_->observer_->OnAnswerSent();
+      if (channel_->metrics_ != nullptr) {
+        channel_->metrics_->AnswerLatency(std::chrono::steady_clock::now() - received);
+      }
     } else {
       SendError(answer.status());
     }

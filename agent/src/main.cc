@@ -3,6 +3,7 @@
 // or SIGINT. `audit-reset` clears a witness alarm; the operations commands (status,
 // test-connection, diagnostics, log, check-config) are ops_main.cc; `review` is the custodian's
 // queue, review_commands.cc; `import` fills the built-in record store (docs/agent.md).
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
 
+#include "mash/agent/agent_ops.h"
 #include "mash/agent/channel.h"
 #include "mash/agent/config.h"
 #include "mash/agent/dial.h"
@@ -114,12 +116,28 @@ int Run(const mash::agent::AgentConfig& config) {
   options.backoff_max = config.backoff_max;
   auto channel =
       std::make_shared<mash::agent::Channel>(io, *ctx, options, responder->get(), random);
+  // The metrics exist whether or not [ops] listen serves them: counting is cheap.
+  auto registry = std::make_shared<prometheus::Registry>();
+  mash::agent::AgentMetrics metrics(*registry);
+  (*responder)->set_metrics(&metrics);
+  channel->set_metrics(&metrics);
+  std::shared_ptr<mash::ops::OpsServer> ops_server;
+  if (config.ops_listen) {
+    auto started =
+        mash::agent::StartAgentOps(io, config, channel.get(), responder->get(), &metrics, registry);
+    if (!started.ok()) {
+      mash::common::LogError("agent.start_failed", {{"error", started.status().ToString()}});
+      return kExitConfig;
+    }
+    ops_server = std::move(*started);
+  }
   std::shared_ptr<mash::agent::CertificateRenewer> renewer;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     mash::common::LogInfo("agent.signal", {{"signal", sig}});
     if (renewer) renewer->Stop();
+    if (ops_server) ops_server->Stop();
     channel->Stop();
   });
   // Renews the certificate before it expires; the channel uses it from its next connection.

@@ -271,6 +271,10 @@ Responder::Built Responder::BuildAnswer(const OpenedQuery& opened, const Found& 
   return b;
 }
 
+void Responder::Count(std::string_view outcome) {
+  if (metrics_ != nullptr) metrics_->Query(outcome);
+}
+
 Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
   MASH_ASSIGN_OR_RETURN(OpenedQuery opened, OpenQuery(query));
   return FinishAnswer(opened, FindRecords(opened));
@@ -279,30 +283,36 @@ Result<std::string> Responder::Answer(const crypto::SealedEnvelope& query) {
 Result<Responder::OpenedQuery> Responder::OpenQuery(const crypto::SealedEnvelope& query) {
   if (alarmed()) {
     common::LogError("query.refused", {{"reason", "audit alarm raised"}});
+    Count("refused");
     return Unavailable("audit alarm raised");
   }
   if (welcome_refused_) {
     common::LogWarn("query.refused", {{"reason", "hub audit checkpoint not accepted"}});
+    Count("refused");
     return Unavailable("hub audit checkpoint not accepted");
   }
   crypto::OpenExpectations expect{hub_id_, &broker_sign_, agency_id_, &enc_, clock_.NowUnix()};
   auto opened = crypto::Open(query, expect, *replay_);
   if (!opened.ok()) {
     common::LogWarn("query.rejected", {{"reason", opened.status().message()}});
+    Count("rejected");
     return opened.status();
   }
   if (opened->header.type != "query") {
     common::LogWarn("query.rejected", {{"reason", "not a query"}});
+    Count("rejected");
     return InvalidArgument("not a query");
   }
   auto body = schemas::QueryBody::Parse(common::AsString(opened->plaintext.span()));
   if (!body.ok()) {
     common::LogWarn("query.rejected", {{"reason", body.status().message()}});
+    Count("rejected");
     return body.status();
   }
   auto consent = ParseConsentTag(opened->header.consent);
   if (!consent.ok()) {
     common::LogWarn("query.rejected", {{"reason", consent.status().message()}});
+    Count("rejected");
     return consent.status();
   }
   return OpenedQuery{opened->header, std::move(body).value(), *consent};
@@ -337,15 +347,20 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
     // Fail closed: no partial answer, the broker gets the generic `unavailable`.
     common::LogError("query.records_unavailable",
                      {{"check", opened.header.check_ref}, {"error", found.status().message()}});
+    Count("unavailable");
     return Unavailable("record source unavailable");
   }
   // The lookup ran off the io thread: the alarm may have been raised meanwhile.
   if (alarmed()) {
-    common::LogError("query.refused", {{"reason", "audit alarm raised"}});
+    common::LogError("query.refused",
+                     {{"check", opened.header.check_ref}, {"reason", "audit alarm raised"}});
+    Count("refused");
     return Unavailable("audit alarm raised");
   }
   if (welcome_refused_) {
-    common::LogWarn("query.refused", {{"reason", "hub audit checkpoint not accepted"}});
+    common::LogWarn("query.refused", {{"check", opened.header.check_ref},
+                                      {"reason", "hub audit checkpoint not accepted"}});
+    Count("refused");
     return Unavailable("hub audit checkpoint not accepted");
   }
   const Built built = BuildAnswer(opened, *found);
@@ -356,18 +371,26 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
     if (Status s = QueueReview(opened.body, opened.header, built.body, built.pending); !s.ok()) {
       common::LogError("review.queue_failed",
                        {{"check", opened.header.check_ref}, {"error", s.message()}});
+      Count("unavailable");
       return Unavailable("review queue unavailable");
     }
   }
 
   const std::string plaintext = built.body.ToJson().dump();
   crypto::EnvelopeHeader h;
-  MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope sealed,
-                        SealToHub("answer", opened.header, plaintext, &h));
+  auto sealed_or = SealToHub("answer", opened.header, plaintext, &h);
+  if (!sealed_or.ok()) {
+    common::LogError("query.seal_failed",
+                     {{"check", opened.header.check_ref}, {"error", sealed_or.status().message()}});
+    Count("failed");
+    return sealed_or.status();
+  }
+  const crypto::SealedEnvelope& sealed = *sealed_or;
   std::string frame = schemas::EnvelopeFrame(schemas::MessageType::kAnswer, sealed.ToJson()).dump();
   if (frame.size() > schemas::kMaxFrameBytes) {
     // The broker would close the connection for it; say so here instead.
     common::LogError("query.answer_too_large", {{"check", h.check_ref}, {"bytes", frame.size()}});
+    Count("failed");
     return ResourceExhausted("answer larger than a frame");
   }
 
@@ -389,8 +412,15 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
   if (Status s = log_->RecordAnswer(record); !s.ok()) {
     common::LogError("disclosure_log.write_failed",
                      {{"check", h.check_ref}, {"error", s.message()}});
+    disclosure_log_failing_ = true;
+    Count("unavailable");
     return Unavailable("disclosure log unavailable");
   }
+  disclosure_log_failing_ = false;
+  if (metrics_ != nullptr) metrics_->DisclosureLogAppended();
+  Count(!built.pending.empty()       ? "held_for_review"
+        : built.body.match == "none" ? "no_match"
+                                     : "answered");
   for (const auto& category : built.notify) {
     common::LogInfo("custodian.notify", {{"check", h.check_ref}, {"category", category}});
   }

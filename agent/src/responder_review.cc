@@ -145,7 +145,12 @@ Result<std::string> Responder::FollowUpFrame(const ReviewItem& item) {
     if (!c.reason.empty()) j["reason"] = c.reason;
     record.categories.push_back(std::move(j));
   }
-  MASH_RETURN_IF_ERROR(log_->RecordAnswer(record));
+  if (Status s = log_->RecordAnswer(record); !s.ok()) {
+    disclosure_log_failing_ = true;
+    return s;
+  }
+  disclosure_log_failing_ = false;
+  if (metrics_ != nullptr) metrics_->DisclosureLogAppended();
   MASH_RETURN_IF_ERROR(reviews_->MarkSent(item.id, header.id, record.time));
   return frame;
 }

@@ -370,6 +370,10 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch, bool force_checkpoint) {
       if (s.ok()) s = SealLocked();
       if (s.ok()) s = db_->Commit();
       SealCommitted(s.ok());
+      commit_failing_.store(!s.ok(), std::memory_order_relaxed);
+      if (options_.on_commit) {
+        options_.on_commit(std::count(valid.begin(), valid.end(), true), s.ok());
+      }
       if (!s.ok()) {
         (void)db_->Rollback();
         st.size = old_size;

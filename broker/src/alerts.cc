@@ -145,7 +145,9 @@ void AlertQueue::Raise(Alert alert) {
   // The alert is kept whether or not the log takes its record: an alert must not be lost
   // because the audit store is failing (that failure is logged, and alerts on its own).
   (void)Save(alert);
-  common::LogInfo("alert.raised", {{"alert", alert.id}, {"kind", alert.kind}});
+  nlohmann::json fields = {{"alert", alert.id}, {"kind", alert.kind}};
+  if (!alert.check_id.empty()) fields["check"] = alert.check_id;
+  common::LogInfo("alert.raised", fields);
   const std::string id = alert.id;
   alerts_.emplace(id, std::move(alert));
   AppendUnwaited(std::move(e));
@@ -198,6 +200,14 @@ std::optional<std::string> AlertQueue::OverrideAlertOf(const std::string& check_
 size_t AlertQueue::CountNew() const {
   return static_cast<size_t>(std::count_if(alerts_.begin(), alerts_.end(),
                                            [](const auto& e) { return e.second.status == "new"; }));
+}
+
+std::map<std::string, size_t> AlertQueue::CountOpenByKind() const {
+  std::map<std::string, size_t> out;
+  for (const auto& [_, a] : alerts_) {
+    if (a.status != "closed") ++out[a.kind];
+  }
+  return out;
 }
 
 Result<nlohmann::json> AlertQueue::List(const Staff& staff, const AlertFilter& filter) {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "mash/broker/console.h"
+#include "mash/broker/metrics.h"
 #include "mash/common/log.h"
 #include "mash/crypto/keys.h"
 #include "mash/crypto/secure_memory.h"
@@ -688,6 +689,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
   }
 
   void Write(http::response<http::string_body> res) {
+    if (server_->options.metrics != nullptr) server_->options.metrics->ApiRequest(res.result_int());
     response_.emplace(std::move(res));
     beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
     http::async_write(stream_, *response_,
@@ -697,6 +699,9 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
   // A console reply: whole, or its head and then its body in chunks as the producer gives them.
   void WriteConsole(ConsoleReply reply) {
     if (!reply.stream) return Write(std::move(reply.response));
+    if (server_->options.metrics != nullptr) {
+      server_->options.metrics->ApiRequest(reply.response.result_int());
+    }
     stream_head_.emplace(std::move(reply.response.base()));
     stream_head_->chunked(true);
     producer_ = std::move(reply.stream);

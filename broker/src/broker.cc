@@ -5,6 +5,7 @@
 #include <map>
 
 #include "mash/common/log.h"
+#include "mash/crypto/cert_info.h"
 #include "mash/crypto/tls.h"
 #include "mash/policy/loader.h"
 
@@ -17,7 +18,8 @@ constexpr int kSweepsPerCheckPurge = 60;
 
 Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config,
                                                       const common::Clock& clock,
-                                                      crypto::SigningKey key) {
+                                                      crypto::SigningKey key,
+                                                      BrokerMetrics* metrics) {
   storage::DatabaseOptions db_options;
   db_options.file = config.audit.database;
   db_options.key_file = config.audit.database_key;
@@ -34,6 +36,9 @@ Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config
   options.retention = config.audit.retention;
   options.anchor_file = config.audit.anchor_file;
   options.full_verify_on_open = config.audit.full_verify_on_start;
+  options.on_commit = [metrics](size_t events, bool committed) {
+    metrics->AuditCommit(events, committed);
+  };
   // The log's committer thread reads the clock; the broker's clock outlives the log.
   auto shared_clock = std::shared_ptr<const common::Clock>(&clock, [](const common::Clock*) {});
   return audit::AuditLog::Open(std::move(db),
@@ -103,8 +108,16 @@ Status RecordStartupChanges(const BrokerConfig& config, const policy::PolicySet&
 Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                                const BrokerConfig& config,
                                                const common::Clock& clock,
-                                               common::RandomSource& random) {
+                                               common::RandomSource& random,
+                                               std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<Broker> b(new Broker(io));
+  b->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
+  b->metrics_ = std::make_unique<BrokerMetrics>(*b->registry_);
+  b->certificates_ = {{"agent_listener", config.tls.cert_chain_file},
+                      {"api_listener", config.tls.cert_chain_file},
+                      {"hub_ca", config.tls.ca_file}};
+  if (config.enrolment)
+    b->certificates_.emplace_back("issuing_ca", config.enrolment->issuing_ca_cert);
   crypto::TlsOptions agent_tls = config.tls;
   agent_tls.role = crypto::TlsRole::kServer;
   agent_tls.require_client_cert = true;
@@ -149,7 +162,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   MASH_ASSIGN_OR_RETURN(crypto::SigningKey audit_key,
                         crypto::LoadSigningKey(config.audit.checkpoint_key));
   const crypto::SigningPublicKey audit_public = audit_key.Public();
-  auto audit_log = OpenAuditLog(config, clock, std::move(audit_key));
+  auto audit_log = OpenAuditLog(config, clock, std::move(audit_key), b->metrics_.get());
   if (!audit_log.ok()) {
     common::LogError("audit.startup_check_failed", {{"error", audit_log.status().ToString()}});
     return audit_log.status();
@@ -220,6 +233,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   b->alerts_ = std::make_unique<AlertQueue>(clock, random, *b->audit_, post, alert_options);
   MASH_RETURN_IF_ERROR(b->alerts_->Load());
   check_options.alerts = b->alerts_.get();
+  check_options.metrics = b->metrics_.get();
   b->checks_ = std::make_unique<CheckService>(*b->courier_, clock, random, *b->audit_,
                                               agreement.set, b->pseudonyms_, post, check_options);
   MASH_ASSIGN_OR_RETURN(b->policy_view_,
@@ -262,6 +276,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   api_options.address = config.api_address;
   api_options.port = config.api_port;
   api_options.tokens = config.api_tokens;
+  api_options.metrics = b->metrics_.get();
   if (config.console.enabled) {
     ConsoleServices services;
     services.checks = b->checks_.get();
@@ -279,9 +294,27 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     return api.status();
   }
   b->api_ = std::move(*api);
+  for (const auto& [id, _] : b->courier_->agencies()) b->metrics_->AgentConnected(id, false);
+  if (config.ops_listen) {
+    ops::OpsOptions ops_options;
+    ops_options.listen = *config.ops_listen;
+    ops::OpsHandlers handlers;
+    handlers.registry = b->registry_;
+    Broker* self = b.get();
+    handlers.refresh = [self] { self->RefreshMetrics(); };
+    handlers.not_ready = [self] { return self->NotReady(); };
+    auto ops = ops::OpsServer::Start(io, ops_options, std::move(handlers));
+    if (!ops.ok()) {
+      b->api_->Stop();
+      b->hub_->Stop();
+      return ops.status();
+    }
+    b->ops_ = std::move(*ops);
+  }
   b->ScheduleSweep();
   common::LogInfo("broker.ready", {{"agent_port", b->hub_->port()},
                                    {"api_port", b->api_->port()},
+                                   {"ops_port", b->ops_port()},
                                    {"agencies", config.agencies.size()},
                                    {"enrolled_agencies", b->enrolment_->enrolled_count()},
                                    {"enrolment", b->enrolment_->enabled()}});
@@ -308,10 +341,33 @@ void Broker::ScheduleSweep() {
   });
 }
 
+uint16_t Broker::ops_port() const { return ops_ ? ops_->port() : 0; }
+
+std::vector<std::string> Broker::NotReady() const {
+  std::vector<std::string> failing;
+  if (audit_->commit_failing()) failing.emplace_back("audit_log_failing");
+  if (draining_) failing.emplace_back("draining");
+  if (stopped_) failing.emplace_back("stopped");
+  return failing;
+}
+
+void Broker::RefreshMetrics() {
+  metrics_->SetChecksByState(checks_->CountByState());
+  metrics_->SetOpenAlerts(alerts_->CountOpenByKind());
+  // Read from the files at each scrape, so that a renewed certificate shows at once; a file that
+  // cannot be read keeps its last value (the TLS context holds what was loaded).
+  for (const auto& [role, file] : certificates_) {
+    if (file.empty()) continue;
+    auto info = crypto::DescribeCertificate(file);
+    if (info.ok()) metrics_->SetCertificateExpiry(role, info->not_after);
+  }
+}
+
 void Broker::Stop() {
   if (stopped_) return;
   stopped_ = true;
   sweep_timer_.cancel();
+  if (ops_) ops_->Stop();
   api_->Stop();
   hub_->Stop();
   // Sign what was recorded since the last checkpoint, so that the log a restart (or an IG

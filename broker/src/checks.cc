@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "mash/broker/metrics.h"
 #include "mash/common/log.h"
 #include "mash/policy/vocabulary.h"
 #include "mash/schemas/validator.h"
@@ -279,8 +280,12 @@ void CheckService::AppendAll(std::vector<audit::AuditEvent> events,
 void CheckService::AppendUnwaited(audit::AuditEvent event) {
   // A record of something already refused or failed: nothing waits for it, so a failure to
   // record it can only be logged.
-  audit_.Append(std::move(event), [](Result<uint64_t> r) {
-    if (!r.ok()) common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
+  std::string check = event.check_ref;  // copied first: the event is moved into Append
+  audit_.Append(std::move(event), [check = std::move(check)](Result<uint64_t> r) {
+    if (r.ok()) return;
+    nlohmann::json fields = {{"error", r.status().ToString()}};
+    if (!check.empty()) fields["check"] = check;  // the correlation id, as on every check line
+    common::LogError("audit.append_failed", fields);
   });
 }
 
@@ -475,6 +480,7 @@ void CheckService::OnRaiseCommitted(const std::string& id, Result<uint64_t> comm
     options_.alerts->OnCheckRaised(check.raised_by, id, !check.request.override_ground.empty(),
                                    OverrideSummary(check), check.raised_at);
   }
+  if (options_.metrics != nullptr) options_.metrics->CheckRaised();
   common::LogInfo("check.raised", {{"check", id},
                                    {"purpose", check.request.purpose},
                                    {"urgency", check.request.urgency},
@@ -702,6 +708,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   auto opened = courier_.OpenFrom(agency, envelope);
   if (!opened.ok()) {
     common::LogWarn("answer.rejected", {{"agency", agency}, {"reason", opened.status().message()}});
+    if (options_.metrics != nullptr) options_.metrics->AnswerReceived(agency, "rejected");
     RecordFailure(agency, "answer_rejected");
     return opened.status();
   }
@@ -710,6 +717,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   const auto check_it = checks_.find(header.check_ref);
   if (header.type != "answer" || !body.ok() || check_it == checks_.end()) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
+    if (options_.metrics != nullptr) options_.metrics->AnswerReceived(agency, "unmatched");
     RecordFailure(agency, "answer_unmatched");
     return InvalidArgument("answer does not match a check");
   }
@@ -732,6 +740,7 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
       (part_it->second.state != PartState::kSent && part_it->second.state != PartState::kSending) ||
       part_it->second.query_id != body->query_id) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
+    if (options_.metrics != nullptr) options_.metrics->AnswerReceived(agency, "unmatched");
     RecordFailure(agency, "answer_unmatched", check.id);
     return InvalidArgument("answer does not match a query");
   }
@@ -739,6 +748,12 @@ Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnv
   part.state = PartState::kRecording;
   part.answered_at = clock_.Now();
   const bool late = check.due_at != common::TimePoint{} && part.answered_at >= check.due_at;
+  if (options_.metrics != nullptr) {
+    // The outcome is the match band the agency reports (confirmed, possible, none; the schema
+    // allows no other): no more than the audit trail's answer_received event says.
+    options_.metrics->AnswerReceived(agency, body->match);
+    options_.metrics->AnswerRoundTrip(agency, part.answered_at - part.sent_at);
+  }
 
   // The answer counts only once the log holds it: one event per category (what was disclosed,
   // what was withheld and why), then the answer itself, whose receipt goes to the agency.
@@ -948,6 +963,15 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
   }
   part.state = PartState::kAnswered;
   (void)Save(it->second);
+  const Check& settled = it->second;
+  if (options_.metrics != nullptr &&
+      std::none_of(settled.parts.begin(), settled.parts.end(), [](const auto& p) {
+        return IsOpen(p.second) || p.second.state == PartState::kAwaitingAuthorisation;
+      })) {
+    // Every agency's part is settled: the check is compiled (from when its queries could go
+    // out: raising, or the authorisation of an override).
+    options_.metrics->CheckCompiled(clock_.Now() - settled.started_at);
+  }
   if (policy_observer_ != nullptr) {
     policy_observer_->OnAgencyPolicySeen(agency, part.answer->policy_version, part.answered_at);
   }
@@ -1065,6 +1089,7 @@ std::optional<schemas::WelcomeAudit> CheckService::OnHello(const std::string& ag
 }
 
 void CheckService::OnAgentOnline(const std::string& agency) {
+  if (options_.metrics != nullptr) options_.metrics->AgentConnected(agency, true);
   // Receipts the agency missed wait until an agent answers on the connection (OnSessionActive):
   // a probe that closes after its welcome would take them with it.
   DispatchWaiting(agency);
@@ -1074,7 +1099,8 @@ void CheckService::OnSessionActive(const std::string& agency, uint64_t) {
   SendKeptReceipts(agency);
 }
 
-void CheckService::OnAgentOffline(const std::string&) {
+void CheckService::OnAgentOffline(const std::string& agency) {
+  if (options_.metrics != nullptr) options_.metrics->AgentConnected(agency, false);
   // Nothing to do: OnSessionClosed has already put back what the connection carried.
 }
 
@@ -1357,6 +1383,12 @@ void CheckService::Show(const std::string& id, const Staff& staff, Done done) {
     done(ToJson(shown->second));
     if (options_.alerts != nullptr) options_.alerts->OnResultViewed(staff, id, clock_.Now());
   });
+}
+
+std::map<std::string, size_t> CheckService::CountByState() const {
+  std::map<std::string, size_t> out;
+  for (const auto& [_, check] : checks_) ++out[OverallState(check)];
+  return out;
 }
 
 nlohmann::json CheckService::Agencies() const {

@@ -211,6 +211,15 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.api_address = r.String("api.listen_address", "127.0.0.1");
   c.api_port = static_cast<uint16_t>(r.Integer("api.listen_port", 8444, 0, 65535));
 
+  if (r.Has("ops.listen")) {
+    auto endpoint = ops::ParseLoopbackEndpoint(r.String("ops.listen"));
+    if (endpoint.ok()) {
+      c.ops_listen = *endpoint;
+    } else {
+      r.ErrorAt("ops.listen", "ops.listen: " + endpoint.status().message());
+    }
+  }
+
   c.tls = crypto::ReadTlsOptions(r, crypto::TlsRole::kServer);
 
   c.sign_key = r.Path("keys.sign");

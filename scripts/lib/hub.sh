@@ -15,7 +15,9 @@
 #   hub_write_broker_config [AGENT_PORT API_PORT]   hub_work/broker.toml (ports default 0: any)
 #   hub_check_broker_config         mash-broker check-config (prints its OK line)
 #   hub_start_broker [LOG]          starts mash-broker: hub_broker_pid, also in hub_pids
-#   hub_wait_broker_ready [LOG]     waits for broker.ready in LOG: hub_agent_port, hub_api_port
+#   hub_wait_broker_ready [LOG]     waits for broker.ready in LOG: hub_agent_port, hub_api_port,
+#                                   hub_ops_port (the broker's loopback /healthz /readyz /metrics)
+#   hub_agent_ops_port ID           the port of agent ID's ops listener (from its log), or nothing
 #   hub_kill_broker [SIGNAL]        signals the broker (default KILL) and reaps it
 #   hub_make_synthetic [FAMILIES]   generated records (mash-synth) imported into each agency's
 #                                   SQLCipher record store; agents then answer from the store
@@ -45,6 +47,7 @@ hub_records=fixture  # fixture: examples/records/ID.json; store: hub_make_synthe
 hub_broker_pid=
 hub_agent_port=
 hub_api_port=
+hub_ops_port=
 
 hub_init() {  # hub_init PROG BIN_DIR [HINT]
   hub_prog=$1
@@ -128,6 +131,9 @@ listen_port = $agent_port
 [api]
 listen_address = "127.0.0.1"
 listen_port = $api_port
+
+[ops]
+listen = "127.0.0.1:0"
 
 [tls]
 ca = "$w/pki/root-ca.pem"
@@ -215,18 +221,24 @@ hub_start_broker() {  # hub_start_broker [LOG]: its stdout and stderr go to LOG 
 
 hub_wait_broker_ready() {  # hub_wait_broker_ready [LOG]: exits 1 when the broker does not start
   local log=${1:-$hub_work/logs/broker.log} line
-  hub_agent_port="" hub_api_port=""
+  hub_agent_port="" hub_api_port="" hub_ops_port=""
   for _ in $(seq 1 100); do
     line=$(grep -m1 '"event":"broker.ready"' "$log" 2>/dev/null || true)
     if [ -n "$line" ]; then
       hub_agent_port=$(sed -E 's/.*"agent_port":([0-9]+).*/\1/' <<<"$line")
       hub_api_port=$(sed -E 's/.*"api_port":([0-9]+).*/\1/' <<<"$line")
+      hub_ops_port=$(sed -E 's/.*"ops_port":([0-9]+).*/\1/' <<<"$line")
       break
     fi
     kill -0 "$hub_broker_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
     sleep 0.1
   done
   [ -n "$hub_agent_port" ] || { echo "$hub_prog: broker did not start" >&2; cat "$log" >&2; exit 1; }
+}
+
+hub_agent_ops_port() {  # hub_agent_ops_port ID: prints the port agent ID's ops listener took
+  grep -m1 '"event":"ops.listening"' "$hub_work/logs/agent-$1.log" 2>/dev/null |
+    sed -E 's/.*"port":([0-9]+).*/\1/'
 }
 
 hub_forget_pid() {  # hub_forget_pid PID: drops PID from hub_pids
@@ -253,6 +265,9 @@ type = "$a"
 
 [log]
 level = "info"
+
+[ops]
+listen = "127.0.0.1:0"
 
 [broker]
 url = "wss://localhost:$hub_agent_port/agent/v1"

@@ -6,6 +6,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/beast/http.hpp>
 
+#include "mash/agent/agent_ops.h"
 #include "mash/agent/status.h"
 #include "mash/audit/query.h"
 #include "mash/crypto/keys.h"
@@ -20,11 +21,16 @@ namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
 struct TestHub::RunningAgent {
+  std::string agency;
+  agent::AgentConfig config;  // the ops listener's refresh reads it
   net::io_context io;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  agent::AgentMetrics metrics{*registry};
   std::unique_ptr<agent::Responder> responder;
   // The live state `mash-agent status` reads, kept as main.cc keeps it; outlives the channel.
   std::unique_ptr<agent::AgentStatusStore> status;
   std::shared_ptr<agent::Channel> channel;
+  std::shared_ptr<ops::OpsServer> ops;  // with [ops] listen (tune)
   std::thread thread;
 };
 
@@ -160,6 +166,16 @@ void TestHub::StartAgent(const std::string& agency, const std::filesystem::path&
   ra->status = std::move(*status);
   ra->status->RecordStart(::getpid(), ra->responder->policies().enforced().version, "");
   ra->channel->set_observer(ra->status.get());
+  ra->agency = agency;
+  ra->config = c;
+  ra->responder->set_metrics(&ra->metrics);
+  ra->channel->set_metrics(&ra->metrics);
+  if (c.ops_listen) {
+    auto started = agent::StartAgentOps(ra->io, ra->config, ra->channel.get(), ra->responder.get(),
+                                        &ra->metrics, ra->registry);
+    if (!started.ok()) throw std::runtime_error("agent ops: " + started.status().ToString());
+    ra->ops = std::move(*started);
+  }
   auto* raw = ra.get();
   net::post(ra->io, [raw] { raw->channel->Start(); });
   ra->thread = std::thread([raw] { raw->io.run(); });
@@ -169,7 +185,10 @@ void TestHub::StartAgent(const std::string& agency, const std::filesystem::path&
 void TestHub::StopAgents() {
   for (auto& a : agents_) {
     auto* raw = a.get();
-    net::post(a->io, [raw] { raw->channel->Stop(); });
+    net::post(a->io, [raw] {
+      if (raw->ops) raw->ops->Stop();
+      raw->channel->Stop();
+    });
     a->thread.join();
     a->status->RecordStop();
   }
@@ -191,6 +210,20 @@ Result<std::string> TestHub::Raise(const broker::RaiseRequest& request, const st
   auto shown = fut.get();
   if (!shown.ok()) return shown.status();
   return shown->at("id").get<std::string>();
+}
+
+uint16_t TestHub::agent_ops_port(const std::string& agency) const {
+  for (const auto& a : agents_) {
+    if (a->agency == agency && a->ops) return a->ops->port();
+  }
+  return 0;
+}
+
+prometheus::Registry& TestHub::agent_registry(const std::string& agency) {
+  for (auto& a : agents_) {
+    if (a->agency == agency) return *a->registry;
+  }
+  throw std::runtime_error("no agent " + agency);
 }
 
 bool TestHub::WaitOnline(const std::string& agency, std::chrono::milliseconds timeout) {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "mash/agent/agent_ops.h"
 #include "mash/agent/channel.h"
 #include "mash/agent/config.h"
 #include "mash/agent/responder.h"
@@ -85,6 +86,10 @@ class TestHub {
   void StartAgent(const std::string& agency, const std::filesystem::path& fixture,
                   std::function<void(agent::AgentConfig&, crypto::TlsOptions&)> tune = {});
   void StopAgents();
+  // The port of `agency`'s ops listener (0 when its config had no [ops] listen), and the
+  // registry its metrics go to (throws for an agency not started).
+  uint16_t agent_ops_port(const std::string& agency) const;
+  prometheus::Registry& agent_registry(const std::string& agency);
   // Waits until `agency` is online at the hub (or the timeout passes).
   bool WaitOnline(const std::string& agency, std::chrono::milliseconds timeout);
   // Stops the broker; StartBroker() brings a new one up on the same ports and database.

@@ -171,14 +171,14 @@ as_broker mashctl policy publish /var/lib/mash-broker/hub-agreement.bundle.json 
 admin=$work/admin
 mkdir -m 700 "$admin"
 admin_hash=$(mashctl pki token --out "$admin/admin.token")
-read -r agent_port api_port ops_port < <(python3 -c '
+read -r agent_port api_port ops_port agent_ops_port < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
-python3 - "$admin_hash" "$agent_port" "$api_port" <<'PY'
+python3 - "$admin_hash" "$agent_port" "$api_port" "$ops_port" <<'PY'
 import re, sys
-h, agent_port, api_port = sys.argv[1:]
+h, agent_port, api_port, ops_port = sys.argv[1:]
 p = "/etc/mash/broker.toml"
 s = open(p).read()
 s = re.sub(r'(\[agents\][^[]*?)listen_address = "0.0.0.0"\nlisten_port = 8443',
@@ -187,20 +187,10 @@ s = re.sub(r'(\[api\][^[]*?)listen_address = "0.0.0.0"\nlisten_port = 8444',
            r'\1listen_address = "127.0.0.1"\nlisten_port = ' + api_port, s, flags=re.S)
 s = s.replace('# [[api_token]]\n# user = "hub.admin"\n# role = "admin"\n# sha256 = "…"',
               '[[api_token]]\nuser = "hub.admin"\nrole = "admin"\nsha256 = "%s"' % h)
-assert 'listen_port = ' + agent_port in s and 'listen_port = ' + api_port in s and h in s, "edit"
+s = s.replace('listen = "127.0.0.1:9464"', 'listen = "127.0.0.1:%s"' % ops_port)
+assert 'listen_port = ' + agent_port in s and 'listen = "127.0.0.1:' + ops_port in s and 'listen_port = ' + api_port in s and h in s, "edit"
 open(p, "w").write(s)
 PY
-# The loopback health endpoints, when this build has them ([ops], docs/configuration.md).
-ops=no
-cp -p /etc/mash/broker.toml "$work/broker.toml.before-ops"
-printf '\n[ops]\nlisten = "127.0.0.1:%s"\n' "$ops_port" >> /etc/mash/broker.toml
-if as_broker mash-broker check-config --config /etc/mash/broker.toml >/dev/null 2>&1; then
-  ops=yes
-else
-  cp -p "$work/broker.toml.before-ops" /etc/mash/broker.toml
-  echo "$prog: this build has no [ops] listener; /healthz is not checked"
-fi
-
 # Step 7: start the broker (systemctl enable --now mash-broker).
 read -r -a pre <<<"$(unit_line mash-broker ExecStartPre)"
 read -r -a run <<<"$(unit_line mash-broker ExecStart)"
@@ -250,7 +240,10 @@ as_agent mashctl policy publish /var/lib/mash-agent/policy/police-disclosure.bun
 
 # Step 11: records and policy in agent.toml, installed as /etc/mash/agent.toml.
 as_agent mashctl pki secret --kind database --out /var/lib/mash-agent/records.key >/dev/null
-cat >> /var/lib/mash-agent/agent.toml <<'TOML'
+cat >> /var/lib/mash-agent/agent.toml <<TOML
+
+[ops]
+listen = "127.0.0.1:$agent_ops_port"
 
 [records]
 store = "/var/lib/mash-agent/records.db"
@@ -286,10 +279,11 @@ for _ in $(seq 1 100); do
 done
 [ "$online" = yes ] || fail "the agent did not come online"
 mashctl agency list --token-file "$admin/admin.token"
-if [ "$ops" = yes ]; then
-  curl -fsS "http://127.0.0.1:$ops_port/healthz" > "$work/healthz" || fail "/healthz"
-  echo "$prog: /healthz: $(head -c 200 "$work/healthz")"
-fi
+curl -fsS "http://127.0.0.1:$ops_port/healthz" > "$work/healthz" || fail "/healthz"
+curl -fsS "http://127.0.0.1:$ops_port/readyz" > "$work/readyz" || fail "/readyz"
+curl -fsS "http://127.0.0.1:$agent_ops_port/readyz" > "$work/agent-readyz" || fail "agent /readyz"
+echo "$prog: broker /healthz: $(head -c 200 "$work/healthz"); /readyz: $(head -c 200 "$work/readyz");" \
+  "agent /readyz: $(head -c 200 "$work/agent-readyz")"
 
 # A practitioner account (README "Running a check with mashctl") raises a check about a person
 # police holds; the agent answers.

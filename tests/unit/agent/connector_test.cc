@@ -525,5 +525,29 @@ TEST_F(RecordsConfigTest, NeedsExactlyOneSourceAndAnAbsoluteProgram) {
   fails("command = [\"/bin/true\"]\ncommand_timeout_ms = 0\n", "command_timeout_ms");
 }
 
+// --- [ops] in agent.toml ---
+
+TEST_F(RecordsConfigTest, ReadsTheOpsListenerOnLoopbackOnly) {
+  const std::string records = "fixture = \"records.json\"\n";
+  auto none = Load(records);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->ops_listen.has_value());
+  auto c = Load(records + "\n[ops]\nlisten = \"127.0.0.1:9465\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->ops_listen.has_value());
+  EXPECT_EQ(c->ops_listen->ToString(), "127.0.0.1:9465");
+  auto v6 = Load(records + "\n[ops]\nlisten = \"[::1]:9465\"\n");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  for (const char* bad : {"0.0.0.0:9465", "192.168.0.5:9465", "localhost:9465", "[::]:9465"}) {
+    auto r = Load(records + "\n[ops]\nlisten = \"" + bad + "\"\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("agent.toml:")) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("ops.listen")) << bad;
+  }
+  auto typo = Load(records + "\n[ops]\nlisten = \"127.0.0.1:9465\"\nlisen = 1\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_THAT(typo.status().message(), HasSubstr("lisen"));
+}
+
 }  // namespace
 }  // namespace mash::agent::testing

@@ -444,5 +444,23 @@ TEST_F(BrokerConfigTest, BadAlertSettingsAreReportedWithPositions) {
   }
 }
 
+TEST_F(BrokerConfigTest, TheOpsListenerIsOnLoopbackOnly) {
+  const std::string head = std::string(kBase) + kAudit + "\n[policy]\nagreement = \"hub.toml\"\n";
+  auto none = Load(head);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->ops_listen.has_value());
+  auto c = Load(head + "\n[ops]\nlisten = \"127.0.0.1:9464\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->ops_listen.has_value());
+  EXPECT_EQ(c->ops_listen->address, "127.0.0.1");
+  EXPECT_EQ(c->ops_listen->port, 9464);
+  for (const char* bad : {"0.0.0.0:9464", "10.0.0.7:9464", "localhost:9464", "[::]:9464",
+                          "127.0.0.1:99999", "127.0.0.1"}) {
+    auto r = Load(head + "\n[ops]\nlisten = \"" + bad + "\"\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("ops.listen"), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace mash::broker

@@ -32,6 +32,7 @@
 
 #include "mash/agent/config.h"
 #include "mash/agent/lookup_worker.h"
+#include "mash/agent/metrics.h"
 #include "mash/agent/responder.h"
 #include "mash/common/clock.h"
 
@@ -78,6 +79,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void Stop();
   // Optional; must outlive the channel's connections. Set before Start.
   void set_observer(ChannelObserver* observer) { observer_ = observer; }
+  // Optional (metrics.h): answer latency and the queries the lookup queue could not take. Must
+  // outlive the channel's connections. Set before Start.
+  void set_metrics(AgentMetrics* metrics) { metrics_ = metrics; }
   // Connections from now on use `tls` (a renewed certificate); the current one is left alone.
   void SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls);
   bool connected() const { return connected_; }
@@ -97,6 +101,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   ChannelOptions options_;
   Responder* responder_;
   ChannelObserver* observer_ = nullptr;
+  AgentMetrics* metrics_ = nullptr;
   common::RandomSource& random_;
   std::unique_ptr<LookupWorker> worker_;  // from Start to Stop
   boost::asio::steady_timer retry_timer_;

@@ -12,6 +12,7 @@
 #include "mash/common/log.h"
 #include "mash/common/status.h"
 #include "mash/crypto/tls.h"
+#include "mash/ops/endpoint.h"
 #include "mash/policy/loader.h"
 
 namespace mash::agent {
@@ -46,6 +47,9 @@ struct AgentConfig {
   std::string agency_name;
   std::string agency_type;
   common::LogOptions log;
+  // [ops] listen: the loopback /healthz, /readyz and /metrics listener (ops/server.h); unset:
+  // none.
+  std::optional<ops::Endpoint> ops_listen;
 
   BrokerUrl broker;
   std::string hub_id = "hub";

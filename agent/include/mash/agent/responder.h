@@ -33,6 +33,7 @@
 #include "mash/agent/config.h"
 #include "mash/agent/disclosure.h"
 #include "mash/agent/disclosure_log.h"
+#include "mash/agent/metrics.h"
 #include "mash/agent/record_source.h"
 #include "mash/agent/review_queue.h"
 #include "mash/audit/witness.h"
@@ -149,6 +150,12 @@ class Responder {
   const policy::PolicySet& policies() const { return *policies_; }
   // For status and tests.
   DisclosureLog& disclosure_log() { return *log_; }
+  // Counts query outcomes and disclosure-log appends (metrics.h); null: none. Must outlive the
+  // responder's use of it. Set before the channel starts.
+  void set_metrics(AgentMetrics* metrics) { metrics_ = metrics; }
+  // True while the last write to the disclosure log failed (nothing can be answered: an answer
+  // not in the log is not sent). Cleared by the next write that succeeds. For /readyz.
+  bool disclosure_log_failing() const { return disclosure_log_failing_; }
 
  private:
   struct Built;
@@ -158,6 +165,8 @@ class Responder {
       : sign_(std::move(sign)), enc_(std::move(enc)), clock_(clock), random_(random) {}
 
   Built BuildAnswer(const OpenedQuery& query, const Found& found) const;
+  // One query outcome for the metrics (metrics.h), when they are set.
+  void Count(std::string_view outcome);
   // Keeps a review item for the categories of `query` in `pending` (or finds the one kept when
   // the query was asked before) and queues its review_pending frame. Storage and sealing
   // errors (the query is then answered `unavailable`).
@@ -202,6 +211,8 @@ class Responder {
   std::string persisted_checkpoint_;  // the checkpoint text in the database
   std::string alarm_;                 // non-empty while the alarm is raised
   bool welcome_refused_ = false;      // the last welcome's checkpoint was not accepted
+  AgentMetrics* metrics_ = nullptr;
+  bool disclosure_log_failing_ = false;
 };
 
 }  // namespace mash::agent

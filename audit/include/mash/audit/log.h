@@ -18,6 +18,7 @@
 // queue (every callback is called) and stops the committer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -63,6 +64,10 @@ struct AuditLogOptions {
   std::vector<SignedCheckpoint> trusted;
   // Retention period: PurgeExpired() removes events older than this. Unset keeps everything.
   std::optional<std::chrono::seconds> retention;
+  // Told of each transaction the committer ran (one fsync batch), on the committer thread:
+  // how many events it appended (0 when it only signed a checkpoint) and whether it committed.
+  // Must be quick and thread-safe (the broker's metrics). Optional.
+  std::function<void(size_t events, bool committed)> on_commit;
 };
 
 class AuditLog final : public AuditSink {
@@ -116,6 +121,10 @@ class AuditLog final : public AuditSink {
   Result<uint64_t> PurgeExpired();
 
   const AuditLogOptions& options() const { return options_; }
+  // True while the last transaction the committer ran failed (disk full, I/O error, the size
+  // ceiling): nothing can be recorded, so nothing may be released. Cleared by the next commit
+  // that succeeds. Safe from any thread (the broker's readiness check reads it).
+  bool commit_failing() const { return commit_failing_.load(std::memory_order_relaxed); }
   // The report of the start-up check.
   const VerifyReport& startup_report() const { return startup_report_; }
 
@@ -137,6 +146,7 @@ class AuditLog final : public AuditSink {
   Status WriteAnchor(const SignedCheckpoint& c);
 
   std::unique_ptr<storage::Database> db_;
+  std::atomic<bool> commit_failing_{false};
   std::shared_ptr<const crypto::SigningKey> key_;
   std::shared_ptr<const common::Clock> clock_;
   AuditLogOptions options_;

@@ -123,6 +123,8 @@ class AlertQueue {
 
   // How many alerts are new (for the console's navigation).
   size_t CountNew() const;
+  // How many alerts are open (not closed), by kind (for the ops metrics).
+  std::map<std::string, size_t> CountOpenByKind() const;
   // The id of the override alert of `check_id`, if there is one.
   std::optional<std::string> OverrideAlertOf(const std::string& check_id) const;
 

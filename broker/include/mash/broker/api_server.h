@@ -80,12 +80,16 @@
 
 namespace mash::broker {
 
+class BrokerMetrics;
+
 struct ApiOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;
   std::vector<ApiToken> tokens;
   std::chrono::milliseconds request_timeout{10000};
   int max_connections = 256;
+  // Counts each response by status class (ops metrics); null: none. Must outlive the server.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class ApiServer : public std::enable_shared_from_this<ApiServer> {

@@ -9,9 +9,14 @@
 // main.cc and the test harness do exactly this).
 #pragma once
 
+#include <prometheus/registry.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "mash/audit/log.h"
 #include "mash/broker/agent_hub.h"
@@ -22,8 +27,10 @@
 #include "mash/broker/config.h"
 #include "mash/broker/courier.h"
 #include "mash/broker/enrolment.h"
+#include "mash/broker/metrics.h"
 #include "mash/broker/policy_view.h"
 #include "mash/broker/staff_directory.h"
+#include "mash/ops/server.h"
 
 namespace mash::broker {
 
@@ -32,10 +39,11 @@ class Broker {
   // Loads keys and TLS material, opens the databases, verifies the audit log (DataLoss when it
   // does not verify: the broker must not serve), loads the sharing agreement, binds both
   // listeners. Any failure leaves nothing listening (fail closed).
-  static Result<std::unique_ptr<Broker>> Create(boost::asio::io_context& io,
-                                                const BrokerConfig& config,
-                                                const common::Clock& clock,
-                                                common::RandomSource& random);
+  // With [ops] listen set, also starts the loopback ops listener (/healthz, /readyz, /metrics)
+  // on `io`; its metrics go to `registry` (one is made when null; tests pass their own).
+  static Result<std::unique_ptr<Broker>> Create(
+      boost::asio::io_context& io, const BrokerConfig& config, const common::Clock& clock,
+      common::RandomSource& random, std::shared_ptr<prometheus::Registry> registry = nullptr);
   ~Broker();
 
   uint16_t agent_port() const { return hub_->port(); }
@@ -53,9 +61,33 @@ class Broker {
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 
+  // The ops listener's port (0 without [ops] listen) and the metrics it serves.
+  uint16_t ops_port() const;
+  prometheus::Registry& metrics_registry() { return *registry_; }
+  BrokerMetrics& metrics() { return *metrics_; }
+  // Draining (SIGTERM, before Stop): /readyz answers 503 "draining" so that monitoring and any
+  // load balancer stop sending work, while what is in flight finishes. SetDraining(false)
+  // undoes it (a cancelled stop).
+  void SetDraining(bool draining) { draining_ = draining; }
+  // What keeps the broker from doing its job, as /readyz names it; empty: ready.
+  //   "audit_log_failing"  the last audit transaction failed (disk full, I/O error, size
+  //                        ceiling): nothing can be recorded, so nothing is released
+  //   "draining"           SetDraining(true)
+  //   "stopped"            Stop() ran: neither listener is bound
+  std::vector<std::string> NotReady() const;
+  // Sets the gauges read from state (checks by state, open alerts, certificate expiry); the ops
+  // listener calls it before each /metrics.
+  void RefreshMetrics();
+
  private:
   explicit Broker(boost::asio::io_context& io) : sweep_timer_(io) {}
   void ScheduleSweep();
+
+  // Declared before the audit log, whose committer thread counts into them until it is joined.
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<BrokerMetrics> metrics_;
+  // The certificate files whose expiry the metrics show, by role.
+  std::vector<std::pair<std::string, std::filesystem::path>> certificates_;
 
   // Declared first so that it is destroyed last: its destructor commits what is queued, and
   // the callbacks it calls then find the service gone and do nothing.
@@ -79,8 +111,10 @@ class Broker {
   // Destroyed before the API server: its destructor joins the hashing thread and drops what is
   // still queued there, which may hold API sessions.
   std::unique_ptr<StaffDirectory> staff_;
+  std::shared_ptr<ops::OpsServer> ops_;  // null without [ops] listen
   boost::asio::steady_timer sweep_timer_;
   bool stopped_ = false;
+  bool draining_ = false;
   int sweeps_ = 0;
 };
 

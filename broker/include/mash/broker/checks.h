@@ -105,6 +105,8 @@ inline constexpr std::array<std::string_view, 5> kMashOutcomes = {
     "information_and_advice", "early_help", "child_and_family_assessment", "strategy_discussion",
     "no_further_action"};
 
+class BrokerMetrics;
+
 struct CheckServiceOptions {
   // The lifetime of each query envelope on the wire (not the check's deadline).
   std::chrono::seconds query_lifetime{120};
@@ -123,6 +125,9 @@ struct CheckServiceOptions {
   // Queries handed to one agency's connection and not yet written; the rest wait in order, so
   // that a backlog never overflows the connection's queue (keep it below the hub's max_queue).
   int max_in_flight = 64;
+  // The ops metrics (metrics.h): checks raised, answers, latencies, agents connected; null:
+  // none. Must outlive the service.
+  BrokerMetrics* metrics = nullptr;
 };
 
 class CheckService final : public AgentEvents {
@@ -207,6 +212,8 @@ class CheckService final : public AgentEvents {
   // Counts a request without a valid token; Sweep() records them as one request_refused event
   // ("unauthenticated xN") per second at most.
   void RecordUnauthenticated();
+  // How many checks are held in each overall state (the ops metrics' gauge).
+  std::map<std::string, size_t> CountByState() const;
   // Registered agencies and whether each is online.
   nlohmann::json Agencies() const;
   // Marks parts whose query expired without an answer. Called periodically.

@@ -16,6 +16,7 @@
 #include "mash/common/status.h"
 #include "mash/common/working_calendar.h"
 #include "mash/crypto/tls.h"
+#include "mash/ops/endpoint.h"
 
 namespace mash::broker {
 
@@ -140,6 +141,9 @@ struct BrokerConfig {
   uint16_t agent_port = 8443;
   std::string api_address = "127.0.0.1";
   uint16_t api_port = 8444;
+  // [ops] listen: the loopback /healthz, /readyz and /metrics listener (ops/server.h); unset:
+  // none.
+  std::optional<ops::Endpoint> ops_listen;
 
   crypto::TlsOptions tls;  // the broker's certificate, key, CA and CRLs (both listeners)
 
