@@ -177,7 +177,7 @@ std::pair<std::string, std::string> DateOfBirth(const std::string& d, const std:
   const int64_t unix = std::chrono::duration_cast<std::chrono::seconds>(days).count();
   if (unix > now_unix) return {"", "Date of birth must be today or in the past"};
   if (year < 1900) return {"", "Date of birth must be after 1900"};
-  char buf[16];
+  char buf[40];  // room for any int, so that -O2 sees no truncation (-Werror=format-truncation)
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", year, month, day);
   return {buf, ""};
 }
