@@ -346,6 +346,14 @@ class Load {
             due.pop_front();
           }
           Phase& into = slot.second >= count_from ? counted : discard;
+          if (Steady::now() >= end) {
+            // Still waiting for a worker when the schedule ended: the hub (or this generator)
+            // fell behind. Counted as not raised rather than drained for minutes.
+            Outcome missed;
+            missed.error = "not raised: no worker free before the phase ended";
+            Record(into, std::move(missed), mu);
+            continue;
+          }
           Record(into, c.RunCheck(NextBody(), slot.first, slot.second), mu);
         }
         c.Close();

@@ -46,7 +46,8 @@ load_bin=$hub_bin/tests/bench/e2e/mash_e2e_load
   { echo "bench-e2e: $load_bin is missing; build first" >&2; exit 2; }
 
 hub_make_workdir bench-e2e
-trap 'hub_kill_all; rm -rf "$hub_work"' EXIT
+# MASH_BENCH_KEEP=1 keeps the hub's folder (logs, databases) for a look afterwards.
+trap 'hub_kill_all; if [ "${MASH_BENCH_KEEP:-}" = 1 ]; then echo "bench-e2e: kept $hub_work" >&2; else rm -rf "$hub_work"; fi' EXIT
 hub_make_keys > "$hub_work/pki.log" 2>&1 || { cat "$hub_work/pki.log" >&2; exit 1; }
 hub_publish_policies > "$hub_work/policies.log"
 
