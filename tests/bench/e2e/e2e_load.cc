@@ -138,7 +138,15 @@ class Connection {
     if (!shown) return Fail(out, "wait: " + error_);
     out.observed_ms = std::chrono::duration<double, std::milli>(Steady::now() - due).count();
     if (shown->first != 200) return Fail(out, "wait: HTTP " + std::to_string(shown->first));
-    const auto& check = shown->second;
+    try {
+      return Compiled(shown->second, due_ms, out);
+    } catch (const nlohmann::json::exception& e) {
+      return Fail(out, std::string("unexpected check: ") + e.what());
+    }
+  }
+
+  // The figures of a check read back with ?wait.
+  static Outcome Compiled(const nlohmann::json& check, int64_t due_ms, Outcome& out) {
     if (check.value("state", "") != "answered") {
       return Fail(out, "state " + check.value("state", std::string("?")));
     }
@@ -146,8 +154,10 @@ class Connection {
     if (compiled < 0) return Fail(out, "no compiled_at");
     out.latency_ms = static_cast<double>(compiled - due_ms);
     for (const auto& part : check.at("agencies")) {
-      const auto& answer = part.value("answer", nlohmann::json::object());
-      const std::string match = answer.value("match", "none");
+      const auto answer = part.value("answer", nlohmann::json::object());
+      const auto m = answer.find("match");
+      const std::string match =
+          m != answer.end() && m->is_string() ? m->get<std::string>() : "none";
       if (match == "confirmed") ++out.confirmed;
       if (match == "possible") ++out.possible;
     }
