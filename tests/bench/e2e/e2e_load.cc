@@ -17,6 +17,7 @@
 //
 // The last line of output is one JSON object of figures (docs/benchmarks.md).
 #include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -640,6 +641,11 @@ int Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // what was measured survives a later failure
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "mash_e2e_load: libsodium cannot start\n");
+    return 1;
+  }
   Options o;
   std::map<std::string, std::string> args;
   for (int i = 1; i + 1 < argc; i += 2) {
