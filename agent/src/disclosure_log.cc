@@ -157,8 +157,10 @@ Result<std::vector<DisclosureRecord>> DisclosureLog::AnswersSince(int64_t since,
   return out;
 }
 
-Status DisclosureLog::RecordReceipt(const ReceiptRecord& r, const std::string& held_checkpoint) {
+Status DisclosureLog::RecordReceipt(const ReceiptRecord& r, const std::string& held_checkpoint,
+                                    const std::function<Status()>& within) {
   return db_->InTransaction([&]() -> Status {
+    if (within) MASH_RETURN_IF_ERROR(within());
     MASH_ASSIGN_OR_RETURN(
         storage::Statement s,
         db_->Prepare("INSERT INTO receipts (answer_id, time, seq, leaf_hash, checkpoint, receipt) "

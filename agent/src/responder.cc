@@ -449,7 +449,19 @@ Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
   };
   if (alarmed()) return reject(FailedPrecondition("audit alarm raised"));
   crypto::OpenExpectations expect{hub_id_, &broker_sign_, agency_id_, &enc_, clock_.NowUnix()};
-  auto opened = crypto::Open(envelope, expect, *replay_);
+  // The replay record is queued and written with the receipt (one sync for both); a receipt
+  // refused on the way still has its record written when this returns.
+  struct RecordQueuedOnReturn {
+    storage::SqlReplayStore& replay;
+    ~RecordQueuedOnReturn() {
+      if (replay.queued() == 0) return;
+      if (Status s = replay.CommitQueued(); !s.ok()) {
+        common::LogError("receipt.replay_not_stored", {{"error", s.message()}});
+      }
+    }
+  } record_queued{*replay_};
+  storage::QueuedReplayGuard queued(*replay_);
+  auto opened = crypto::Open(envelope, expect, queued);
   if (!opened.ok()) return reject(opened.status());
   if (opened->header.type != "receipt") return reject(InvalidArgument("not a receipt"));
   auto body = schemas::ReceiptBody::Parse(common::AsString(opened->plaintext.span()));
@@ -466,9 +478,14 @@ Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
   if (verified.code() == StatusCode::kDataLoss) {
     return RaiseAlarm(witness_->alarm_reason(), receipt->checkpoint);
   }
-  if (Status s = PersistHeld(); !s.ok()) {
-    common::LogError("audit.checkpoint_not_stored", {{"error", s.message()}});
-  }
+  // A receipt refused from here on still leaves its checkpoint witnessed (an accepted one
+  // stores it with the receipt, in one transaction).
+  const auto refuse = [&](const Status& s) {
+    if (Status p = PersistHeld(); !p.ok()) {
+      common::LogError("audit.checkpoint_not_stored", {{"error", p.message()}});
+    }
+    return reject(s);
+  };
   if (!verified.ok()) {
     // The broker signed a receipt whose checkpoint this witness cannot connect to what it holds
     // (no proof, or one from another size). An honest broker that lost track of the held size
@@ -476,43 +493,43 @@ Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
     // stop answering until a welcome has proven it, and let the channel reconnect.
     welcome_refused_ = true;
     common::LogError("audit.resync_needed", {{"reason", verified.message()}});
-    return reject(verified);
+    return refuse(verified);
   }
 
   // The answer it speaks of must be one this agent sent, byte for byte.
   auto sent = log_->FindAnswer(body->answer_id);
-  if (!sent.ok()) return reject(sent.status());
+  if (!sent.ok()) return refuse(sent.status());
   if (sent->answer_hash != body->answer_hash) {
-    return reject(InvalidArgument("receipt names another answer hash"));
+    return refuse(InvalidArgument("receipt names another answer hash"));
   }
   if (sent->check_ref != opened->header.check_ref) {
-    return reject(InvalidArgument("receipt is for another check"));
+    return refuse(InvalidArgument("receipt is for another check"));
   }
   auto existing = log_->FindReceipt(body->answer_id);
-  if (!existing.ok()) return reject(existing.status());
-  if (*existing) return reject(AlreadyExists("a receipt for this answer is held"));
+  if (!existing.ok()) return refuse(existing.status());
+  if (*existing) return refuse(AlreadyExists("a receipt for this answer is held"));
 
   // The event logged must say that this agency's answer, with this hash, was received, and be
   // the leaf the receipt proves included.
   const auto event_bytes = common::Base64Decode(body->event);
-  if (!event_bytes) return reject(InvalidArgument("receipt event is not base64"));
+  if (!event_bytes) return refuse(InvalidArgument("receipt event is not base64"));
   const audit::Hash leaf = audit::HashLeaf(*event_bytes);
-  if (receipt->leaf_hash != leaf) return reject(InvalidArgument("receipt leaf is not the event"));
+  if (receipt->leaf_hash != leaf) return refuse(InvalidArgument("receipt leaf is not the event"));
   auto event = audit::DecodeEvent(*event_bytes);
-  if (!event.ok()) return reject(InvalidArgument("receipt event does not decode"));
+  if (!event.ok()) return refuse(InvalidArgument("receipt event does not decode"));
   if (event->type != audit::EventType::kAnswerReceived) {
-    return reject(InvalidArgument("receipt event is not answer_received"));
+    return refuse(InvalidArgument("receipt event is not answer_received"));
   }
   if (event->agency != agency_id_) {
-    return reject(InvalidArgument("receipt event is for another agency"));
+    return refuse(InvalidArgument("receipt event is for another agency"));
   }
   if (event->check_ref != sent->check_ref) {
-    return reject(InvalidArgument("receipt event is for another check"));
+    return refuse(InvalidArgument("receipt event is for another check"));
   }
   const bool names_answer = std::any_of(
       event->envelope_hashes.begin(), event->envelope_hashes.end(),
       [&](const common::Bytes& h) { return common::HexEncode(h) == sent->answer_hash; });
-  if (!names_answer) return reject(InvalidArgument("receipt event does not name the answer"));
+  if (!names_answer) return refuse(InvalidArgument("receipt event does not name the answer"));
 
   ReceiptRecord stored;
   stored.answer_id = body->answer_id;
@@ -523,7 +540,10 @@ Status Responder::OnReceipt(const crypto::SealedEnvelope& envelope) {
   stored.receipt = body->receipt.dump();
   const auto held = witness_->held();
   const std::string held_text = held ? held->text : receipt->checkpoint;
-  if (Status s = log_->RecordReceipt(stored, held_text); !s.ok()) return reject(s);
+  if (Status s = log_->RecordReceipt(stored, held_text, [&] { return replay_->WriteQueued(); });
+      !s.ok()) {
+    return refuse(s);
+  }
   persisted_checkpoint_ = held_text;
   NoteFollowUpReceipt(body->answer_id);
   common::LogInfo("receipt.accepted", {{"check", opened->header.check_ref},

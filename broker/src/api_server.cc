@@ -281,10 +281,25 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     }
     if (std::regex_match(target.begin(), target.end(), m, kCheckPath)) {
       if (req.method() != http::verb::get) return Write(MethodNotAllowed(v, ka));
-      return server_->checks->Show(m[1].str(), staff,
-                                   [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
-                                     self->Write(Reply(std::move(r), http::status::ok, v, ka));
-                                   });
+      // ?wait=S (0-30): a long poll until no agency is left to answer (CheckService::Show).
+      std::chrono::seconds wait{0};
+      if (!query.empty()) {
+        static const std::regex kWaitQuery("^wait=([0-9]{1,2})$");
+        std::cmatch q;
+        if (!std::regex_match(query.begin(), query.end(), q, kWaitQuery) ||
+            std::stoi(q[1].str()) > CheckService::kMaxWait.count()) {
+          return Write(JsonResponse(http::status::bad_request,
+                                    ErrorBody("invalid", "the only query is wait=0..30 (seconds)"),
+                                    v, ka));
+        }
+        wait = std::chrono::seconds(std::stoi(q[1].str()));
+      }
+      return server_->checks->Show(
+          m[1].str(), staff,
+          [self = shared_from_this(), v, ka](Result<nlohmann::json> r) {
+            self->Write(Reply(std::move(r), http::status::ok, v, ka));
+          },
+          wait);
     }
     if (target == "/api/v1/agencies" && req.method() == http::verb::post) {
       if (staff.role != "admin") {

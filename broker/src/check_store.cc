@@ -56,6 +56,15 @@ Status CheckStore::Put(const StoredCheck& c) {
   return stmt.Run();
 }
 
+Status CheckStore::PutAll(const std::vector<StoredCheck>& checks) {
+  if (checks.empty()) return Status::Ok();
+  if (checks.size() == 1) return Put(checks.front());
+  return db_->InTransaction([&]() -> Status {
+    for (const auto& c : checks) MASH_RETURN_IF_ERROR(Put(c));
+    return Status::Ok();
+  });
+}
+
 Result<std::vector<StoredCheck>> CheckStore::LoadUnpurged() {
   MASH_ASSIGN_OR_RETURN(auto stmt,
                         db_->Prepare(std::string("SELECT ") + kColumns +

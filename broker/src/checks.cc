@@ -464,18 +464,26 @@ void CheckService::OnRaiseCommitted(const std::string& id, Result<uint64_t> comm
     checks_.erase(it);
     return done(Unavailable("cannot raise check now"));
   }
-  Check& check = it->second;
-  check.recorded = true;
-  check.raised_at = clock_.Now();
-  const bool awaiting = std::any_of(check.parts.begin(), check.parts.end(), [](const auto& p) {
+  Check& raised = it->second;
+  raised.raised_at = clock_.Now();
+  const bool awaiting = std::any_of(raised.parts.begin(), raised.parts.end(), [](const auto& p) {
     return p.second.state == PartState::kAwaitingAuthorisation;
   });
   // The clock starts when the queries may go out: now, or at the override's authorisation.
-  if (!awaiting) StartClock(check, check.raised_at);
-  if (Status saved = Save(check); !saved.ok()) {
+  if (!awaiting) StartClock(raised, raised.raised_at);
+  // Shown, answered (201) and sent only once its row is on disk.
+  SaveThen(raised, [this, id, done](Status saved) { OnRaiseSaved(id, saved, done); });
+}
+
+void CheckService::OnRaiseSaved(const std::string& id, Status saved, const Done& done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end()) return done(Unavailable("cannot raise check now"));
+  if (!saved.ok()) {
     checks_.erase(it);
     return done(Unavailable("cannot raise check now"));
   }
+  Check& check = it->second;
+  check.recorded = true;
   if (options_.alerts != nullptr) {
     options_.alerts->OnCheckRaised(check.raised_by, id, !check.request.override_ground.empty(),
                                    OverrideSummary(check), check.raised_at);
@@ -705,15 +713,38 @@ std::vector<audit::AuditEvent> CheckService::AnswerEvents(const Check& check, co
 }
 
 Status CheckService::OnAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope) {
-  auto opened = courier_.OpenFrom(agency, envelope);
+  auto opened = courier_.OpenFromQueued(agency, envelope);
   if (!opened.ok()) {
     common::LogWarn("answer.rejected", {{"agency", agency}, {"reason", opened.status().message()}});
     if (options_.metrics != nullptr) options_.metrics->AnswerReceived(agency, "rejected");
     RecordFailure(agency, "answer_rejected");
     return opened.status();
   }
-  const auto& header = opened->header;
-  auto body = schemas::AnswerBody::Parse(common::AsString(opened->plaintext.span()));
+  // Taken only once its replay record is on disk, with those of the other answers that arrived
+  // meanwhile (one sync for all of them). Until then nothing of it counts.
+  auto shared = std::make_shared<crypto::OpenedEnvelope>(std::move(*opened));
+  ReplayThen([this, agency, envelope, shared](Status recorded) {
+    Status s = recorded;
+    if (!recorded.ok()) {
+      common::LogError("answer.replay_unrecorded",
+                       {{"agency", agency}, {"error", recorded.ToString()}});
+      RecordFailure(agency, "answer_replay_unrecorded");
+    } else {
+      s = AcceptAnswer(agency, envelope, *shared);
+    }
+    if (!s.ok() && hub_) {
+      schemas::ErrorMessage e;
+      e.code = s.code() == StatusCode::kUnavailable ? "unavailable" : "bad_request";
+      hub_->Send(agency, e.ToJson().dump());
+    }
+  });
+  return Status::Ok();
+}
+
+Status CheckService::AcceptAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope,
+                                  const crypto::OpenedEnvelope& opened) {
+  const auto& header = opened.header;
+  auto body = schemas::AnswerBody::Parse(common::AsString(opened.plaintext.span()));
   const auto check_it = checks_.find(header.check_ref);
   if (header.type != "answer" || !body.ok() || check_it == checks_.end()) {
     common::LogWarn("answer.unmatched", {{"agency", agency}, {"check", header.check_ref}});
@@ -958,20 +989,13 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
       e.code = "unavailable";
       hub_->Send(agency, e.ToJson().dump());
     }
+    NoteIfCompiled(it->second);
+    WakeWaiters(id);
     DispatchWaiting(agency);
     return;
   }
   part.state = PartState::kAnswered;
-  (void)Save(it->second);
-  const Check& settled = it->second;
-  if (options_.metrics != nullptr &&
-      std::none_of(settled.parts.begin(), settled.parts.end(), [](const auto& p) {
-        return IsOpen(p.second) || p.second.state == PartState::kAwaitingAuthorisation;
-      })) {
-    // Every agency's part is settled: the check is compiled (from when its queries could go
-    // out: raising, or the authorisation of an override).
-    options_.metrics->CheckCompiled(clock_.Now() - settled.started_at);
-  }
+  NoteIfCompiled(it->second);
   if (policy_observer_ != nullptr) {
     policy_observer_->OnAgencyPolicySeen(agency, part.answer->policy_version, part.answered_at);
   }
@@ -981,8 +1005,13 @@ void CheckService::OnAnswerCommitted(const std::string& id, const std::string& a
                    {"held", part.answer->held},
                    {"elapsed_ms", Millis(part.answered_at) - Millis(part.sent_at)},
                    {"audit_seq", *committed}});
-  SendReceipt(agency, id, envelope, answer_id, *committed);
   DispatchWaiting(agency);
+  // The receipt, and the compiled check to those waiting for it, once the row is on disk (a
+  // failure to store is logged and recorded; the answer is in the audit log either way).
+  SaveThen(it->second, [this, id, agency, envelope, answer_id, seq = *committed](Status) {
+    WakeWaiters(id);
+    SendReceipt(agency, id, envelope, answer_id, seq);
+  });
 }
 
 void CheckService::SendReceipt(const std::string& agency, const std::string& check_ref,
@@ -1105,7 +1134,11 @@ void CheckService::OnAgentOffline(const std::string& agency) {
 }
 
 void CheckService::Sweep() {
-  for (auto& [_, check] : checks_) WatchDeadlines(check);
+  for (auto& [_, check] : checks_) {
+    WatchDeadlines(check);
+    NoteIfCompiled(check);
+  }
+  WakeWaiters();
   FlushUnauthenticated();
   courier_.PurgeReplayCache();
 }
@@ -1234,6 +1267,9 @@ nlohmann::json CheckService::ToJson(const Check& check) const {
                        {"justification", check.request.justification}};
   }
   if (!check.request.evidence_ref.empty()) out["consent_evidence"] = check.request.evidence_ref;
+  if (check.compiled_at != common::TimePoint{}) {
+    out["compiled_at"] = common::FormatRfc3339(check.compiled_at);
+  }
   if (check.due_at != common::TimePoint{}) {
     out["due_at"] = common::FormatRfc3339(check.due_at);
     out["overdue"] =
@@ -1363,7 +1399,8 @@ Result<nlohmann::json> CheckService::Peek(const std::string& id) const {
   return ToJson(it->second);
 }
 
-void CheckService::Show(const std::string& id, const Staff& staff, Done done) {
+void CheckService::Show(const std::string& id, const Staff& staff, Done done,
+                        std::chrono::seconds wait) {
   const auto it = checks_.find(id);
   if (it == checks_.end() || !it->second.recorded) {
     RecordRefusal(staff, "show: no such check");
@@ -1373,6 +1410,20 @@ void CheckService::Show(const std::string& id, const Staff& staff, Done done) {
     return Refuse(it->second, staff, "show: not this team's check", NotFound("no such check"),
                   done);
   }
+  wait = std::min(wait, kMaxWait);
+  if (wait.count() > 0 && it->second.compiled_at == common::TimePoint{} &&
+      waiter_count_ < kMaxWaiters) {
+    // Shown (and its view recorded) once compiled, or when the wait is over (Sweep).
+    waiters_[id].push_back(Waiter{staff, std::move(done), clock_.Now() + wait});
+    ++waiter_count_;
+    return;
+  }
+  ShowNow(id, staff, std::move(done));
+}
+
+void CheckService::ShowNow(const std::string& id, const Staff& staff, Done done) {
+  const auto it = checks_.find(id);
+  if (it == checks_.end()) return done(NotFound("no such check"));
   audit::AuditEvent viewed = EventFor(it->second, audit::EventType::kResultViewed, staff);
   std::vector<audit::AuditEvent> events;
   events.push_back(std::move(viewed));
@@ -1389,18 +1440,54 @@ std::map<std::string, size_t> CheckService::CountByState() const {
   std::map<std::string, size_t> out;
   for (const auto& [_, check] : checks_) ++out[OverallState(check)];
   return out;
-}
-
-nlohmann::json CheckService::Agencies() const {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& [id, reg] : courier_.agencies()) {
-    out.push_back({{"id", id},
-                   {"name", reg.name},
-                   {"type", reg.type},
-                   {"online", hub_ && hub_->IsOnline(id)}});
+  void CheckService::NoteIfCompiled(Check & check) {
+    if (check.compiled_at != common::TimePoint{} || !check.recorded) return;
+    for (const auto& [_, p] : check.parts) {
+      if (IsOpen(p) || p.state == PartState::kAwaitingAuthorisation) return;
+    }
+    check.compiled_at = clock_.Now();
+    // Every agency's part is settled: the check is compiled (from when its queries could go out:
+    // raising, or the authorisation of an override).
+    if (options_.metrics != nullptr)
+      options_.metrics->CheckCompiled(check.compiled_at - check.started_at);
   }
-  return out;
-}
+
+  void CheckService::WakeWaiters(const std::string& id) {
+    const auto now = clock_.Now();
+    std::vector<std::pair<std::string, Waiter>> ready;
+    for (auto it = id.empty() ? waiters_.begin() : waiters_.find(id); it != waiters_.end();) {
+      const auto check = checks_.find(it->first);
+      // Compiled, and on disk (not waiting in SaveThen's queue, whose flush wakes it).
+      const bool compiled =
+          check == checks_.end() ||
+          (check->second.compiled_at != common::TimePoint{} &&
+           std::find(save_ids_.begin(), save_ids_.end(), it->first) == save_ids_.end());
+      auto& list = it->second;
+      for (auto w = list.begin(); w != list.end();) {
+        if (compiled || now >= w->until) {
+          ready.emplace_back(it->first, std::move(*w));
+          w = list.erase(w);
+        } else {
+          ++w;
+        }
+      }
+      it = list.empty() ? waiters_.erase(it) : std::next(it);
+      if (!id.empty()) break;
+    }
+    waiter_count_ -= ready.size();
+    for (auto& [check_id, w] : ready) ShowNow(check_id, w.staff, std::move(w.done));
+  }
+
+  nlohmann::json CheckService::Agencies() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [id, reg] : courier_.agencies()) {
+      out.push_back({{"id", id},
+                     {"name", reg.name},
+                     {"type", reg.type},
+                     {"online", hub_ && hub_->IsOnline(id)}});
+    }
+    return out;
+  }
 
 }  // namespace mash::broker
 
@@ -1543,6 +1630,7 @@ nlohmann::json CheckService::ToDocument(const Check& check) {
           {"started_at", t(check.started_at)},
           {"due_at", t(check.due_at)},
           {"chase_at", t(check.chase_at)},
+          {"compiled_at", t(check.compiled_at)},
           {"decision",
            {{"outcome", check.outcome},
             {"rationale", check.rationale},
@@ -1573,6 +1661,9 @@ Result<CheckService::Check> CheckService::FromDocument(const nlohmann::json& doc
     c.started_at = t(doc.at("started_at"));
     c.due_at = t(doc.at("due_at"));
     c.chase_at = t(doc.at("chase_at"));
+    if (const auto compiled = doc.find("compiled_at"); compiled != doc.end()) {
+      c.compiled_at = t(*compiled);
+    }
     const auto& d = doc.at("decision");
     c.outcome = d.at("outcome");
     c.rationale = d.at("rationale");
@@ -1609,14 +1700,22 @@ Result<CheckService::Check> CheckService::FromDocument(const nlohmann::json& doc
       }
       c.parts.emplace(agency, std::move(p));
     }
+    if (doc.find("compiled_at") == doc.end()) {
+      // Stored before compiled_at was kept: the last answer's time, when none is open.
+      bool open = false;
+      for (const auto& [_, p] : c.parts) {
+        open = open || IsOpen(p) || p.state == PartState::kAwaitingAuthorisation;
+        c.compiled_at = std::max(c.compiled_at, p.answered_at);
+      }
+      if (open) c.compiled_at = common::TimePoint{};
+    }
     return c;
   } catch (const nlohmann::json::exception&) {
     return DataLoss("a stored check does not parse");
   }
 }
 
-Status CheckService::Save(const Check& check) {
-  if (options_.store == nullptr) return Status::Ok();
+StoredCheck CheckService::RowOf(const Check& check) const {
   StoredCheck row;
   row.id = check.id;
   row.team = check.raised_by.team;
@@ -1625,12 +1724,69 @@ Status CheckService::Save(const Check& check) {
   row.raised_at_ms = Millis(check.raised_at);
   row.closed_at_ms = check.closed_at == common::TimePoint{} ? 0 : Millis(check.closed_at);
   row.document = ToDocument(check).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  Status s = options_.store->Put(row);
+  return row;
+}
+
+Status CheckService::Save(const Check& check) {
+  if (options_.store == nullptr) return Status::Ok();
+  Status s = options_.store->Put(RowOf(check));
   if (!s.ok()) {
     common::LogError("check.store_failed", {{"check", check.id}, {"error", s.ToString()}});
     RecordFailure("", "check_store_failed", check.id);
   }
   return s;
+}
+
+void CheckService::SaveThen(const Check& check, std::function<void(Status)> then) {
+  if (options_.store == nullptr) return then(Status::Ok());
+  save_ids_.push_back(check.id);
+  save_then_.push_back(std::move(then));
+  PostFlush();
+}
+
+void CheckService::ReplayThen(std::function<void(Status)> then) {
+  replay_then_.push_back(std::move(then));
+  PostFlush();
+}
+
+void CheckService::PostFlush() {
+  if (save_posted_) return;
+  save_posted_ = true;
+  // Behind whatever the io thread already has to do: the answers and raises that arrive while
+  // one batch syncs go to disk together in the next.
+  std::weak_ptr<int> alive = alive_;
+  post_([this, alive] {
+    if (!alive.expired()) FlushSaves();
+  });
+}
+
+void CheckService::FlushSaves() {
+  save_posted_ = false;
+  if (!replay_then_.empty()) {
+    std::vector<std::function<void(Status)>> then = std::move(replay_then_);
+    replay_then_.clear();
+    const Status recorded = courier_.CommitReplay();
+    for (auto& t : then) t(recorded);
+  }
+  if (save_ids_.empty()) return;
+  std::vector<std::string> ids = std::move(save_ids_);
+  std::vector<std::function<void(Status)>> then = std::move(save_then_);
+  save_ids_.clear();
+  save_then_.clear();
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<StoredCheck> rows;
+  rows.reserve(ids.size());
+  for (const auto& id : ids) {
+    // Written as it is now: later changes queued with it are in the same row.
+    if (const auto it = checks_.find(id); it != checks_.end()) rows.push_back(RowOf(it->second));
+  }
+  const Status s = options_.store->PutAll(rows);
+  if (!s.ok()) {
+    common::LogError("check.store_failed", {{"checks", rows.size()}, {"error", s.ToString()}});
+    for (const auto& row : rows) RecordFailure("", "check_store_failed", row.id);
+  }
+  for (auto& t : then) t(s);
 }
 
 Status CheckService::Load() {

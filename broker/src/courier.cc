@@ -60,6 +60,17 @@ Result<crypto::OpenedEnvelope> Courier::OpenFrom(const std::string& agency,
   return crypto::Open(envelope, expect, *replay_);
 }
 
+Result<crypto::OpenedEnvelope> Courier::OpenFromQueued(const std::string& agency,
+                                                       const crypto::SealedEnvelope& envelope) {
+  const RegisteredAgency* reg = FindAgency(agency);
+  if (reg == nullptr) return Unauthenticated("unknown agency");
+  crypto::OpenExpectations expect{agency, &reg->sign, hub_id_, &enc_, clock_.NowUnix()};
+  storage::QueuedReplayGuard queued(*replay_);
+  return crypto::Open(envelope, expect, queued);
+}
+
+Status Courier::CommitReplay() { return replay_->CommitQueued(); }
+
 void Courier::PurgeReplayCache() {
   auto purged = replay_->Purge(clock_.NowUnix());
   if (!purged.ok()) {

@@ -1,5 +1,6 @@
 #include "mash/storage/replay_store.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -39,6 +40,26 @@ Result<std::unique_ptr<SqlReplayStore>> SqlReplayStore::Create(Database* db) {
   return std::unique_ptr<SqlReplayStore>(new SqlReplayStore(db));
 }
 
+Status SqlReplayStore::Check(const std::string& sender, const std::string& id, int64_t seq) {
+  if (queued_ids_.count({sender, id}) > 0) return AlreadyExists("replayed");
+  MASH_ASSIGN_OR_RETURN(Statement seen,
+                        db_->Prepare("SELECT 1 FROM replay_ids WHERE sender = ? AND id = ?"));
+  seen.Bind(1, sender).Bind(2, id);
+  MASH_ASSIGN_OR_RETURN(bool row, seen.Step());
+  if (row) return AlreadyExists("replayed");
+  MASH_ASSIGN_OR_RETURN(Statement last,
+                        db_->Prepare("SELECT last_sequence FROM replay_seq WHERE sender = ?"));
+  last.Bind(1, sender);
+  MASH_ASSIGN_OR_RETURN(bool has_last, last.Step());
+  // No row: nothing accepted yet; sequences start at 1, so 0 is never accepted.
+  int64_t last_sequence = has_last ? last.ColumnInt(0) : 0;
+  if (const auto q = queued_seq_.find(sender); q != queued_seq_.end()) {
+    last_sequence = std::max(last_sequence, q->second);
+  }
+  if (seq <= last_sequence) return AlreadyExists("sequence not increasing");
+  return Status::Ok();
+}
+
 Status SqlReplayStore::CheckAndRecord(const std::string& sender, const std::string& id,
                                       uint64_t sequence, int64_t keep_until) {
   // A sequence that cannot be stored as SQLite INTEGER can never be compared correctly later.
@@ -51,28 +72,8 @@ Status SqlReplayStore::CheckAndRecord(const std::string& sender, const std::stri
   // AlreadyExists, everything else that fails becomes Unavailable.
   Status verdict;
   Status stored = db_->InTransaction([&]() -> Status {
-    {
-      MASH_ASSIGN_OR_RETURN(Statement seen,
-                            db_->Prepare("SELECT 1 FROM replay_ids WHERE sender = ? AND id = ?"));
-      seen.Bind(1, sender).Bind(2, id);
-      MASH_ASSIGN_OR_RETURN(bool row, seen.Step());
-      if (row) {
-        verdict = AlreadyExists("replayed");
-        return verdict;
-      }
-    }
-    {
-      MASH_ASSIGN_OR_RETURN(Statement last,
-                            db_->Prepare("SELECT last_sequence FROM replay_seq WHERE sender = ?"));
-      last.Bind(1, sender);
-      MASH_ASSIGN_OR_RETURN(bool row, last.Step());
-      // No row: nothing accepted yet; sequences start at 1, so 0 is never accepted.
-      const int64_t last_sequence = row ? last.ColumnInt(0) : 0;
-      if (seq <= last_sequence) {
-        verdict = AlreadyExists("sequence not increasing");
-        return verdict;
-      }
-    }
+    verdict = Check(sender, id, seq);
+    MASH_RETURN_IF_ERROR(verdict);
     {
       MASH_ASSIGN_OR_RETURN(
           Statement insert,
@@ -81,7 +82,8 @@ Status SqlReplayStore::CheckAndRecord(const std::string& sender, const std::stri
       MASH_RETURN_IF_ERROR(insert.Run());
     }
     {
-      // SQLite 3.15 has no UPSERT; the row is fully determined here, so REPLACE is exact.
+      // SQLite 3.15 has no UPSERT; the row is fully determined here, so REPLACE is exact. A
+      // queued sequence above this one stays queued and raises the row when committed.
       MASH_ASSIGN_OR_RETURN(
           Statement update,
           db_->Prepare("INSERT OR REPLACE INTO replay_seq (sender, last_sequence) VALUES (?, ?)"));
@@ -91,8 +93,56 @@ Status SqlReplayStore::CheckAndRecord(const std::string& sender, const std::stri
     return Status::Ok();
   });
   if (stored.ok()) return stored;
-  if (!verdict.ok()) return verdict;
+  if (verdict.code() == StatusCode::kAlreadyExists) return verdict;
   return Unstorable(stored);
+}
+
+Status SqlReplayStore::CheckAndQueue(const std::string& sender, const std::string& id,
+                                     uint64_t sequence, int64_t keep_until) {
+  if (sequence > static_cast<uint64_t>(kMaxStored)) {
+    return InvalidArgument("replay store: sequence out of range");
+  }
+  const auto seq = static_cast<int64_t>(sequence);
+  Status verdict = Check(sender, id, seq);
+  if (verdict.code() == StatusCode::kAlreadyExists) return verdict;
+  if (!verdict.ok()) return Unstorable(verdict);
+  queued_ids_.emplace(std::make_pair(sender, id), keep_until);
+  queued_seq_[sender] = seq;  // Check made sure it is above every stored and queued one
+  return Status::Ok();
+}
+
+Status SqlReplayStore::CommitQueued() {
+  if (queued_ids_.empty()) return Status::Ok();
+  Status stored = db_->InTransaction([&]() -> Status { return WriteQueued(); });
+  queued_ids_.clear();
+  queued_seq_.clear();
+  return stored.ok() ? stored : Unstorable(stored);
+}
+
+Status SqlReplayStore::WriteQueued() {
+  auto ids = std::move(queued_ids_);
+  auto seqs = std::move(queued_seq_);
+  queued_ids_.clear();
+  queued_seq_.clear();
+  for (const auto& [key, keep_until] : ids) {
+    MASH_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("INSERT INTO replay_ids (sender, id, keep_until) VALUES (?, ?, ?)"));
+    insert.Bind(1, key.first).Bind(2, key.second).Bind(3, keep_until);
+    MASH_RETURN_IF_ERROR(insert.Run());
+  }
+  for (const auto& [sender, seq] : seqs) {
+    // Never lowers the row: a message recorded at once (CheckAndRecord) meanwhile may have
+    // raised it above the queued one.
+    MASH_ASSIGN_OR_RETURN(
+        Statement update,
+        db_->Prepare("INSERT OR REPLACE INTO replay_seq (sender, last_sequence) VALUES (?, "
+                     "max(?, coalesce((SELECT last_sequence FROM replay_seq WHERE sender = ?), "
+                     "0)))"));
+    update.Bind(1, sender).Bind(2, seq).Bind(3, sender);
+    MASH_RETURN_IF_ERROR(update.Run());
+  }
+  return Status::Ok();
 }
 
 Result<int64_t> SqlReplayStore::Purge(int64_t now) {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/http.hpp>
+#include <thread>
 
 #include "harness.h"
 #include "mash/audit/query.h"
@@ -86,6 +87,61 @@ TEST_F(ApiTest, RaiseShowAndListAgencies) {
   const HttpReply agencies = Call(http::verb::get, "/api/v1/agencies");
   ASSERT_EQ(agencies.status, 200);
   EXPECT_EQ(agencies.body["agencies"].size(), kAgencies.size());
+}
+
+// ?wait= holds a view until no agency is left to answer: with one agency offline it times out
+// showing that agency still to answer (no compiled_at); once both answered, compiled_at is set,
+// after every answer, and a wait returns at once. Bad waits are 400; the view is recorded once
+// per request that was answered, however long it waited.
+TEST_F(ApiTest, WaitHoldsTheViewUntilEveryAgencyAnswered) {
+  hub_->StartAgent("police", Fixture("police"));
+  ASSERT_TRUE(hub_->WaitOnline("police", 10s));
+  const HttpReply raised = Call(http::verb::post, "/api/v1/checks", ValidRequest().dump());
+  ASSERT_EQ(raised.status, 201) << raised.body.dump();
+  const std::string id = raised.body["id"];
+  EXPECT_FALSE(raised.body.contains("compiled_at"));
+
+  for (const std::string bad : {"?wait=31", "?wait=-1", "?wait=x", "?wait=1&x=2", "?state=open"}) {
+    EXPECT_EQ(Call(http::verb::get, "/api/v1/checks/" + id + bad).status, 400) << bad;
+  }
+  // Health is offline: the wait runs out (the sweep notices within a second).
+  const auto t0 = std::chrono::steady_clock::now();
+  const HttpReply timed_out = Call(http::verb::get, "/api/v1/checks/" + id + "?wait=1");
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(timed_out.status, 200) << timed_out.body.dump();
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 5s);
+  EXPECT_FALSE(timed_out.body.contains("compiled_at"));
+  EXPECT_NE(timed_out.body["state"], "answered");
+
+  // A wait outstanding while health connects and answers returns with the compiled check.
+  HttpReply compiled;
+  std::thread waiter(
+      [&] { compiled = Call(http::verb::get, "/api/v1/checks/" + id + "?wait=20"); });
+  std::this_thread::sleep_for(300ms);
+  const auto started = std::chrono::steady_clock::now();
+  hub_->StartAgent("health", Fixture("health"));
+  waiter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+  ASSERT_EQ(compiled.status, 200) << compiled.body.dump();
+  EXPECT_EQ(compiled.body["state"], "answered");
+  ASSERT_TRUE(compiled.body.contains("compiled_at"));
+  const std::string at = compiled.body["compiled_at"];
+  for (const auto& part : compiled.body["agencies"]) {
+    EXPECT_EQ(part["state"], "answered");
+    EXPECT_GE(at, part["answered_at"].get<std::string>());  // same format: text order is time order
+  }
+  // Compiled: a wait answers at once, with the same compiled_at.
+  const auto t1 = std::chrono::steady_clock::now();
+  const HttpReply again = Call(http::verb::get, "/api/v1/checks/" + id + "?wait=30");
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 2s);
+  EXPECT_EQ(again.body["compiled_at"], at);
+
+  size_t views = 0;
+  for (const auto& e : AuditEventsOf(*hub_, id)) {
+    if (e.type == audit::EventType::kResultViewed) ++views;
+  }
+  EXPECT_EQ(views, 3u);  // the timed-out wait, the compiled wait and the last one
 }
 
 TEST_F(ApiTest, TheAgreementRefusesWithItsReasonsAndEveryRequestIsAudited) {

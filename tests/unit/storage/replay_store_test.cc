@@ -123,6 +123,60 @@ TEST_F(ReplayStoreTest, PurgeRemovesOnlyExpired) {
   EXPECT_EQ(CountIds(), 0);
 }
 
+// Group commit: queued records are checked like recorded ones (against the stored and the
+// queued), stored only by CommitQueued, all in one transaction, and survive a restart.
+TEST_F(ReplayStoreTest, QueuedRecordsAreCheckedAtOnceAndStoredOnCommit) {
+  ASSERT_TRUE(store_->CheckAndRecord("agency-a", "stored", 3, kKeep).ok());
+  EXPECT_EQ(store_->CheckAndQueue("agency-a", "stored", 9, kKeep).message(), "replayed");
+  EXPECT_EQ(store_->CheckAndQueue("agency-a", "low", 3, kKeep).message(),
+            "sequence not increasing");
+  ASSERT_TRUE(store_->CheckAndQueue("agency-a", "q1", 4, kKeep).ok());
+  ASSERT_TRUE(store_->CheckAndQueue("agency-b", "q2", 1, kKeep).ok());
+  // A queued id or sequence is refused on either path before it is committed.
+  EXPECT_EQ(store_->CheckAndQueue("agency-a", "q1", 5, kKeep).message(), "replayed");
+  EXPECT_EQ(store_->CheckAndRecord("agency-a", "q1", 5, kKeep).message(), "replayed");
+  EXPECT_EQ(store_->CheckAndQueue("agency-a", "other", 4, kKeep).message(),
+            "sequence not increasing");
+  EXPECT_EQ(store_->queued(), 2u);
+  EXPECT_EQ(CountIds(), 1);
+  ASSERT_TRUE(store_->CommitQueued().ok());
+  EXPECT_EQ(store_->queued(), 0u);
+  EXPECT_EQ(CountIds(), 3);
+  Reopen();
+  EXPECT_EQ(store_->CheckAndRecord("agency-a", "q1", 9, kKeep).message(), "replayed");
+  EXPECT_EQ(store_->CheckAndRecord("agency-a", "x", 4, kKeep).message(), "sequence not increasing");
+  EXPECT_EQ(store_->CheckAndRecord("agency-b", "y", 1, kKeep).message(), "sequence not increasing");
+  EXPECT_TRUE(store_->CheckAndRecord("agency-a", "x", 5, kKeep).ok());
+}
+
+// A record made at once with a higher sequence while a lower one waits in the queue: the commit
+// never lowers the stored sequence.
+TEST_F(ReplayStoreTest, CommitNeverLowersTheStoredSequence) {
+  ASSERT_TRUE(store_->CheckAndQueue("agency-a", "q", 5, kKeep).ok());
+  ASSERT_TRUE(store_->CheckAndRecord("agency-a", "now", 8, kKeep).ok());
+  ASSERT_TRUE(store_->CommitQueued().ok());
+  Reopen();
+  EXPECT_EQ(store_->CheckAndRecord("agency-a", "z", 6, kKeep).message(), "sequence not increasing");
+  EXPECT_TRUE(store_->CheckAndRecord("agency-a", "z", 9, kKeep).ok());
+}
+
+// A commit that cannot be written stores nothing and says so; the queue is emptied (its messages
+// are refused by the caller), and nothing of it is remembered.
+TEST_F(ReplayStoreTest, FailedCommitStoresNothing) {
+  auto other = OpenOrDie();
+  ASSERT_NE(other, nullptr);
+  store_.reset();
+  db_ = OpenOrDie(/*busy_timeout_ms=*/50);
+  ASSERT_NE(db_, nullptr);
+  store_ = SqlReplayStore::Create(db_.get()).value();
+  ASSERT_TRUE(store_->CheckAndQueue("agency-a", "q", 1, kKeep).ok());
+  ASSERT_TRUE(other->Begin().ok());
+  EXPECT_EQ(store_->CommitQueued().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(other->Rollback().ok());
+  EXPECT_EQ(store_->queued(), 0u);
+  EXPECT_EQ(CountIds(), 0);
+}
+
 TEST_F(ReplayStoreTest, FailsClosedWhenStorageIsUnavailable) {
   // Another connection holds the write lock; this store's connection gives up after 50 ms.
   auto other = OpenOrDie();

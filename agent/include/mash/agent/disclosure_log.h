@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -83,7 +84,10 @@ class DisclosureLog {
 
   // Stores a verified receipt and the checkpoint the witness now holds, in one transaction.
   // AlreadyExists when the answer already has a receipt.
-  Status RecordReceipt(const ReceiptRecord& receipt, const std::string& held_checkpoint);
+  // `within`, when given, runs first inside the same transaction (the receipt's replay record:
+  // one sync for both); its error rolls everything back.
+  Status RecordReceipt(const ReceiptRecord& receipt, const std::string& held_checkpoint,
+                       const std::function<Status()>& within = nullptr);
   Result<std::optional<ReceiptRecord>> FindReceipt(const std::string& answer_id);
 
   Status SaveCheckpoint(const std::string& text);

@@ -41,6 +41,8 @@ class CheckStore {
   // Inserts or replaces the row of `check.id`. ResourceExhausted when the disk is full,
   // Unavailable or Internal otherwise; the previous row is then unchanged.
   Status Put(const StoredCheck& check);
+  // Puts every row of `checks` in one transaction (one sync to disk): all or none.
+  Status PutAll(const std::vector<StoredCheck>& checks);
   // Every check not purged, oldest first.
   Result<std::vector<StoredCheck>> LoadUnpurged();
   // The row of `id` (purged or not), or nullopt.

@@ -184,7 +184,15 @@ class CheckService final : public AgentEvents {
                  Done done);
   // The check as JSON for the API, after its result_viewed event committed. NotFound also when
   // `staff` may not read it (the refusal is audited).
-  void Show(const std::string& id, const Staff& staff, Done done);
+  //
+  // With `wait` > 0 (at most kMaxWait), a check that an agency is still to answer is shown once
+  // none is (its compiled_at is then set) or once `wait` has passed, whichever comes first; the
+  // refusal, when there is one, is not delayed. Beyond kMaxWaiters waiting requests, a request
+  // is answered at once, as without `wait`.
+  void Show(const std::string& id, const Staff& staff, Done done,
+            std::chrono::seconds wait = std::chrono::seconds(0));
+  static constexpr std::chrono::seconds kMaxWait{30};
+  static constexpr size_t kMaxWaiters = 4096;
   // The checks `staff` may read, newest first, as summaries (no subject details, no answers):
   // id, state, urgency, purpose, raised_by, raised_at, due, overdue, breaches, decision.
   // `filter`: "open" (not closed), "overdue", "awaiting_authorisation", "closed" or "" (all).
@@ -298,7 +306,16 @@ class CheckService final : public AgentEvents {
     std::string legacy_ack_note;
     common::TimePoint legacy_ack_at{};
     bool purging = false;  // its retention_purge event is being recorded
+    // When no agency was left to answer: the last open part answered (recorded), failed or
+    // ended without an answer. Zero while a part is open.
+    common::TimePoint compiled_at{};
     std::map<std::string, Part> parts;
+  };
+  // A Show(..., wait) waiting for its check to be compiled.
+  struct Waiter {
+    Staff staff;
+    Done done;
+    common::TimePoint until;
   };
 
   // The audit event common to everything about `check`.
@@ -309,6 +326,7 @@ class CheckService final : public AgentEvents {
   void AppendAll(std::vector<audit::AuditEvent> events,
                  std::function<void(Result<uint64_t> last_seq)> done);
   void OnRaiseCommitted(const std::string& id, Result<uint64_t> committed, const Done& done);
+  void OnRaiseSaved(const std::string& id, Status saved, const Done& done);
   void OnAnswerCommitted(const std::string& id, const std::string& agency,
                          const crypto::SealedEnvelope& envelope, const std::string& answer_id,
                          Result<uint64_t> committed);
@@ -366,6 +384,21 @@ class CheckService final : public AgentEvents {
   void SendChase(const Check& check, const Part& part);
   // Writes `check` to the store; a failure is logged and recorded as request_failed.
   Status Save(const Check& check);
+  // Group commit of the store (as the audit log's): queues `check` to be written, with what
+  // must wait for the row to be on disk. The checks queued while the io thread is busy are
+  // written together once it is done with what it has (one transaction, one sync), and then
+  // each `then` runs with the outcome (a failure is logged and recorded as with Save). A check
+  // gone by then (purged) is not written; its `then` gets OK.
+  void SaveThen(const Check& check, std::function<void(Status)> then);
+  // The same for the replay records of answers (Courier::OpenFromQueued): `then` runs once they
+  // are committed (first in FlushSaves), with the outcome.
+  void ReplayThen(std::function<void(Status)> then);
+  void PostFlush();
+  void FlushSaves();
+  // An answer whose replay record is on disk: matched to its part and recorded.
+  Status AcceptAnswer(const std::string& agency, const crypto::SealedEnvelope& envelope,
+                      const crypto::OpenedEnvelope& opened);
+  StoredCheck RowOf(const Check& check) const;
   static nlohmann::json ToDocument(const Check& check);
   static Result<Check> FromDocument(const nlohmann::json& doc);
   // Whether `staff` may read `check` (the raiser, or a practitioner or manager of its team).
@@ -378,6 +411,14 @@ class CheckService final : public AgentEvents {
   void Refuse(const Check& check, const Staff& staff, std::string_view detail, Status error,
               const Done& done);
   static bool IsOpen(const Part& part);
+  // Sets compiled_at once no part of `check` is open (its waiters are then shown it by
+  // WakeWaiters).
+  void NoteIfCompiled(Check& check);
+  // Shows `check` to the waiters whose check is compiled or whose wait has passed (all of
+  // them for `id` when `id` is given and that check is compiled).
+  void WakeWaiters(const std::string& id = "");
+  // Show without waiting: records result_viewed, then answers.
+  void ShowNow(const std::string& id, const Staff& staff, Done done);
   static std::string_view StateName(PartState s);
   std::string OverallState(const Check& check) const;
   nlohmann::json ToJson(const Check& check) const;
@@ -416,6 +457,13 @@ class CheckService final : public AgentEvents {
   static constexpr size_t kMaxUnsentReceipts = 10000;
   std::map<std::string, std::deque<UnsentReceipt>> unsent_receipts_;
   uint64_t unauthenticated_ = 0;
+  std::map<std::string, std::vector<Waiter>> waiters_;  // check id -> Show(..., wait) requests
+  size_t waiter_count_ = 0;
+  // SaveThen's queue: the checks to write and what waits for them.
+  std::vector<std::string> save_ids_;
+  std::vector<std::function<void(Status)>> save_then_;
+  std::vector<std::function<void(Status)>> replay_then_;
+  bool save_posted_ = false;
 };
 
 }  // namespace mash::broker

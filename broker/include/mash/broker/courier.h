@@ -55,6 +55,14 @@ class Courier {
   Result<crypto::OpenedEnvelope> OpenFrom(const std::string& agency,
                                           const crypto::SealedEnvelope& envelope);
 
+  // As OpenFrom, but the replay record is queued (group commit): nothing may be done with the
+  // envelope until CommitReplay() returned OK; on its error, every envelope opened this way
+  // since the last commit must be refused.
+  Result<crypto::OpenedEnvelope> OpenFromQueued(const std::string& agency,
+                                                const crypto::SealedEnvelope& envelope);
+  // Writes the queued replay records in one transaction. Unavailable when it cannot.
+  Status CommitReplay();
+
   // Drops replay ids that can no longer be accepted anyway.
   void PurgeReplayCache();
 
