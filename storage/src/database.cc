@@ -4,12 +4,14 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "mash/common/log.h"
 #include "mash/crypto/keys.h"
 
 #ifndef SQLITE_HAS_CODEC
@@ -79,10 +81,37 @@ Status PreCreate(const std::filesystem::path& file) {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> g_disk_full{false};
+}  // namespace
+
+void NoteDiskFull(std::string_view file) {
+  if (!g_disk_full.exchange(true)) {
+    common::LogError("storage.full", {{"file", std::string(file)},
+                                      {"effect",
+                                       "writes refused until space is freed; nothing is released "
+                                       "that could not be recorded"}});
+  }
+}
+
+void NoteWriteSucceeded() {
+  if (g_disk_full.load(std::memory_order_relaxed) && g_disk_full.exchange(false)) {
+    common::LogInfo("storage.recovered", {});
+  }
+}
+
+bool StorageFull() { return g_disk_full.load(); }
+
 Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what) {
   const int primary = rc & 0xff;
   if (primary == SQLITE_OK || primary == SQLITE_ROW || primary == SQLITE_DONE) {
     return Status::Ok();
+  }
+  if (primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && db != nullptr &&
+       (sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT))) {
+    const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+    NoteDiskFull(file != nullptr ? file : "database");
   }
   std::string message = std::string(what) + ": " + ErrorText(db, rc);
   switch (primary) {
@@ -165,7 +194,11 @@ Result<bool> Statement::Step() {
   }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_DONE) {
+    // A write outside a transaction has committed (transactions are noted at COMMIT).
+    if (!sqlite3_stmt_readonly(stmt_) && sqlite3_get_autocommit(db_)) NoteWriteSucceeded();
+    return false;
+  }
   Status status = StatusFromSqlite(db_, rc, "step");
   // Release the statement's locks and let it be run again; keeps the bindings.
   sqlite3_reset(stmt_);
@@ -360,7 +393,11 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 }
 
 Status Database::Begin() { return Exec("BEGIN IMMEDIATE"); }
-Status Database::Commit() { return Exec("COMMIT"); }
+Status Database::Commit() {
+  Status s = Exec("COMMIT");
+  if (s.ok()) NoteWriteSucceeded();
+  return s;
+}
 Status Database::Rollback() { return Exec("ROLLBACK"); }
 
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }

@@ -116,6 +116,19 @@ class Database {
 // ResourceExhausted, CONSTRAINT -> AlreadyExists, CORRUPT and NOTADB -> DataLoss, BUSY, LOCKED,
 // IOERR and CANTOPEN -> Unavailable, anything else -> Internal. The message is `what` and
 // sqlite3_errmsg, never a bound value.
+// Also notes a full disk (SQLITE_FULL, or an I/O error whose errno is ENOSPC or EDQUOT): see
+// NoteDiskFull.
 Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what);
+
+// Disk space, process-wide. A write that fails for want of space calls NoteDiskFull: the first
+// one after a success logs `storage.full` (error; the file's name, never data), the others say
+// nothing, so that an operator gets one clear line instead of one per failed request. A write
+// that commits calls NoteWriteSucceeded: the first one after a full disk logs `storage.recovered`.
+// StorageFull() says whether the last write that was tried failed for want of space (for
+// /readyz). Thread-safe. Used by the databases here and by other files the daemons write (the
+// audit anchor).
+void NoteDiskFull(std::string_view file);
+void NoteWriteSucceeded();
+bool StorageFull();
 
 }  // namespace mash::storage
