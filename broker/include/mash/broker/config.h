@@ -140,6 +140,9 @@ struct BrokerConfig {
   uint16_t agent_port = 8443;
   std::string api_address = "127.0.0.1";
   uint16_t api_port = 8444;
+  int api_max_connections = 256;
+  int api_max_pending = 64;
+  std::chrono::seconds api_request_timeout{10};
 
   crypto::TlsOptions tls;  // the broker's certificate, key, CA and CRLs (both listeners)
 
