@@ -391,12 +391,8 @@ scenario_agent_kill() {
   local dups
   dups=$(python3 - "$hub_work/police-log.json" <<'PY'
 import collections, json, sys
-text = open(sys.argv[1]).read().strip()
-try:
-    doc = json.loads(text)
-    rows = doc if isinstance(doc, list) else doc.get("disclosures", doc.get("entries", []))
-except ValueError:
-    rows = [json.loads(l) for l in text.splitlines() if l.strip()]
+rows = json.load(open(sys.argv[1]))["entries"]
+# No custodian decides anything here: two entries for one check are one disclosure twice.
 c = collections.Counter(r["check_ref"] for r in rows)
 d = {k: v for k, v in c.items() if v > 1}
 print(f"{len(rows)} {len(d)}")
@@ -568,10 +564,11 @@ scenario_clock_skew() {
       grep -q '"agency":"health".*"event":"agent.reported_error"\|"event":"agent.reported_error".*"agency":"health"' \
         "$hub_work/logs/broker.log" || soak_fail "the broker logged no refusal from health" "$hub_work/logs/broker.log"
       # Nothing released: the skewed agent's disclosure log has nothing for this check.
-      if "$hub_agent_bin" log --config "$hub_work/agent-health.toml" --check "$id" --json 2>/dev/null |
-        grep -q '"check_ref"'; then
-        soak_fail "health $skew recorded a disclosure for check $id"
-      fi
+      local logged
+      logged=$("$hub_agent_bin" log --config "$hub_work/agent-health.toml" --check "$id" --json |
+        python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))') ||
+        soak_fail "mash-agent log failed"
+      [ "$logged" = 0 ] || soak_fail "health $skew recorded $logged disclosures for check $id"
     fi
     parts=$(soak_parts "$out")
     results+=("health $skew: $(grep -o 'health=[a-z_]*' <<<"$parts")")
