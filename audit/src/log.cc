@@ -238,6 +238,7 @@ Status AuditLog::WriteAnchor(const SignedCheckpoint& c) {
   std::error_code ec;
   std::filesystem::rename(tmp, *options_.anchor_file, ec);
   if (ec) return Unavailable("cannot replace audit anchor file");
+  storage::NoteWriteSucceeded(tmp.string());
   return Status::Ok();
 }
 

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <mutex>
+#include <set>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -82,11 +84,26 @@ Status PreCreate(const std::filesystem::path& file) {
 }  // namespace
 
 namespace {
+// The files whose last write failed for want of space. A full disk is one episode however many
+// files it stops: storage.full when the first one fails, storage.recovered when the last of
+// them has taken a write again. Per file, so that a small write to another database that still
+// fits (a sweep's update) does not end the episode while the audit log cannot write.
+std::mutex g_full_mu;
+std::set<std::string, std::less<>> g_full_files;
 std::atomic<bool> g_disk_full{false};
+
+std::string FileOf(sqlite3* db) {
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  return file != nullptr ? file : "database";
+}
 }  // namespace
 
 void NoteDiskFull(std::string_view file) {
-  if (!g_disk_full.exchange(true)) {
+  std::lock_guard lock(g_full_mu);
+  const bool first = g_full_files.empty();
+  g_full_files.emplace(file);
+  g_disk_full.store(true);
+  if (first) {
     common::LogError("storage.full", {{"file", std::string(file)},
                                       {"effect",
                                        "writes refused until space is freed; nothing is released "
@@ -94,9 +111,15 @@ void NoteDiskFull(std::string_view file) {
   }
 }
 
-void NoteWriteSucceeded() {
-  if (g_disk_full.load(std::memory_order_relaxed) && g_disk_full.exchange(false)) {
-    common::LogInfo("storage.recovered", {});
+void NoteWriteSucceeded(std::string_view file) {
+  if (!g_disk_full.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(g_full_mu);
+  const auto it = g_full_files.find(file);
+  if (it == g_full_files.end()) return;
+  g_full_files.erase(it);
+  if (g_full_files.empty()) {
+    g_disk_full.store(false);
+    common::LogInfo("storage.recovered", {{"file", std::string(file)}});
   }
 }
 
@@ -110,8 +133,7 @@ Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_FULL ||
       (primary == SQLITE_IOERR && db != nullptr &&
        (sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT))) {
-    const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
-    NoteDiskFull(file != nullptr ? file : "database");
+    NoteDiskFull(FileOf(db));
   }
   std::string message = std::string(what) + ": " + ErrorText(db, rc);
   switch (primary) {
@@ -196,7 +218,9 @@ Result<bool> Statement::Step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) {
     // A write outside a transaction has committed (transactions are noted at COMMIT).
-    if (!sqlite3_stmt_readonly(stmt_) && sqlite3_get_autocommit(db_)) NoteWriteSucceeded();
+    if (!sqlite3_stmt_readonly(stmt_) && sqlite3_get_autocommit(db_) && StorageFull()) {
+      NoteWriteSucceeded(FileOf(db_));
+    }
     return false;
   }
   Status status = StatusFromSqlite(db_, rc, "step");
@@ -395,7 +419,7 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 Status Database::Begin() { return Exec("BEGIN IMMEDIATE"); }
 Status Database::Commit() {
   Status s = Exec("COMMIT");
-  if (s.ok()) NoteWriteSucceeded();
+  if (s.ok() && StorageFull()) NoteWriteSucceeded(FileOf(db_));
   return s;
 }
 Status Database::Rollback() { return Exec("ROLLBACK"); }

@@ -120,15 +120,15 @@ class Database {
 // NoteDiskFull.
 Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what);
 
-// Disk space, process-wide. A write that fails for want of space calls NoteDiskFull: the first
-// one after a success logs `storage.full` (error; the file's name, never data), the others say
-// nothing, so that an operator gets one clear line instead of one per failed request. A write
-// that commits calls NoteWriteSucceeded: the first one after a full disk logs `storage.recovered`.
-// StorageFull() says whether the last write that was tried failed for want of space (for
-// /readyz). Thread-safe. Used by the databases here and by other files the daemons write (the
-// audit anchor).
+// Disk space, process-wide. A write to `file` that fails for want of space calls NoteDiskFull;
+// the first such file logs `storage.full` (error; the file's name, never data) and the others
+// say nothing, so that an operator gets one clear line instead of one per failed request. A
+// write to `file` that commits calls NoteWriteSucceeded: once every file that failed has
+// written again, `storage.recovered` is logged. StorageFull() is true in between (for /readyz).
+// Thread-safe. Used by the databases here and by other files the daemons write (the audit
+// anchor, whose next successful write is noted by the audit log).
 void NoteDiskFull(std::string_view file);
-void NoteWriteSucceeded();
+void NoteWriteSucceeded(std::string_view file);
 bool StorageFull();
 
 }  // namespace mash::storage
