@@ -216,7 +216,7 @@ PY
 
 scenario_load() {
   soak_hub load
-  local attack=20 rounds=1 fd_limit=400
+  local attack=30 rounds=1 fd_limit=400
   [ "$mode" = long ] && { attack=120; rounds=3; }
   [ -x "$loadgen" ] || soak_fail "$loadgen is missing; build the target mash-loadgen"
   hub_write_broker_config
@@ -308,7 +308,7 @@ print(f"peak {j['peak_open']} open, {opened} opened, all closed {j['drain_ms']} 
 PY
 ) || soak_fail "the hostile connections were not handled (above)" "$hub_work/logs/broker.log"
   done
-  [ "$checks" -ge 3 ] || soak_fail "only $checks checks ran during the load"
+  [ "$checks" -ge 2 ] || soak_fail "only $checks checks ran during the load"
   [ "$max_fd" -le "$fd_limit" ] || soak_fail "the broker held $max_fd fds"
   [ "$max_rss" -le 200 ] || soak_fail "the broker's RSS reached $max_rss MB"
   local emfile
