@@ -489,6 +489,12 @@ scenario_disk_full() {
   local pid
   pid=$(soak_agent_pid police) || soak_fail "no police agent"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; hub_forget_pid "$pid"
+  # Its database moves with it (a new one would restart its envelope sequence, which the broker
+  # rightly refuses).
+  cp -p "$hub_work/data/police.db" "$police_db/"
+  for f in "$hub_work/data/police.db-wal" "$hub_work/data/police.db-shm"; do
+    [ -f "$f" ] && cp -p "$f" "$police_db/"
+  done
   hub_write_agent_config police
   sed -i "s|^database = \".*/data/police.db\"|database = \"$police_db/police.db\"|" "$hub_work/agent-police.toml"
   "$hub_agent_bin" run --config "$hub_work/agent-police.toml" > "$hub_work/logs/agent-police-full.log" 2>&1 &
@@ -506,7 +512,7 @@ scenario_disk_full() {
   local police_state
   police_state=$(grep -o 'police=[a-z_]*' <<<"$(soak_parts "$out")" || true)
   printf '%s\n' "$out" > "$hub_work/shows/agent-full.json"
-  [ "$police_state" != police=answered ] ||
+  grep -Eq '^police=(sent|failed|waiting_for_agent)$' <<<"$police_state" ||
     soak_fail "police answered although it could not record the disclosure" "$hub_work/logs/agent-police-full.log"
   [ "$(soak_answered "$out")" -eq 5 ] ||
     soak_fail "with police's disk full, the others: $(soak_parts "$out")"
@@ -514,7 +520,7 @@ scenario_disk_full() {
     soak_fail "no storage.full event in the police agent's log" "$hub_work/logs/agent-police-full.log"
   rm -f "$police_db/filler"
   out=$(soak_raise_wait 15) || soak_fail "police did not recover once space returned"
-  grep -q 'police=answered' <<<"$(soak_parts "$out")" ||
+  grep -Eq 'police=(answered|awaiting_agency_review)' <<<"$(soak_parts "$out")" ||
     soak_fail "after police's space returned: $(soak_parts "$out")" "$hub_work/logs/agent-police-full.log"
   after=$("$hub_agent_bin" log --config "$hub_work/agent-police.toml" --json --limit 100000 2>/dev/null | grep -o '"check_ref"' | wc -l)
   hub_stop_all || soak_fail "a process exited with an error after SIGTERM" "$hub_work"/logs/*.log
