@@ -223,6 +223,7 @@ Status AuditLog::WriteAnchor(const SignedCheckpoint& c) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == ENOSPC || errno == EDQUOT) storage::NoteDiskFull(tmp.string());
       ::close(fd);
       return Unavailable("cannot write audit anchor file");
     }
@@ -237,6 +238,7 @@ Status AuditLog::WriteAnchor(const SignedCheckpoint& c) {
   std::error_code ec;
   std::filesystem::rename(tmp, *options_.anchor_file, ec);
   if (ec) return Unavailable("cannot replace audit anchor file");
+  storage::NoteWriteSucceeded(tmp.string());
   return Status::Ok();
 }
 
@@ -390,8 +392,14 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch, bool force_checkpoint) {
     }
   }
   if (new_checkpoint) {
+    // Logged when it starts failing and when it works again, not on every commit in between.
     Status a = WriteAnchor(*new_checkpoint);
-    if (!a.ok()) common::LogError("audit.anchor.failed", {{"error", a.ToString()}});
+    if (!a.ok() && !anchor_failing_) {
+      common::LogError("audit.anchor.failed", {{"error", a.ToString()}});
+    } else if (a.ok() && anchor_failing_) {
+      common::LogInfo("audit.anchor.written", {});
+    }
+    anchor_failing_ = !a.ok();
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done) batch[i].done(std::move(results[i]));

@@ -23,11 +23,27 @@ using tcp = net::ip::tcp;
 
 inline constexpr const char* kAgentPath = "/agent/v1";
 inline constexpr size_t kUpgradeHeaderLimit = 8 * 1024;
+// After a failed accept (EMFILE, ENFILE, ENOBUFS: the connection stays in the backlog, so an
+// immediate retry fails again at once) the acceptor waits this long instead of spinning.
+inline constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// Failed accepts and shed connections are logged at most once per this interval, with counts.
+inline constexpr auto kSheddingLogInterval = std::chrono::seconds(10);
 
 struct AgentHub::Impl {
-  explicit Impl(net::io_context& io) : acceptor(io) {}
+  explicit Impl(net::io_context& io) : acceptor(io), accept_retry(io) {}
   tcp::acceptor acceptor;
+  net::steady_timer accept_retry;
 };
+
+namespace {
+// True when a rate-limited line is due (at most one per kSheddingLogInterval).
+bool LogDue(std::chrono::steady_clock::time_point& last) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < kSheddingLogInterval) return false;
+  last = now;
+  return true;
+}
+}  // namespace
 
 // One authenticated agent connection. Kept alive by its pending operations.
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
@@ -102,9 +118,23 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   }
 
   void Fail(std::string_view event, const nlohmann::json& fields) {
+    // A connection shed to make room (AdmitNewConnection) was already counted there.
+    if (closing_ && !welcomed_) return;
     nlohmann::json f = fields;
     f["peer"] = peer_;
     if (!agency_.empty()) f["agency"] = agency_;
+    // Before its certificate has been checked the peer is a stranger: these lines are
+    // rate-limited, so that a flood of strangers cannot flood the log (the count of those left
+    // out is in the next line). A peer with a valid certificate is always logged.
+    if (agency_.empty()) {
+      if (!LogDue(hub_->last_refusal_log_)) {
+        ++hub_->refusals_unlogged_;
+        return;
+      }
+      if (hub_->refusals_unlogged_ > 0) {
+        f["unlogged_since_last"] = std::exchange(hub_->refusals_unlogged_, 0);
+      }
+    }
     common::LogWarn(event, f);
   }
 
@@ -378,7 +408,19 @@ void AgentHub::DoAccept() {
       net::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
         if (ec) {
           if (ec == net::error::operation_aborted || self->stopped_) return;
-          common::LogWarn("agent.accept_failed", {{"error", ec.message()}});
+          // Out of file descriptors (or buffers): the connection stays queued, and accepting
+          // again at once would fail again at once. Wait, then carry on.
+          ++self->accept_failures_;
+          if (LogDue(self->last_accept_log_)) {
+            common::LogError(
+                "agent.accept_failed",
+                {{"error", ec.message()}, {"failures", std::exchange(self->accept_failures_, 0)}});
+          }
+          self->impl_->accept_retry.expires_after(kAcceptRetryDelay);
+          self->impl_->accept_retry.async_wait([self](beast::error_code tec) {
+            if (!tec && !self->stopped_) self->DoAccept();
+          });
+          return;
         } else if (beast::error_code aec;
                    !self->AdmitNewConnection(socket.remote_endpoint(aec).address().to_string())) {
           beast::error_code ignored;
@@ -394,6 +436,7 @@ void AgentHub::Stop() {
   stopped_ = true;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->accept_retry.cancel();
   // Sessions hold the hub alive; copy first, Abort() lets them unwind.
   const std::vector<AgentSession*> open(sessions_.begin(), sessions_.end());
   for (auto* s : open) s->Abort();
@@ -435,21 +478,58 @@ uint64_t AgentHub::ActiveSession(const std::string& agency) const {
   return 0;
 }
 
-bool AgentHub::AdmitNewConnection(const std::string& address) const {
-  if (connections_ >= options_.max_connections) {
-    common::LogWarn("agent.connection_cap", {{"limit", options_.max_connections}});
-    return false;
-  }
-  if (static_cast<int>(pending_.size()) >= options_.max_pending) {
-    common::LogWarn("agent.pending_cap", {{"limit", options_.max_pending}});
-    return false;
-  }
+bool AgentHub::AdmitNewConnection(const std::string& address) {
+  // The oldest pending session, of `address` only when `from_address`.
+  auto oldest = [&](bool from_address) -> AgentSession* {
+    AgentSession* found = nullptr;
+    uint64_t order = UINT64_MAX;
+    for (const auto& [s, p] : pending_) {
+      if ((!from_address || p.address == address) && p.order < order) {
+        found = s;
+        order = p.order;
+      }
+    }
+    return found;
+  };
+  AgentSession* victim = nullptr;
+  std::string_view why;
   const auto it = pending_by_address_.find(address);
   if (it != pending_by_address_.end() && it->second >= options_.max_pending_per_address) {
-    common::LogWarn("agent.pending_cap_per_address", {{"limit", options_.max_pending_per_address}});
-    return false;
+    victim = oldest(true);
+    why = "max_pending_per_address";
+  } else if (static_cast<int>(pending_.size()) >= options_.max_pending) {
+    victim = oldest(false);
+    why = "max_pending";
+  } else if (connections_ >= options_.max_connections) {
+    victim = oldest(false);
+    why = "max_connections";
+    if (victim == nullptr) {
+      LogShed("max_connections_refused");
+      return false;
+    }
+  } else {
+    return true;
   }
+  // A peer that has not finished its handshake and hello gives up its slot to the newcomer: an
+  // agent reconnecting finishes in milliseconds, a peer that holds connections open does not.
+  if (victim != nullptr) {
+    SessionWelcomed(victim);  // no longer pending: not chosen twice
+    victim->Abort();
+  }
+  LogShed(why);
   return true;
+}
+
+void AgentHub::LogShed(std::string_view why) {
+  ++shed_;
+  if (LogDue(last_shed_log_)) {
+    common::LogWarn("agent.connections_shed",
+                    {{"shed", std::exchange(shed_, 0)},
+                     {"reason", why},
+                     {"max_pending", options_.max_pending},
+                     {"max_pending_per_address", options_.max_pending_per_address},
+                     {"max_connections", options_.max_connections}});
+  }
 }
 
 bool AgentHub::IsOnline(const std::string& agency) const {
@@ -496,14 +576,14 @@ void AgentHub::Detach(const std::string& agency, const AgentSession* session) {
 void AgentHub::SessionOpened(AgentSession* s, const std::string& address) {
   sessions_.insert(s);
   ++connections_;
-  pending_.emplace(s, address);
+  pending_.emplace(s, Pending{address, s->id()});
   ++pending_by_address_[address];
 }
 
 void AgentHub::SessionWelcomed(AgentSession* s) {
   const auto it = pending_.find(s);
   if (it == pending_.end()) return;
-  if (--pending_by_address_[it->second] == 0) pending_by_address_.erase(it->second);
+  if (--pending_by_address_[it->second.address] == 0) pending_by_address_.erase(it->second.address);
   pending_.erase(it);
 }
 

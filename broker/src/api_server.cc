@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -27,12 +29,18 @@ using tcp = net::ip::tcp;
 inline constexpr size_t kHeaderLimit = 8 * 1024;
 inline constexpr size_t kBodyLimit = 64 * 1024;
 inline constexpr int kMaxRequestsPerConnection = 1000;
+// After a failed accept (EMFILE, ENFILE, ENOBUFS: the connection stays in the backlog, so an
+// immediate retry fails again at once) the acceptor waits this long instead of spinning.
+inline constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// Failed accepts and shed connections are logged at most once per this interval, with counts.
+inline constexpr auto kSheddingLogInterval = std::chrono::seconds(10);
 
 struct ApiServer::Impl {
   Impl(net::io_context& io_ctx, std::shared_ptr<net::ssl::context> ctx, ApiOptions opts,
        CheckService* svc, EnrolmentAuthority* enrol, StaffDirectory* dir, Console* con)
       : io(io_ctx),
         acceptor(io_ctx),
+        accept_retry(io_ctx),
         tls(std::move(ctx)),
         options(std::move(opts)),
         checks(svc),
@@ -41,6 +49,7 @@ struct ApiServer::Impl {
         console(con) {}
   net::io_context& io;
   tcp::acceptor acceptor;
+  net::steady_timer accept_retry;
   std::shared_ptr<net::ssl::context> tls;
   ApiOptions options;
   CheckService* checks;
@@ -50,6 +59,14 @@ struct ApiServer::Impl {
   int connections = 0;
   bool stopped = false;
   std::set<void*> sessions;  // ApiSession*, for Stop()
+  // Sessions without a complete request yet, oldest first (by the order they were accepted).
+  std::map<uint64_t, void*> pending;
+  uint64_t next_order = 0;
+  // Counted between log lines (kSheddingLogInterval).
+  uint64_t accept_failures = 0;
+  uint64_t shed = 0;
+  std::chrono::steady_clock::time_point last_accept_log{};
+  std::chrono::steady_clock::time_point last_shed_log{};
 
   // The user a bearer token belongs to, or nullopt. Compares hashes in constant time and looks
   // at every entry, so timing says nothing about which entry matched.
@@ -101,14 +118,19 @@ nlohmann::json ErrorBody(std::string_view code, std::string_view message) {
 class ApiSession : public std::enable_shared_from_this<ApiSession> {
  public:
   ApiSession(tcp::socket&& socket, ApiServer::Impl* server)
-      : stream_(std::move(socket), *server->tls), server_(server) {
+      : stream_(std::move(socket), *server->tls), server_(server), order_(server->next_order++) {
     ++server_->connections;
     server_->sessions.insert(this);
+    server_->pending.emplace(order_, this);
   }
   ~ApiSession() {
     --server_->connections;
     server_->sessions.erase(this);
+    LeavePending();
   }
+
+  // No longer counted as pending: it sent a complete request, or it is being shed.
+  void LeavePending() { server_->pending.erase(order_); }
 
   void Run() {
     beast::get_lowest_layer(stream_).expires_after(server_->options.request_timeout);
@@ -144,6 +166,7 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
                                 ErrorBody("too_large", "request body too large"), 11, false));
     }
     if (ec) return;  // timeouts and broken connections: nothing to answer
+    LeavePending();
     Handle(parser_->release());
   }
 
@@ -179,8 +202,9 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     if (!authenticated) {
       common::LogWarn("api.unauthenticated", {{"target_kind", TargetKind(req.target())}});
       server_->checks->RecordUnauthenticated();
+      // Not kept alive: a peer without credentials does not get to hold a connection open.
       auto res = JsonResponse(http::status::unauthorized,
-                              ErrorBody("unauthenticated", "authentication required"), v, ka);
+                              ErrorBody("unauthenticated", "authentication required"), v, false);
       res.set(http::field::www_authenticate, "Bearer");
       return Write(std::move(res));
     }
@@ -793,21 +817,64 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
   std::function<void(ConsoleReply::Next)> producer_;
   std::string chunk_;
   int requests_ = 0;
+  const uint64_t order_;
 };
 
+// True (and logs, with the count since the last line) when a rate-limited line is due.
+bool LogDue(std::chrono::steady_clock::time_point& last) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < kSheddingLogInterval) return false;
+  last = now;
+  return true;
+}
+
+// Makes room for a new connection: closes the oldest pending session when there are
+// max_pending of them, or when there are max_connections in all. False when the new connection
+// must be refused (every slot holds a connection that has sent a complete request).
+bool MakeRoom(ApiServer::Impl* impl) {
+  const bool too_many_pending = static_cast<int>(impl->pending.size()) >= impl->options.max_pending;
+  const bool full = impl->connections >= impl->options.max_connections;
+  if (!too_many_pending && !full) return true;
+  if (impl->pending.empty()) return false;
+  auto* oldest = static_cast<ApiSession*>(impl->pending.begin()->second);
+  oldest->LeavePending();
+  oldest->Abort();
+  ++impl->shed;
+  if (LogDue(impl->last_shed_log)) {
+    common::LogWarn("api.connections_shed", {{"shed", std::exchange(impl->shed, 0)},
+                                             {"max_pending", impl->options.max_pending},
+                                             {"max_connections", impl->options.max_connections}});
+  }
+  return true;
+}
+
 void DoAccept(ApiServer::Impl* impl, std::shared_ptr<ApiServer> keep) {
-  impl->acceptor.async_accept(net::make_strand(impl->io),
-                              [impl, keep](beast::error_code ec, tcp::socket socket) {
-                                if (ec) {
-                                  if (impl->stopped || ec == net::error::operation_aborted) return;
-                                } else if (impl->connections >= impl->options.max_connections) {
-                                  beast::error_code ignored;
-                                  socket.close(ignored);
-                                } else {
-                                  std::make_shared<ApiSession>(std::move(socket), impl)->Run();
-                                }
-                                if (!impl->stopped) DoAccept(impl, keep);
-                              });
+  impl->acceptor.async_accept(
+      net::make_strand(impl->io), [impl, keep](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (impl->stopped || ec == net::error::operation_aborted) return;
+          // Out of file descriptors (or buffers): the connection stays queued, and accepting again
+          // at once would fail again at once. Wait, then carry on; sessions closing free fds.
+          ++impl->accept_failures;
+          if (LogDue(impl->last_accept_log)) {
+            common::LogError(
+                "api.accept_failed",
+                {{"error", ec.message()}, {"failures", std::exchange(impl->accept_failures, 0)}});
+          }
+          impl->accept_retry.expires_after(kAcceptRetryDelay);
+          impl->accept_retry.async_wait([impl, keep](beast::error_code tec) {
+            if (!tec && !impl->stopped) DoAccept(impl, keep);
+          });
+          return;
+        }
+        if (MakeRoom(impl)) {
+          std::make_shared<ApiSession>(std::move(socket), impl)->Run();
+        } else {
+          beast::error_code ignored;
+          socket.close(ignored);
+        }
+        if (!impl->stopped) DoAccept(impl, keep);
+      });
 }
 
 }  // namespace
@@ -841,6 +908,7 @@ void ApiServer::Stop() {
   impl_->stopped = true;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->accept_retry.cancel();
   const std::vector<void*> open(impl_->sessions.begin(), impl_->sessions.end());
   for (void* s : open) static_cast<ApiSession*>(s)->Abort();
 }

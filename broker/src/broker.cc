@@ -277,6 +277,9 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
   api_options.port = config.api_port;
   api_options.tokens = config.api_tokens;
   api_options.metrics = b->metrics_.get();
+  api_options.max_connections = config.api_max_connections;
+  api_options.max_pending = config.api_max_pending;
+  api_options.request_timeout = config.api_request_timeout;
   if (config.console.enabled) {
     ConsoleServices services;
     services.checks = b->checks_.get();

@@ -210,6 +210,9 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
 
   c.api_address = r.String("api.listen_address", "127.0.0.1");
   c.api_port = static_cast<uint16_t>(r.Integer("api.listen_port", 8444, 0, 65535));
+  c.api_max_connections = static_cast<int>(r.Integer("api.max_connections", 256, 1, 100000));
+  c.api_max_pending = static_cast<int>(r.Integer("api.max_pending", 64, 1, 100000));
+  c.api_request_timeout = std::chrono::seconds(r.Integer("api.request_timeout_s", 10, 1, 300));
 
   if (r.Has("ops.listen")) {
     auto endpoint = ops::ParseLoopbackEndpoint(r.String("ops.listen"));

@@ -4,12 +4,16 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
+#include <mutex>
+#include <set>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "mash/common/log.h"
 #include "mash/crypto/keys.h"
 
 #ifndef SQLITE_HAS_CODEC
@@ -79,10 +83,57 @@ Status PreCreate(const std::filesystem::path& file) {
 
 }  // namespace
 
+namespace {
+// The files whose last write failed for want of space. A full disk is one episode however many
+// files it stops: storage.full when the first one fails, storage.recovered when the last of
+// them has taken a write again. Per file, so that a small write to another database that still
+// fits (a sweep's update) does not end the episode while the audit log cannot write.
+std::mutex g_full_mu;
+std::set<std::string, std::less<>> g_full_files;
+std::atomic<bool> g_disk_full{false};
+
+std::string FileOf(sqlite3* db) {
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  return file != nullptr ? file : "database";
+}
+}  // namespace
+
+void NoteDiskFull(std::string_view file) {
+  std::lock_guard lock(g_full_mu);
+  const bool first = g_full_files.empty();
+  g_full_files.emplace(file);
+  g_disk_full.store(true);
+  if (first) {
+    common::LogError("storage.full", {{"file", std::string(file)},
+                                      {"effect",
+                                       "writes refused until space is freed; nothing is released "
+                                       "that could not be recorded"}});
+  }
+}
+
+void NoteWriteSucceeded(std::string_view file) {
+  if (!g_disk_full.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(g_full_mu);
+  const auto it = g_full_files.find(file);
+  if (it == g_full_files.end()) return;
+  g_full_files.erase(it);
+  if (g_full_files.empty()) {
+    g_disk_full.store(false);
+    common::LogInfo("storage.recovered", {{"file", std::string(file)}});
+  }
+}
+
+bool StorageFull() { return g_disk_full.load(); }
+
 Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what) {
   const int primary = rc & 0xff;
   if (primary == SQLITE_OK || primary == SQLITE_ROW || primary == SQLITE_DONE) {
     return Status::Ok();
+  }
+  if (primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && db != nullptr &&
+       (sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT))) {
+    NoteDiskFull(FileOf(db));
   }
   std::string message = std::string(what) + ": " + ErrorText(db, rc);
   switch (primary) {
@@ -165,7 +216,13 @@ Result<bool> Statement::Step() {
   }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_DONE) {
+    // A write outside a transaction has committed (transactions are noted at COMMIT).
+    if (!sqlite3_stmt_readonly(stmt_) && sqlite3_get_autocommit(db_) && StorageFull()) {
+      NoteWriteSucceeded(FileOf(db_));
+    }
+    return false;
+  }
   Status status = StatusFromSqlite(db_, rc, "step");
   // Release the statement's locks and let it be run again; keeps the bindings.
   sqlite3_reset(stmt_);
@@ -360,7 +417,11 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 }
 
 Status Database::Begin() { return Exec("BEGIN IMMEDIATE"); }
-Status Database::Commit() { return Exec("COMMIT"); }
+Status Database::Commit() {
+  Status s = Exec("COMMIT");
+  if (s.ok() && StorageFull()) NoteWriteSucceeded(FileOf(db_));
+  return s;
+}
 Status Database::Rollback() { return Exec("ROLLBACK"); }
 
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }

@@ -364,29 +364,45 @@ TEST(HubTest, ConnectionsPerAgencyAreCapped) {
   EXPECT_TRUE(clients.back()->WaitClosed(5s));
 }
 
-TEST(HubTest, ConnectionsNotYetWelcomedAreCappedPerAddress) {
+TEST(HubTest, ConnectionsNotYetWelcomedAreCappedPerAddressByShedding) {
   TestHub hub([](broker::BrokerConfig& c) { c.max_pending_per_address = 2; });
   RawClient a(hub.pki().ClientOptions("police"), hub.agent_port());
   RawClient b(hub.pki().ClientOptions("health"), hub.agent_port());
   ASSERT_TRUE(a.Connect());
   ASSERT_TRUE(b.Connect());
+  // A third from the same address is let in, and the oldest that has not said hello is closed:
+  // a peer that holds connections open cannot keep an agent that reconnects out.
   RawClient c(hub.pki().ClientOptions("education"), hub.agent_port());
-  EXPECT_FALSE(c.Connect());
-  // Once one of them is welcomed, its slot is free for the next.
-  ASSERT_TRUE(a.SendText(RawClient::Hello("police", hub.dir() / "keys")));
-  ASSERT_TRUE(a.Read(5s).has_value());
-  RawClient d(hub.pki().ClientOptions("education"), hub.agent_port());
-  EXPECT_TRUE(d.Connect());
+  ASSERT_TRUE(c.Connect());
+  EXPECT_TRUE(a.WaitClosed(5s));
+  ASSERT_TRUE(b.SendText(RawClient::Hello("health", hub.dir() / "keys")));
+  auto reply = b.Read(5s);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_NE(reply->find("welcome"), std::string::npos);
+  ASSERT_TRUE(c.SendText(RawClient::Hello("education", hub.dir() / "keys")));
+  reply = c.Read(5s);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_NE(reply->find("welcome"), std::string::npos);
 }
 
-TEST(HubTest, TotalConnectionsAreCapped) {
+TEST(HubTest, TotalConnectionsAreCappedOnceEveryOneIsWelcomed) {
   TestHub hub([](broker::BrokerConfig& c) { c.max_connections = 2; });
   RawClient a(hub.pki().ClientOptions("police"), hub.agent_port());
   RawClient b(hub.pki().ClientOptions("health"), hub.agent_port());
   ASSERT_TRUE(a.Connect());
   ASSERT_TRUE(b.Connect());
+  ASSERT_TRUE(a.SendText(RawClient::Hello("police", hub.dir() / "keys")));
+  ASSERT_TRUE(a.Read(5s).has_value());
+  // One slot held by a welcomed agent, one by a connection that has not said hello: the
+  // newcomer takes the latter's.
   RawClient c(hub.pki().ClientOptions("education"), hub.agent_port());
-  EXPECT_FALSE(c.Connect());
+  ASSERT_TRUE(c.Connect());
+  EXPECT_TRUE(b.WaitClosed(5s));
+  ASSERT_TRUE(c.SendText(RawClient::Hello("education", hub.dir() / "keys")));
+  ASSERT_TRUE(c.Read(5s).has_value());
+  // Both slots held by welcomed agents: a newcomer is refused.
+  RawClient d(hub.pki().ClientOptions("probation"), hub.agent_port());
+  EXPECT_FALSE(d.Connect());
 }
 
 TEST(HubTest, NoLogLineHoldsKeysTokensOrPersonalData) {

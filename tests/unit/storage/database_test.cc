@@ -253,6 +253,7 @@ TEST_F(DatabaseTest, FullDiskIsResourceExhaustedAndDatabaseStaysUsable) {
   ASSERT_FALSE(full.ok()) << "max_page_count was never reached";
   EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full.ToString();
   EXPECT_GE(inserted, 1);
+  EXPECT_TRUE(StorageFull());  // noted once for storage.full and /readyz
 
   // Step reports the same.
   insert->Reset();
@@ -268,6 +269,7 @@ TEST_F(DatabaseTest, FullDiskIsResourceExhaustedAndDatabaseStaysUsable) {
   insert->Reset();
   insert->BindBlob(1, blob);
   EXPECT_TRUE(insert->Run().ok());
+  EXPECT_FALSE(StorageFull());  // the write that committed ended the episode
   EXPECT_EQ(QueryOne(*db, "SELECT count(*) FROM t").value(), std::to_string(inserted + 2));
   EXPECT_EQ(QueryOne(*db, "PRAGMA integrity_check").value(), "ok");
 }

@@ -153,6 +153,7 @@ class AuditLog final : public AuditSink {
   int lock_fd_ = -1;
   std::mutex anchor_mu_;
   uint64_t anchor_size_ = 0;
+  bool anchor_failing_ = false;  // committer thread only: the last anchor write failed
   VerifyReport startup_report_;
 
   // Database and tree state (held by the committer during a batch).

@@ -129,7 +129,11 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   void SessionOpened(AgentSession* s, const std::string& address);
   void SessionWelcomed(AgentSession* s);
   void SessionClosed(AgentSession* s);
-  bool AdmitNewConnection(const std::string& address) const;
+  // Makes room for a new connection from `address`: closes the oldest pending session (of that
+  // address when its cap is the one reached). False when it must be refused instead (every slot
+  // is held by a welcomed agent).
+  bool AdmitNewConnection(const std::string& address);
+  void LogShed(std::string_view why);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -145,8 +149,20 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   std::set<AgentSession*> sessions_;
   // Sessions not yet welcomed, with their source address: an unauthenticated peer can hold
   // only these slots, never the ones agencies need once they are in.
-  std::map<AgentSession*, std::string> pending_;
+  struct Pending {
+    std::string address;
+    uint64_t order;  // accept order: the smallest is the oldest
+  };
+  std::map<AgentSession*, Pending> pending_;
   std::map<std::string, int> pending_by_address_;
+  // Failed accepts and shed connections, counted between rate-limited log lines.
+  uint64_t accept_failures_ = 0;
+  uint64_t shed_ = 0;
+  std::chrono::steady_clock::time_point last_accept_log_{};
+  std::chrono::steady_clock::time_point last_shed_log_{};
+  // Refused connections before a welcome (TLS, upgrade, hello): rate-limited lines.
+  uint64_t refusals_unlogged_ = 0;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
   // Attached (welcomed) sessions per agency, newest last; frames go to the newest active one.
   std::map<std::string, std::vector<std::weak_ptr<AgentSession>>> attached_;
 };

@@ -86,8 +86,15 @@ struct ApiOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;
   std::vector<ApiToken> tokens;
+  // The TLS handshake, and then each request, must arrive within this; so must each response
+  // be written. An idle keep-alive connection is closed after it.
   std::chrono::milliseconds request_timeout{10000};
-  int max_connections = 256;
+  int max_connections = 256;  // connections in total
+  // Connections that have not yet sent a complete request (TLS handshake or headers under way).
+  // A new connection beyond this, or beyond max_connections, closes the oldest of them instead
+  // of being refused: a peer that opens connections and sends nothing cannot lock staff out, it
+  // only loses its own oldest connections.
+  int max_pending = 64;
   // Counts each response by status class (ops metrics); null: none. Must outlive the server.
   BrokerMetrics* metrics = nullptr;
 };

@@ -144,6 +144,9 @@ struct BrokerConfig {
   // [ops] listen: the loopback /healthz, /readyz and /metrics listener (ops/server.h); unset:
   // none.
   std::optional<ops::Endpoint> ops_listen;
+  int api_max_connections = 256;
+  int api_max_pending = 64;
+  std::chrono::seconds api_request_timeout{10};
 
   crypto::TlsOptions tls;  // the broker's certificate, key, CA and CRLs (both listeners)
 

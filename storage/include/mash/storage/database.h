@@ -116,6 +116,19 @@ class Database {
 // ResourceExhausted, CONSTRAINT -> AlreadyExists, CORRUPT and NOTADB -> DataLoss, BUSY, LOCKED,
 // IOERR and CANTOPEN -> Unavailable, anything else -> Internal. The message is `what` and
 // sqlite3_errmsg, never a bound value.
+// Also notes a full disk (SQLITE_FULL, or an I/O error whose errno is ENOSPC or EDQUOT): see
+// NoteDiskFull.
 Status StatusFromSqlite(sqlite3* db, int rc, std::string_view what);
+
+// Disk space, process-wide. A write to `file` that fails for want of space calls NoteDiskFull;
+// the first such file logs `storage.full` (error; the file's name, never data) and the others
+// say nothing, so that an operator gets one clear line instead of one per failed request. A
+// write to `file` that commits calls NoteWriteSucceeded: once every file that failed has
+// written again, `storage.recovered` is logged. StorageFull() is true in between (for /readyz).
+// Thread-safe. Used by the databases here and by other files the daemons write (the audit
+// anchor, whose next successful write is noted by the audit log).
+void NoteDiskFull(std::string_view file);
+void NoteWriteSucceeded(std::string_view file);
+bool StorageFull();
 
 }  // namespace mash::storage
