@@ -481,6 +481,9 @@ scenario_disk_full() {
     full_events=$(grep -c '"event":"storage.full"' "$hub_work/logs/broker.log" || true)
     [ "$full_events" -ge 1 ] || soak_fail "no storage.full event in the broker's log" "$hub_work/logs/broker.log"
     [ "$full_events" -le "$r" ] || soak_fail "$full_events storage.full events: a flood, not one per episode"
+    # /readyz tells a load balancer or monitor the same thing.
+    out=$(curl -sS "http://127.0.0.1:$hub_ops_port/readyz" || true)
+    grep -q '"storage_full"' <<<"$out" || soak_fail "/readyz on a full disk: $out"
     # Space returns: the broker recovers without a restart.
     rm -f "$hub_work/data/filler"
     out=$(soak_raise_wait 15 2>"$hub_work/logs/raise.err") ||
@@ -490,6 +493,8 @@ scenario_disk_full() {
     printf '%s\n' "$out" > "$hub_work/shows/after-$r.json"
     grep -q '"event":"storage.recovered"' "$hub_work/logs/broker.log" ||
       soak_fail "no storage.recovered event once space returned" "$hub_work/logs/broker.log"
+    out=$(curl -sS "http://127.0.0.1:$hub_ops_port/readyz" || true)
+    grep -q '"ready":true' <<<"$out" || soak_fail "/readyz after space returned: $out"
   done
   local broker_summary="$refused raises refused (503) on a full disk, list $code, $full_events storage.full event(s), recovered without a restart"
 

@@ -2,6 +2,7 @@
 
 #include "mash/common/log.h"
 #include "mash/crypto/cert_info.h"
+#include "mash/storage/database.h"
 
 namespace mash::agent {
 
@@ -10,6 +11,8 @@ std::vector<std::string> AgentNotReady(const Channel& channel, const Responder& 
   if (!channel.connected()) failing.emplace_back("not_connected");
   if (responder.alarmed()) failing.emplace_back("audit_alarm");
   if (responder.disclosure_log_failing()) failing.emplace_back("disclosure_log_failing");
+  // A store of this process found its disk full and has not written since (storage.full).
+  if (storage::StorageFull()) failing.emplace_back("storage_full");
   return failing;
 }
 

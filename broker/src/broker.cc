@@ -8,6 +8,7 @@
 #include "mash/crypto/cert_info.h"
 #include "mash/crypto/tls.h"
 #include "mash/policy/loader.h"
+#include "mash/storage/database.h"
 
 namespace mash::broker {
 namespace {
@@ -349,6 +350,8 @@ uint16_t Broker::ops_port() const { return ops_ ? ops_->port() : 0; }
 std::vector<std::string> Broker::NotReady() const {
   std::vector<std::string> failing;
   if (audit_->commit_failing()) failing.emplace_back("audit_log_failing");
+  // A database of this process found its disk full and has not written since (storage.full).
+  if (storage::StorageFull()) failing.emplace_back("storage_full");
   if (draining_) failing.emplace_back("draining");
   if (stopped_) failing.emplace_back("stopped");
   return failing;
