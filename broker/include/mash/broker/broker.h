@@ -11,7 +11,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "mash/audit/log.h"
 #include "mash/broker/agent_hub.h"
@@ -53,9 +58,43 @@ class Broker {
   // Stops listening, closes connections and timers; io_context::run() then returns.
   void Stop();
 
+  // SIGHUP: puts in force what `fresh` (the config file read again) changes of the log level,
+  // the sharing agreement (its store, bundle or file, checked against its trusted keys as at
+  // start), the TLS certificate, key, CA and CRLs of both listeners (for new connections; open
+  // ones keep theirs), the broker.toml API tokens and the drain bound. Settings that need a
+  // restart (listen addresses, paths, keys, agencies, deadlines, alerts, staff, console, ...)
+  // keep their running values, each logged as broker.reload_restart_needed.
+  // All or nothing: when the certificates or the agreement do not load or verify, or the
+  // agreement's policy_published event cannot be recorded, nothing changes, the error is
+  // logged (broker.reload_failed) and audited (request_failed "reload_failed:tls" or
+  // "reload_failed:policy"), and the error is returned. A new agreement version is recorded
+  // (policy_published) before it is enforced. FailedPrecondition while draining or stopped.
+  Status Reload(const BrokerConfig& fresh);
+  // Logs and audits a reload that failed before it reached Reload (part "config": the file did
+  // not load or check).
+  void RecordReloadFailure(std::string_view part, const Status& error);
+
+  // SIGTERM: the one place the broker's drain state lives. From now on new checks and
+  // authorisations are refused (Unavailable: a generic 503), no new agent connection is
+  // accepted and queued queries stay queued; queries already sent go on, their answers are
+  // received, audited and compiled. `drained` runs on the io thread once none is in flight or
+  // [lifecycle] drain_timeout_s has passed (then the caller calls Stop()). Once only.
+  void BeginDrain(std::function<void()> drained);
+  // True from BeginDrain on (a readiness probe reports not ready).
+  bool draining() const { return checks_->draining(); }
+
  private:
-  explicit Broker(boost::asio::io_context& io) : sweep_timer_(io) {}
+  Broker(boost::asio::io_context& io, const BrokerConfig& config, const common::Clock& clock)
+      : config_(config), clock_(clock), sweep_timer_(io), drain_timer_(io), watchdog_timer_(io) {}
   void ScheduleSweep();
+  void ScheduleWatchdog();
+  void WatchDrain();
+  // The settings of `fresh` that differ from the running ones and need a restart.
+  std::vector<std::string> RestartNeeded(const BrokerConfig& fresh) const;
+
+  BrokerConfig config_;  // as started, with what reloads changed
+  const common::Clock& clock_;
+  std::string audit_fingerprint_;
 
   // Declared first so that it is destroyed last: its destructor commits what is queued, and
   // the callbacks it calls then find the service gone and do nothing.
@@ -80,6 +119,10 @@ class Broker {
   // still queued there, which may hold API sessions.
   std::unique_ptr<StaffDirectory> staff_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer drain_timer_;
+  boost::asio::steady_timer watchdog_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::function<void()> on_drained_;
   bool stopped_ = false;
   int sweeps_ = 0;
 };
