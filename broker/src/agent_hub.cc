@@ -391,7 +391,7 @@ void AgentHub::DoAccept() {
         } else {
           std::make_shared<AgentSession>(std::move(socket), self->tls_, self)->Run();
         }
-        if (!self->stopped_) self->DoAccept();
+        if (!self->stopped_ && self->accepting_) self->DoAccept();
       });
 }
 
@@ -400,7 +400,7 @@ void AgentHub::SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls) {
 }
 
 void AgentHub::StopAccepting() {
-  stopped_ = true;
+  accepting_ = false;
   beast::error_code ec;
   impl_->acceptor.close(ec);
 }

@@ -85,6 +85,10 @@ class TestHub {
   void StartAgent(const std::string& agency, const std::filesystem::path& fixture,
                   std::function<void(agent::AgentConfig&, crypto::TlsOptions&)> tune = {});
   void StopAgents();
+  // The channel of the `index`-th agent started (in StartAgent order) and its io_context: for
+  // draining one as its main() would on SIGTERM.
+  agent::Channel& AgentChannel(size_t index);
+  boost::asio::io_context& AgentIo(size_t index);
   // Waits until `agency` is online at the hub (or the timeout passes).
   bool WaitOnline(const std::string& agency, std::chrono::milliseconds timeout);
   // Stops the broker; StartBroker() brings a new one up on the same ports and database.

@@ -147,6 +147,7 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   int connections_ = 0;
   uint64_t next_session_ = 1;
   bool stopped_ = false;
+  bool accepting_ = true;  // false once StopAccepting: sessions go on, no new ones
   std::set<AgentSession*> sessions_;
   // Sessions not yet welcomed, with their source address: an unauthenticated peer can hold
   // only these slots, never the ones agencies need once they are in.
