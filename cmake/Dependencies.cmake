@@ -16,6 +16,10 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)
 add_library(mash::dep::sodium ALIAS PkgConfig::SODIUM)
 
+# sd_notify(3) for Type=notify units (readiness, reload, stop, watchdog): common/notify.h.
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+add_library(mash::dep::systemd ALIAS PkgConfig::SYSTEMD)
+
 # SQLCipher ships its own sqlite3.h under include/sqlcipher; SQLITE_HAS_CODEC exposes the key API.
 # The plain libsqlite3 must never be linked into the same binary (tests/unit/storage checks ldd).
 pkg_check_modules(SQLCIPHER REQUIRED IMPORTED_TARGET sqlcipher>=3.4)

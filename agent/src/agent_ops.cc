@@ -9,6 +9,7 @@ namespace mash::agent {
 std::vector<std::string> AgentNotReady(const Channel& channel, const Responder& responder) {
   std::vector<std::string> failing;
   if (!channel.connected()) failing.emplace_back("not_connected");
+  if (channel.draining()) failing.emplace_back("draining");  // SIGTERM: finishing its answers
   if (responder.alarmed()) failing.emplace_back("audit_alarm");
   if (responder.disclosure_log_failing()) failing.emplace_back("disclosure_log_failing");
   // A store of this process found its disk full and has not written since (storage.full).

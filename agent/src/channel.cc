@@ -52,6 +52,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
               });
   }
 
+  // No answer being computed and nothing waiting to be written (or the connection is over):
+  // what a drain waits for.
+  bool Idle() const { return done_ || (lookups_ == 0 && queue_.empty()); }
+
   void Abort() {
     if (done_) return;
     done_ = true;
@@ -150,6 +154,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case schemas::MessageType::kQuery: {
         if (channel_->observer_ != nullptr) channel_->observer_->OnQuery();
         const auto received = std::chrono::steady_clock::now();
+        if (channel_->draining_) {
+          // Not opened, so nothing is remembered of it: the hub sends it again in a new
+          // envelope on the next connection (after the restart).
+          common::LogInfo("query.refused_draining", {});
+          return SendError(Unavailable("stopping"));
+        }
         auto env = crypto::SealedEnvelope::FromJson(frame.doc.at("envelope"));
         Result<Responder::OpenedQuery> opened = env.ok()
                                                     ? channel_->responder_->OpenQuery(*env)
@@ -170,7 +180,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
           common::LogWarn("query.lookup_queue_full", {{"check", query->header.check_ref}});
           if (channel_->metrics_ != nullptr) channel_->metrics_->Query("unavailable");
           SendError(Unavailable("lookup queue full"));
+          return;
         }
+        ++lookups_;
         return;
       }
       case schemas::MessageType::kReceipt: {
@@ -226,6 +238,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Back on the io thread with what the record source found: decide, seal and send.
   void OnRecordsFound(const Responder::OpenedQuery& query, Result<Responder::Found> found,
                       std::chrono::steady_clock::time_point received) {
+    --lookups_;
     if (done_) return;  // the connection ended meanwhile: nothing is sent or recorded
     Result<std::string> answer = channel_->responder_->FinishAnswer(query, std::move(found));
     // A review_pending for the answer's categories that wait for the custodian goes first
@@ -301,6 +314,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::steady_timer setup_timer_;
   beast::flat_buffer read_buffer_;
   std::deque<std::string> queue_;
+  int lookups_ = 0;  // queries handed to the lookup worker and not yet answered
   std::chrono::milliseconds ping_interval_{20000};
   bool welcomed_ = false;
   bool done_ = false;
@@ -313,7 +327,8 @@ Channel::Channel(net::io_context& io, std::shared_ptr<net::ssl::context> tls,
       options_(std::move(options)),
       responder_(responder),
       random_(random),
-      retry_timer_(io) {}
+      retry_timer_(io),
+      drain_timer_(io) {}
 
 Channel::~Channel() {
   if (worker_ != nullptr) worker_->Stop();
@@ -326,9 +341,38 @@ void Channel::Start() {
   Connect();
 }
 
+void Channel::Drain(std::chrono::milliseconds bound, std::function<void()> drained) {
+  if (stopped_ || draining_) return;
+  draining_ = true;
+  retry_timer_.cancel();  // no new connection: a disconnected agent has nothing to finish
+  drain_deadline_ = std::chrono::steady_clock::now() + bound;
+  on_drained_ = std::move(drained);
+  common::LogInfo("agent.draining", {{"bound_ms", bound.count()}});
+  WatchDrain();
+}
+
+void Channel::WatchDrain() {
+  const auto c = current_.lock();
+  const bool idle = c == nullptr || c->Idle();
+  const bool timed_out = std::chrono::steady_clock::now() >= drain_deadline_;
+  if (idle || timed_out || stopped_) {
+    if (!idle) common::LogWarn("agent.drain_timed_out", {});
+    if (idle) common::LogInfo("agent.drained", {});
+    auto drained = std::move(on_drained_);
+    on_drained_ = nullptr;
+    if (drained) drained();
+    return;
+  }
+  drain_timer_.expires_after(kDrainPoll);
+  drain_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->WatchDrain();
+  });
+}
+
 void Channel::Stop() {
   stopped_ = true;
   retry_timer_.cancel();
+  drain_timer_.cancel();
   if (auto c = current_.lock()) c->Abort();
   // Waits for a lookup in progress (at most the record source's own timeout); queued ones are
   // dropped.
@@ -373,7 +417,7 @@ void Channel::OnConnectionClosed(bool was_welcomed) {
     common::LogWarn("broker.disconnected", {});
     if (observer_ != nullptr) observer_->OnDisconnected();
   }
-  if (stopped_) return;
+  if (stopped_ || draining_) return;
   const auto delay = NextBackoff();
   common::LogInfo("broker.reconnect_scheduled", {{"delay_ms", delay.count()}});
   retry_timer_.expires_after(delay);

@@ -263,6 +263,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConf
   c.backoff_max =
       std::chrono::milliseconds(r.Integer("connection.backoff_max_ms", 60000, 100, 3600000));
   c.answer_lifetime = std::chrono::seconds(r.Integer("connection.answer_lifetime_s", 120, 10, 300));
+  c.drain_timeout = std::chrono::seconds(r.Integer("lifecycle.drain_timeout_s", 10, 0, 600));
   if (partial != nullptr) *partial = c;
   MASH_RETURN_IF_ERROR(r.Finish());
   return c;

@@ -138,6 +138,29 @@ Result<std::vector<DisclosureRecord>> DisclosureLog::RecentAnswers(int limit) {
   return out;
 }
 
+Status DisclosureLog::ReplaceAnswer(const std::string& old_answer_id, const DisclosureRecord& r) {
+  MASH_ASSIGN_OR_RETURN(
+      storage::Statement s,
+      db_->Prepare("UPDATE disclosures SET time = ?, answer_id = ?, answer_hash = ?, "
+                   "policy_version = ?, shadow_version = ?, level = ?, held = ?, categories = ?, "
+                   "shadow = ? WHERE answer_id = ? AND check_ref = ?"));
+  s.Bind(1, r.time)
+      .Bind(2, r.answer_id)
+      .Bind(3, r.answer_hash)
+      .Bind(4, r.policy_version)
+      .Bind(5, r.shadow_version)
+      .Bind(6, static_cast<int64_t>(r.level))
+      .Bind(7, static_cast<int64_t>(r.held ? 1 : 0))
+      .Bind(8, r.categories.dump());
+  if (r.shadow.is_null()) {
+    s.BindNull(9);
+  } else {
+    s.Bind(9, r.shadow.dump());
+  }
+  s.Bind(10, old_answer_id).Bind(11, r.check_ref);
+  return s.Run();
+}
+
 Result<std::vector<DisclosureRecord>> DisclosureLog::AnswersSince(int64_t since,
                                                                   const std::string& check_ref,
                                                                   int limit) {

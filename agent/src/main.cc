@@ -1,14 +1,20 @@
 // mash-agent: reads its configuration, builds the responder (keys, replay store, records,
-// disclosure policy, witness) and the channel to the hub, and runs the event loop until SIGTERM
-// or SIGINT. `audit-reset` clears a witness alarm; the operations commands (status,
-// test-connection, diagnostics, log, check-config) are ops_main.cc; `review` is the custodian's
-// queue, review_commands.cc; `import` fills the built-in record store (docs/agent.md).
+// disclosure policy, witness) and the channel to the hub, and runs the event loop. Signals, on
+// the event loop: SIGHUP reads the configuration file again and reloads the log level, the
+// disclosure policy and the TLS certificate (ReloadAgent); SIGTERM or SIGINT drains the channel
+// (answers being computed are sent) and stops; a second one stops at once. The service manager
+// hears READY=1, RELOADING=1 then READY=1, and STOPPING=1 (common/notify.h). `audit-reset` clears a
+// witness alarm; the operations commands (status, test-connection, diagnostics, log, check-config)
+// are ops_main.cc; `review` is the custodian's queue, review_commands.cc; `import` fills the
+// built-in record store (docs/agent.md).
 #include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <iostream>
 
 #include "mash/agent/agent_ops.h"
@@ -24,6 +30,7 @@
 #include "mash/agent/status.h"
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
+#include "mash/common/notify.h"
 #include "mash/crypto/tls.h"
 #include "ops_main.h"
 #include "review_commands.h"
@@ -86,7 +93,91 @@ int Import(const mash::agent::AgentConfig& config, const ImportArgs& args) {
   return report->bad_row_count == 0 ? kExitOk : kExitBadRows;
 }
 
-int Run(const mash::agent::AgentConfig& config) {
+// The settings of `fresh` that differ from `running` and need a restart.
+std::vector<std::string> RestartNeeded(const mash::agent::AgentConfig& running,
+                                       const mash::agent::AgentConfig& fresh) {
+  std::vector<std::string> out;
+  auto check = [&out](bool changed, const char* what) {
+    if (changed) out.emplace_back(what);
+  };
+  check(fresh.agency_id != running.agency_id || fresh.agency_type != running.agency_type, "agency");
+  check(fresh.log.file != running.log.file, "log.file");
+  check(fresh.broker.host != running.broker.host || fresh.broker.port != running.broker.port ||
+            fresh.broker.path != running.broker.path || fresh.hub_id != running.hub_id,
+        "broker");
+  check(fresh.proxy.has_value() != running.proxy.has_value() ||
+            fresh.proxy_credentials != running.proxy_credentials,
+        "broker.proxy");
+  check(fresh.broker_sign_public_key != running.broker_sign_public_key ||
+            fresh.broker_enc_public_key != running.broker_enc_public_key ||
+            fresh.audit_log_public_key != running.audit_log_public_key,
+        "hub keys");
+  check(fresh.sign_key != running.sign_key || fresh.enc_key != running.enc_key, "agency keys");
+  check(fresh.database != running.database || fresh.database_key != running.database_key,
+        "storage database");
+  check(fresh.records_fixture != running.records_fixture ||
+            fresh.records_store != running.records_store ||
+            fresh.records_store_key != running.records_store_key ||
+            fresh.records_command != running.records_command ||
+            fresh.records_command_timeout != running.records_command_timeout,
+        "records");
+  check(fresh.handshake_timeout != running.handshake_timeout ||
+            fresh.ping_interval != running.ping_interval ||
+            fresh.backoff_initial != running.backoff_initial ||
+            fresh.backoff_max != running.backoff_max ||
+            fresh.answer_lifetime != running.answer_lifetime,
+        "connection");
+  check(fresh.enrolment_url != running.enrolment_url || fresh.renew_window != running.renew_window,
+        "enrolment");
+  return out;
+}
+
+// SIGHUP: everything new is loaded first (the configuration file, the TLS context, the
+// disclosure policy with its signatures checked as at start); only when all of it loaded is
+// it put in force. Otherwise the running configuration stays and the error is logged.
+void ReloadAgent(const std::string& config_path, mash::agent::AgentConfig& running,
+                 mash::agent::Channel& channel, mash::agent::Responder& responder,
+                 mash::agent::AgentStatusStore* status, const mash::common::Clock& clock) {
+  mash::common::NotifyReloading("reloading configuration");
+  auto fail = [](std::string_view part, const mash::Status& error) {
+    mash::common::LogError("agent.reload_failed", {{"part", part}, {"error", error.ToString()}});
+    mash::common::NotifyReady("running; last reload failed");
+  };
+  auto fresh = mash::agent::LoadAgentConfig(config_path);
+  if (!fresh.ok()) return fail("config", fresh.status());
+  auto ctx = mash::crypto::MakeTlsContext(fresh->tls);
+  if (!ctx.ok()) return fail("tls", ctx.status());
+  auto policies =
+      mash::agent::LoadDisclosurePolicies(fresh->policy, running.agency_type, clock.NowUnix());
+  if (!policies.ok()) return fail("policy", policies.status());
+
+  const std::vector<std::string> restart = RestartNeeded(running, *fresh);
+  for (const auto& what : restart) {
+    mash::common::LogWarn("agent.reload_restart_needed", {{"setting", what}});
+  }
+  const std::string before = responder.policies().enforced().version;
+  mash::common::SetLogLevel(fresh->log.level);
+  channel.SetTlsContext(std::move(*ctx));  // from the next connection
+  responder.SetPolicies(*policies);
+  const mash::policy::PolicySet& now = responder.policies();
+  const std::string shadow = now.shadow() ? now.shadow()->version : "";
+  if (now.enforced().version != before) {
+    mash::common::LogInfo("policy.changed", {{"policy", now.enforced().id},
+                                             {"from", before},
+                                             {"version", now.enforced().version},
+                                             {"shadow", shadow}});
+  }
+  if (status != nullptr) status->RecordPolicy(now.enforced().version, shadow);
+  running.log.level = fresh->log.level;
+  running.tls = fresh->tls;
+  running.policy = fresh->policy;
+  running.drain_timeout = fresh->drain_timeout;
+  mash::common::LogInfo("agent.reloaded",
+                        {{"policy", now.enforced().version}, {"restart_needed", restart}});
+  mash::common::NotifyReady("running");
+}
+
+int Run(const std::string& config_path, mash::agent::AgentConfig config) {
   mash::common::InitLogging(config.log);
   mash::common::SystemClock clock;
   mash::common::SystemRandom random;
@@ -132,14 +223,51 @@ int Run(const mash::agent::AgentConfig& config) {
     ops_server = std::move(*started);
   }
   std::shared_ptr<mash::agent::CertificateRenewer> renewer;
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
+  std::unique_ptr<mash::agent::AgentStatusStore> status_store;
+  // WATCHDOG=1 while the event loop turns, when the unit sets WatchdogSec.
+  boost::asio::steady_timer watchdog(io);
+  const auto watchdog_interval = mash::common::WatchdogPingInterval();
+  std::function<void()> ping_watchdog = [&] {
+    watchdog.expires_after(*watchdog_interval);
+    watchdog.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      mash::common::NotifyServiceManager("WATCHDOG=1");
+      ping_watchdog();
+    });
+  };
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  bool stopping = false;
+  bool stopped = false;  // the channel stopped: the signal wait is not armed again
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int sig) {
     if (ec) return;
     mash::common::LogInfo("agent.signal", {{"signal", sig}});
-    if (renewer) renewer->Stop();
-    if (ops_server) ops_server->Stop();
-    channel->Stop();
-  });
+    if (sig == SIGHUP) {
+      if (!stopping) {
+        ReloadAgent(config_path, config, *channel, **responder, status_store.get(), clock);
+      }
+    } else if (stopping) {
+      mash::common::LogWarn("agent.stop_now");  // a second stop signal: no more waiting
+      if (ops_server) ops_server->Stop();
+      channel->Stop();
+      watchdog.cancel();
+      return;  // not waiting again: the io_context ends once the channel's work is gone
+    } else {
+      stopping = true;
+      mash::common::NotifyStopping("finishing answers");
+      if (renewer) renewer->Stop();
+      // Without a connection the drained callback runs at once, inside this handler.
+      channel->Drain(config.drain_timeout, [&] {
+        stopped = true;
+        if (ops_server) ops_server->Stop();
+        channel->Stop();
+        watchdog.cancel();
+        signals.cancel();
+      });
+    }
+    if (!stopped) signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
   // Renews the certificate before it expires; the channel uses it from its next connection.
   renewer = std::make_shared<mash::agent::CertificateRenewer>(io, config, clock, [&] {
     auto renewed = mash::crypto::MakeTlsContext(config.tls);
@@ -153,17 +281,22 @@ int Run(const mash::agent::AgentConfig& config) {
   // Live state for `mash-agent status`; advisory, so a failure is logged and not fatal.
   auto status = mash::agent::AgentStatusStore::Open(config, clock);
   if (status.ok()) {
+    status_store = std::move(*status);
     const auto& policies = (*responder)->policies();
-    (*status)->RecordStart(::getpid(), policies.enforced().version,
-                           policies.shadow() ? policies.shadow()->version : "");
-    channel->set_observer(status->get());
+    status_store->RecordStart(::getpid(), policies.enforced().version,
+                              policies.shadow() ? policies.shadow()->version : "");
+    channel->set_observer(status_store.get());
   } else {
     mash::common::LogWarn("status.unavailable", {{"error", status.status().message()}});
   }
   renewer->Start();
   channel->Start();
+  // Keys, records, the disclosure policy and the databases are open: the agent answers as soon
+  // as the hub is reachable.
+  if (watchdog_interval) ping_watchdog();
+  mash::common::NotifyReady("running");
   io.run();
-  if (status.ok()) (*status)->RecordStop();
+  if (status_store) status_store->RecordStop();
   mash::common::LogInfo("agent.stopped", {{"agency", config.agency_id}});
   return kExitOk;
 }
@@ -274,5 +407,5 @@ int main(int argc, char** argv) {
               << " alarm(s) cleared; the next checkpoint the hub shows will be trusted\n";
     return kExitOk;
   }
-  return Run(*config);
+  return Run(config_path, std::move(*config));
 }

@@ -43,8 +43,8 @@ AgentMetrics::AgentMetrics(prometheus::Registry& r)
                        .Name("mash_agent_certificate_expiry_timestamp_seconds")
                        .Help("notAfter of the agent's certificates, Unix seconds")
                        .Register(r)) {
-  for (const char* outcome : {"answered", "no_match", "held_for_review", "refused",
-                              "rejected", "unavailable", "failed"}) {
+  for (const char* outcome : {"answered", "no_match", "held_for_review", "refused", "rejected",
+                              "unavailable", "failed"}) {
     queries_.Add({{"outcome", outcome}});
   }
 }

@@ -31,6 +31,9 @@ nlohmann::json LoggedCategory(const schemas::CategoryAnswer& c) {
 
 // The answer-body schema's limit on matched_on.
 constexpr size_t kMaxMatchedOn = 16;
+// Answers one check may have in the disclosure log: the first and its follow-ups, one per review
+// item (a few at most); more are not looked at when a query comes again.
+constexpr int kMaxAnswersPerCheck = 64;
 
 // A category the policy would release, of a possible match: it waits for the custodian.
 schemas::CategoryAnswer PossibleMatchReview(const schemas::CategoryAnswer& released) {
@@ -363,6 +366,26 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
     Count("refused");
     return Unavailable("hub audit checkpoint not accepted");
   }
+  // The hub sends a query again (a new envelope, the same check) when it has no answer to it:
+  // an answer recorded here that never arrived (the agent stopped, the connection dropped) is
+  // replaced by the new one, so that the disclosure log holds one disclosure per query. Once
+  // the hub acknowledged an answer of this check with a receipt, nothing more leaves for it.
+  auto earlier = log_->AnswersSince(0, opened.header.check_ref, kMaxAnswersPerCheck);
+  if (!earlier.ok()) {
+    common::LogError("disclosure_log.read_failed",
+                     {{"check", opened.header.check_ref}, {"error", earlier.status().message()}});
+    return Unavailable("disclosure log unavailable");
+  }
+  std::optional<std::string> replaces;
+  for (const auto& e : *earlier) {
+    auto receipt = log_->FindReceipt(e.answer_id);
+    if (!receipt.ok()) return Unavailable("disclosure log unavailable");
+    if (*receipt) {
+      common::LogWarn("query.already_answered", {{"check", opened.header.check_ref}});
+      return FailedPrecondition("query already answered");
+    }
+    replaces = e.answer_id;
+  }
   const Built built = BuildAnswer(opened, *found);
   const std::string& version = policies_->enforced().version;
   outgoing_.clear();
@@ -409,7 +432,8 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
   record.held = built.body.held;
   record.categories = built.categories;
   record.shadow = built.shadow;
-  if (Status s = log_->RecordAnswer(record); !s.ok()) {
+  if (Status s = replaces ? log_->ReplaceAnswer(*replaces, record) : log_->RecordAnswer(record);
+      !s.ok()) {
     common::LogError("disclosure_log.write_failed",
                      {{"check", h.check_ref}, {"error", s.message()}});
     disclosure_log_failing_ = true;
@@ -421,6 +445,7 @@ Result<std::string> Responder::FinishAnswer(const OpenedQuery& opened, Result<Fo
   Count(!built.pending.empty()       ? "held_for_review"
         : built.body.match == "none" ? "no_match"
                                      : "answered");
+  if (replaces) common::LogWarn("answer.resent", {{"check", h.check_ref}});
   for (const auto& category : built.notify) {
     common::LogInfo("custodian.notify", {{"check", h.check_ref}, {"category", category}});
   }

@@ -56,6 +56,11 @@ void AgentStatusStore::Write(const std::map<std::string, std::string>& values) {
   if (!s.ok()) common::LogWarn("status.write_failed", {{"error", s.message()}});
 }
 
+void AgentStatusStore::RecordPolicy(const std::string& policy_version,
+                                    const std::string& shadow_version) {
+  Write({{"policy_version", policy_version}, {"shadow_version", shadow_version}});
+}
+
 void AgentStatusStore::RecordStart(int64_t pid, const std::string& policy_version,
                                    const std::string& shadow_version) {
   queries_ = answers_ = connects_ = chases_ = chases_refused_ = 0;

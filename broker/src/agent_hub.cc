@@ -48,8 +48,10 @@ bool LogDue(std::chrono::steady_clock::time_point& last) {
 // One authenticated agent connection. Kept alive by its pending operations.
 class AgentSession : public std::enable_shared_from_this<AgentSession> {
  public:
-  AgentSession(tcp::socket&& socket, net::ssl::context& tls, std::shared_ptr<AgentHub> hub)
-      : ws_(std::move(socket), tls),
+  AgentSession(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls,
+               std::shared_ptr<AgentHub> hub)
+      : tls_(std::move(tls)),
+        ws_(std::move(socket), *tls_),
         hub_(std::move(hub)),
         id_(hub_->next_session_++),
         hello_timer_(ws_.get_executor()),
@@ -346,6 +348,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     if (close_after_writes_) DoClose();
   }
 
+  // The context this connection was accepted with, kept while it lives (a reload swaps the
+  // hub's for new connections).
+  std::shared_ptr<net::ssl::context> tls_;
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
   std::shared_ptr<AgentHub> hub_;
   const uint64_t id_;
@@ -426,10 +431,20 @@ void AgentHub::DoAccept() {
           beast::error_code ignored;
           socket.close(ignored);
         } else {
-          std::make_shared<AgentSession>(std::move(socket), *self->tls_, self)->Run();
+          std::make_shared<AgentSession>(std::move(socket), self->tls_, self)->Run();
         }
-        if (!self->stopped_) self->DoAccept();
+        if (!self->stopped_ && self->accepting_) self->DoAccept();
       });
+}
+
+void AgentHub::SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls) {
+  tls_ = std::move(tls);
+}
+
+void AgentHub::StopAccepting() {
+  accepting_ = false;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
 }
 
 void AgentHub::Stop() {

@@ -118,7 +118,10 @@ nlohmann::json ErrorBody(std::string_view code, std::string_view message) {
 class ApiSession : public std::enable_shared_from_this<ApiSession> {
  public:
   ApiSession(tcp::socket&& socket, ApiServer::Impl* server)
-      : stream_(std::move(socket), *server->tls), server_(server), order_(server->next_order++) {
+      : tls_(server->tls),
+        stream_(std::move(socket), *tls_),
+        server_(server),
+        order_(server->next_order++) {
     ++server_->connections;
     server_->sessions.insert(this);
     server_->pending.emplace(order_, this);
@@ -806,6 +809,9 @@ class ApiSession : public std::enable_shared_from_this<ApiSession> {
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
   }
 
+  // The context this connection was accepted with, kept while it lives (a reload swaps the
+  // server's for new connections).
+  std::shared_ptr<net::ssl::context> tls_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   ApiServer::Impl* server_;
   beast::flat_buffer buffer_;
@@ -903,6 +909,14 @@ Result<std::shared_ptr<ApiServer>> ApiServer::Start(net::io_context& io,
 }
 
 ApiServer::~ApiServer() = default;
+
+void ApiServer::SetTlsContext(std::shared_ptr<net::ssl::context> tls) {
+  impl_->tls = std::move(tls);
+}
+
+void ApiServer::SetTokens(std::vector<ApiToken> tokens) {
+  impl_->options.tokens = std::move(tokens);
+}
 
 void ApiServer::Stop() {
   impl_->stopped = true;

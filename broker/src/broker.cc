@@ -5,6 +5,7 @@
 #include <map>
 
 #include "mash/common/log.h"
+#include "mash/common/notify.h"
 #include "mash/crypto/cert_info.h"
 #include "mash/crypto/tls.h"
 #include "mash/policy/loader.h"
@@ -12,6 +13,9 @@
 
 namespace mash::broker {
 namespace {
+
+// A drain looks at the queries in flight this often.
+constexpr std::chrono::milliseconds kDrainPoll{50};
 
 // Retention runs on the sweep timer once an hour (checks: once a minute).
 constexpr int kSweepsPerPurge = 3600;
@@ -50,10 +54,11 @@ Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const BrokerConfig& config
 // What the broker started with last time (policy versions, key fingerprints), in its own
 // database, so that each change is recorded once in the audit trail: a published policy taking
 // effect (policy_published) and a changed key (key_changed). Runs before anything is served, and
-// fails the start when the events cannot be recorded.
-Status RecordStartupChanges(const BrokerConfig& config, const policy::PolicySet& agreement,
-                            const std::vector<std::string>& signers, const Courier& courier,
-                            const crypto::SigningPublicKey& audit_key, audit::AuditLog& log) {
+// fails the start when the events cannot be recorded; again at each reload (SIGHUP), before the
+// reloaded agreement is put in force.
+Status RecordChanges(const BrokerConfig& config, const policy::PolicySet& agreement,
+                     const std::vector<std::string>& signers, const Courier& courier,
+                     const std::string& audit_key_fingerprint, audit::AuditLog& log) {
   MASH_ASSIGN_OR_RETURN(auto db, storage::Database::Open({config.database, config.database_key}));
   MASH_RETURN_IF_ERROR(db->Exec(
       "CREATE TABLE IF NOT EXISTS broker_state(key TEXT PRIMARY KEY, value TEXT NOT NULL)"));
@@ -61,7 +66,7 @@ Status RecordStartupChanges(const BrokerConfig& config, const policy::PolicySet&
   now["policy.enforced"] = agreement.enforced().version;
   now["policy.shadow"] = agreement.shadow() ? agreement.shadow()->version : "";
   now["key.hub"] = courier.SignFingerprint() + " " + courier.EncFingerprint();
-  now["key.audit"] = audit_key.Fingerprint();
+  now["key.audit"] = audit_key_fingerprint;
   for (const auto& [id, reg] : courier.agencies()) {
     now["key.agency." + id] = reg.sign.Fingerprint() + " " + reg.enc.Fingerprint();
   }
@@ -111,7 +116,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                                                const common::Clock& clock,
                                                common::RandomSource& random,
                                                std::shared_ptr<prometheus::Registry> registry) {
-  std::unique_ptr<Broker> b(new Broker(io));
+  std::unique_ptr<Broker> b(new Broker(io, config, clock));
   b->registry_ = registry ? std::move(registry) : std::make_shared<prometheus::Registry>();
   b->metrics_ = std::make_unique<BrokerMetrics>(*b->registry_);
   b->certificates_ = {{"agent_listener", config.tls.cert_chain_file},
@@ -199,8 +204,9 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
                      {config.database, config.database_key}, b->audit_.get(), clock, random,
                      [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
                      staff_options));
-  MASH_RETURN_IF_ERROR(RecordStartupChanges(config, *agreement.set, agreement.signers, *b->courier_,
-                                            audit_public, *b->audit_));
+  b->audit_fingerprint_ = audit_public.Fingerprint();
+  MASH_RETURN_IF_ERROR(RecordChanges(config, *agreement.set, agreement.signers, *b->courier_,
+                                     b->audit_fingerprint_, *b->audit_));
   CheckServiceOptions check_options;
   check_options.query_lifetime = config.query_lifetime;
   // Half the connection's queue for queries leaves room for pings and errors.
@@ -316,6 +322,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(boost::asio::io_context& io,
     b->ops_ = std::move(*ops);
   }
   b->ScheduleSweep();
+  b->ScheduleWatchdog();
   common::LogInfo("broker.ready", {{"agent_port", b->hub_->port()},
                                    {"api_port", b->api_->port()},
                                    {"ops_port", b->ops_port()},
@@ -352,7 +359,7 @@ std::vector<std::string> Broker::NotReady() const {
   if (audit_->commit_failing()) failing.emplace_back("audit_log_failing");
   // A database of this process found its disk full and has not written since (storage.full).
   if (storage::StorageFull()) failing.emplace_back("storage_full");
-  if (draining_) failing.emplace_back("draining");
+  if (draining()) failing.emplace_back("draining");
   if (stopped_) failing.emplace_back("stopped");
   return failing;
 }
@@ -369,11 +376,172 @@ void Broker::RefreshMetrics() {
   }
 }
 
+void Broker::ScheduleWatchdog() {
+  const auto interval = common::WatchdogPingInterval();
+  if (!interval) return;
+  watchdog_timer_.expires_after(*interval);
+  watchdog_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    // The event loop turned within the interval: the pings stop when it hangs, and systemd
+    // restarts the unit.
+    common::NotifyServiceManager("WATCHDOG=1");
+    ScheduleWatchdog();
+  });
+}
+
+void Broker::BeginDrain(std::function<void()> drained) {
+  if (stopped_ || draining()) return;
+  checks_->BeginDrain();
+  hub_->StopAccepting();
+  drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_timeout;
+  on_drained_ = std::move(drained);
+  common::LogInfo("broker.draining", {{"in_flight", checks_->InFlightQueries()},
+                                      {"bound_s", config_.drain_timeout.count()}});
+  WatchDrain();
+}
+
+void Broker::WatchDrain() {
+  const size_t in_flight = checks_->InFlightQueries();
+  const bool timed_out = std::chrono::steady_clock::now() >= drain_deadline_;
+  if (in_flight == 0 || timed_out) {
+    if (timed_out && in_flight > 0) {
+      // Stored as sent: after the restart they stay open until answered or past their deadline.
+      common::LogWarn("broker.drain_timed_out", {{"in_flight", in_flight}});
+    } else {
+      common::LogInfo("broker.drained");
+    }
+    auto drained = std::move(on_drained_);
+    on_drained_ = nullptr;
+    if (drained) drained();
+    return;
+  }
+  common::NotifyStatus("draining: " + std::to_string(in_flight) + " queries in flight");
+  drain_timer_.expires_after(kDrainPoll);
+  drain_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    WatchDrain();
+  });
+}
+
+void Broker::RecordReloadFailure(std::string_view part, const Status& error) {
+  common::LogError("broker.reload_failed", {{"part", part}, {"error", error.ToString()}});
+  audit::AuditEvent e;
+  e.type = audit::EventType::kRequestFailed;
+  e.outcome = audit::Outcome::kFailed;
+  e.person = "mash-broker";
+  e.role = "system";
+  e.organisation = config_.hub_id;
+  e.detail = "reload_failed:" + std::string(part);
+  if (auto r = audit_->AppendAndWait(std::move(e)); !r.ok()) {
+    common::LogError("audit.append_failed", {{"error", r.status().ToString()}});
+  }
+}
+
+std::vector<std::string> Broker::RestartNeeded(const BrokerConfig& fresh) const {
+  const BrokerConfig& old = config_;
+  std::vector<std::string> out;
+  auto check = [&out](bool changed, const char* what) {
+    if (changed) out.emplace_back(what);
+  };
+  check(fresh.hub_id != old.hub_id, "hub.id");
+  check(fresh.log.file != old.log.file, "log.file");
+  check(fresh.agent_address != old.agent_address || fresh.agent_port != old.agent_port,
+        "agents listen address");
+  check(fresh.api_address != old.api_address || fresh.api_port != old.api_port,
+        "api listen address");
+  check(fresh.max_connections != old.max_connections || fresh.max_pending != old.max_pending ||
+            fresh.max_pending_per_address != old.max_pending_per_address ||
+            fresh.max_connections_per_agency != old.max_connections_per_agency ||
+            fresh.max_queue != old.max_queue || fresh.handshake_timeout != old.handshake_timeout ||
+            fresh.idle_timeout != old.idle_timeout || fresh.ping_interval_s != old.ping_interval_s,
+        "agents limits");
+  check(fresh.query_lifetime != old.query_lifetime, "checks.query_lifetime_s");
+  check(fresh.sign_key != old.sign_key || fresh.enc_key != old.enc_key, "hub keys");
+  check(fresh.database != old.database || fresh.database_key != old.database_key,
+        "storage database");
+  check(!(fresh.audit == old.audit), "audit");
+  check(!(fresh.agencies == old.agencies), "agency");
+  check(fresh.check_retention != old.check_retention, "retention");
+  check(!(fresh.staff == old.staff), "staff");
+  check(fresh.enrolment != old.enrolment, "enrolment");
+  check(!(fresh.deadlines == old.deadlines), "deadlines");
+  check(!(fresh.alerts == old.alerts), "alerts");
+  check(!(fresh.console == old.console), "console");
+  return out;
+}
+
+Status Broker::Reload(const BrokerConfig& fresh) {
+  if (stopped_ || draining()) return FailedPrecondition("the broker is stopping");
+  // Everything new is built first; nothing is put in force unless all of it loaded.
+  crypto::TlsOptions agent_tls = fresh.tls;
+  agent_tls.role = crypto::TlsRole::kServer;
+  agent_tls.require_client_cert = true;
+  crypto::TlsOptions api_tls = agent_tls;
+  api_tls.require_client_cert = false;
+  auto agent_ctx = crypto::MakeTlsContext(agent_tls);
+  auto api_ctx = agent_ctx.ok() ? crypto::MakeTlsContext(api_tls) : agent_ctx;
+  if (!agent_ctx.ok() || !api_ctx.ok()) {
+    const Status error = agent_ctx.ok() ? api_ctx.status() : agent_ctx.status();
+    RecordReloadFailure("tls", error);
+    return error;
+  }
+  const policy::PolicySource source{fresh.policy.agreement, fresh.policy.store,
+                                    fresh.policy.trusted_keys};
+  auto agreement = policy::LoadPolicySet(source, policy::PolicyKind::kSharingAgreement,
+                                         std::nullopt, clock_.NowUnix());
+  if (!agreement.ok()) {
+    RecordReloadFailure("policy", agreement.status());
+    return agreement.status();
+  }
+  const policy::Policy& enforced = agreement->set->enforced();
+  for (const auto& w : agreement->warnings) {
+    common::LogWarn("policy.warning", {{"policy", enforced.id}, {"warning", w.ToString()}});
+  }
+  if (fresh.policy.trusted_keys.empty()) {
+    common::LogWarn("policy.unsigned_accepted",
+                    {{"policy", enforced.id}, {"hint", "set policy.trusted_keys in production"}});
+  }
+  // A new agreement version takes effect only once its policy_published event has committed.
+  if (Status recorded = RecordChanges(config_, *agreement->set, agreement->signers, *courier_,
+                                      audit_fingerprint_, *audit_);
+      !recorded.ok()) {
+    RecordReloadFailure("policy", recorded);
+    return recorded;
+  }
+
+  const std::vector<std::string> restart = RestartNeeded(fresh);
+  for (const auto& what : restart) {
+    common::LogWarn("broker.reload_restart_needed", {{"setting", what}});
+  }
+  common::SetLogLevel(fresh.log.level);
+  hub_->SetTlsContext(std::move(*agent_ctx));
+  api_->SetTlsContext(std::move(*api_ctx));
+  api_->SetTokens(fresh.api_tokens);
+  checks_->SetAgreement(agreement->set);
+  policy_view_->SetAgreement(agreement->set, agreement->signers);
+  // What is in force now: the listen addresses, paths and keys stay as started.
+  config_.log.level = fresh.log.level;
+  config_.tls = fresh.tls;
+  config_.api_tokens = fresh.api_tokens;
+  config_.policy = fresh.policy;
+  config_.drain_timeout = fresh.drain_timeout;
+  common::LogInfo(
+      "broker.reloaded",
+      {{"policy", enforced.id},
+       {"version", enforced.version},
+       {"shadow", agreement->set->shadow() ? agreement->set->shadow()->version : std::string()},
+       {"signers", agreement->signers.size()},
+       {"restart_needed", restart}});
+  return Status::Ok();
+}
+
 void Broker::Stop() {
   if (stopped_) return;
   stopped_ = true;
   sweep_timer_.cancel();
   if (ops_) ops_->Stop();
+  drain_timer_.cancel();
+  watchdog_timer_.cancel();
   api_->Stop();
   hub_->Stop();
   // Sign what was recorded since the last checkpoint, so that the log a restart (or an IG

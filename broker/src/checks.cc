@@ -325,6 +325,10 @@ void CheckService::RecordFailure(const std::string& agency, std::string_view det
 }
 
 void CheckService::Raise(const RaiseRequest& request, const Staff& staff, Done done) {
+  if (draining_) {
+    RecordRefusal(staff, "broker_draining");
+    return done(Unavailable("the broker is stopping"));
+  }
   for (const auto& a : request.agencies) {
     if (courier_.FindAgency(a) == nullptr) {
       RecordRefusal(staff, "unknown_agency");
@@ -506,6 +510,7 @@ void CheckService::OnRaiseSaved(const std::string& id, Status saved, const Done&
 }
 
 void CheckService::DispatchWaiting(const std::string& agency) {
+  if (draining_) return;  // stored as queued: the next start sends them
   auto& queue = waiting_[agency];
   while (!queue.empty() && in_flight_[agency] < options_.max_in_flight && hub_ &&
          hub_->IsOnline(agency)) {
@@ -1133,6 +1138,20 @@ void CheckService::OnAgentOffline(const std::string& agency) {
   // Nothing to do: OnSessionClosed has already put back what the connection carried.
 }
 
+size_t CheckService::InFlightQueries() const {
+  size_t n = 0;
+  for (const auto& [_, check] : checks_) {
+    if (!check.outcome.empty()) continue;
+    for (const auto& [agency, part] : check.parts) {
+      if (part.state == PartState::kSending || part.state == PartState::kSent ||
+          part.state == PartState::kRecording) {
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
 void CheckService::Sweep() {
   for (auto& [_, check] : checks_) {
     WatchDeadlines(check);
@@ -1325,6 +1344,10 @@ nlohmann::json CheckService::Summary(const Check& check) const {
 
 void CheckService::Authorise(const std::string& id, const Staff& staff, bool approve,
                              const std::string& reason, Done done) {
+  if (approve && draining_) {  // its queries would go out after the drain began
+    RecordRefusal(staff, "broker_draining");
+    return done(Unavailable("the broker is stopping"));
+  }
   const auto it = checks_.find(id);
   if (it == checks_.end() || !it->second.recorded) return done(NotFound("no such check"));
   Check& check = it->second;

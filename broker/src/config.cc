@@ -308,6 +308,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.staff.session_idle =
       std::chrono::minutes(r.Integer("staff.session_idle_minutes", 30, 1, 24 * 60));
   c.staff.token_days_max = static_cast<int>(r.Integer("staff.token_days_max", 365, 1, 365));
+  c.drain_timeout = std::chrono::seconds(r.Integer("lifecycle.drain_timeout_s", 10, 0, 600));
   c.console.enabled = r.Bool("console.enabled", false);
   if (c.console.enabled) {
     c.console.assets = r.Path("console.assets");

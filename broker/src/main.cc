@@ -1,13 +1,19 @@
-// mash-broker: reads its configuration, builds the broker and runs the event loop until
-// SIGTERM or SIGINT. Everything else lives in the mash::broker library.
+// mash-broker: reads its configuration, builds the broker and runs the event loop. Signals, on
+// the event loop: SIGHUP reads the configuration file again and reloads what can change live
+// (Broker::Reload); SIGTERM or SIGINT drains (Broker::BeginDrain) and then stops; a second one
+// stops at once. The service manager hears READY=1 once the audit log verified and both
+// listeners are bound, RELOADING=1 then READY=1 around a reload, STOPPING=1 at the first stop
+// signal (common/notify.h). Everything else lives in the mash::broker library.
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <iostream>
 
 #include "mash/broker/broker.h"
 #include "mash/common/clock.h"
 #include "mash/common/log.h"
+#include "mash/common/notify.h"
 #include "mash/policy/loader.h"
 
 namespace {
@@ -16,6 +22,19 @@ constexpr int kExitOk = 0;
 constexpr int kExitCheckFailed = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitUnavailable = 3;
+
+// SIGHUP: the configuration file read again, then Broker::Reload. Whatever fails leaves the
+// running configuration in force.
+void Reload(mash::broker::Broker& broker, const std::string& config_path) {
+  mash::common::NotifyReloading("reloading configuration");
+  auto fresh = mash::broker::LoadBrokerConfig(config_path);
+  if (!fresh.ok()) {
+    broker.RecordReloadFailure("config", fresh.status());
+  } else {
+    (void)broker.Reload(*fresh);  // logs and audits its own failures
+  }
+  mash::common::NotifyReady(fresh.ok() ? "serving" : "serving; last reload failed");
+}
 
 int Run(const std::string& config_path) {
   auto config = mash::broker::LoadBrokerConfig(config_path);
@@ -39,12 +58,34 @@ int Run(const std::string& config_path) {
         return kExitConfig;
     }
   }
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
+  mash::broker::Broker& b = **broker;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  bool stopping = false;
+  bool stopped = false;  // Stop() ran: the signal wait is not armed again, so run() returns
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int sig) {
     if (ec) return;
     mash::common::LogInfo("broker.signal", {{"signal", sig}});
-    (*broker)->Stop();
-  });
+    if (sig == SIGHUP) {
+      if (!stopping) Reload(b, config_path);
+    } else if (stopping) {
+      mash::common::LogWarn("broker.stop_now");  // a second stop signal: no more waiting
+      b.Stop();
+      return;  // not waiting again: the io_context ends once the broker's work is gone
+    } else {
+      stopping = true;
+      mash::common::NotifyStopping("draining");
+      // With nothing in flight the drained callback runs at once, inside this handler.
+      b.BeginDrain([&] {
+        stopped = true;
+        b.Stop();
+        signals.cancel();
+      });
+    }
+    if (!stopped) signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  mash::common::NotifyReady("serving");
   io.run();
   return kExitOk;
 }

@@ -540,8 +540,7 @@ void StaffDirectory::IssueToken(const std::string& user, const std::string& pass
 }
 
 void StaffDirectory::ChangePassword(const std::string& user, const std::string& password,
-                                    const std::string& new_password,
-                                    Done<IssuedCredential> done) {
+                                    const std::string& new_password, Done<IssuedCredential> done) {
   if (Status s = CheckNewPassword(user, new_password); !s.ok()) return done(s);
   if (new_password == password) {
     return done(InvalidArgument("/new_password must differ from /password"));

@@ -64,6 +64,8 @@ void InitLogging(const LogOptions& options) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void SetLogLevel(LogLevel level) { spdlog::default_logger()->set_level(ToSpd(level)); }
+
 void AddLogSink(std::shared_ptr<spdlog::sinks::sink> sink) {
   sink->set_pattern("%v");
   spdlog::default_logger()->sinks().push_back(std::move(sink));

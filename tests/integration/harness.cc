@@ -195,6 +195,9 @@ void TestHub::StopAgents() {
   agents_.clear();
 }
 
+agent::Channel& TestHub::AgentChannel(size_t index) { return *agents_.at(index)->channel; }
+boost::asio::io_context& TestHub::AgentIo(size_t index) { return agents_.at(index)->io; }
+
 Result<std::string> TestHub::Raise(const broker::RaiseRequest& request, const std::string& user,
                                    const std::string& role) {
   auto result = std::make_shared<std::promise<Result<nlohmann::json>>>();

@@ -90,6 +90,10 @@ class TestHub {
   // registry its metrics go to (throws for an agency not started).
   uint16_t agent_ops_port(const std::string& agency) const;
   prometheus::Registry& agent_registry(const std::string& agency);
+  // The channel of the `index`-th agent started (in StartAgent order) and its io_context: for
+  // draining one as its main() would on SIGTERM.
+  agent::Channel& AgentChannel(size_t index);
+  boost::asio::io_context& AgentIo(size_t index);
   // Waits until `agency` is online at the hub (or the timeout passes).
   bool WaitOnline(const std::string& agency, std::chrono::milliseconds timeout);
   // Stops the broker; StartBroker() brings a new one up on the same ports and database.

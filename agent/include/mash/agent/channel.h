@@ -25,6 +25,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,12 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   void Start();
   void Stop();
+  // SIGTERM: queries that arrive from now on are answered `unavailable` without being opened
+  // (the hub sends them again after the restart), no new connection is made, and `drained`
+  // runs on the io thread once the answers being computed have been sealed and written (or the
+  // connection ended), or `bound` has passed; the caller then calls Stop(). Once only.
+  void Drain(std::chrono::milliseconds bound, std::function<void()> drained);
+  bool draining() const { return draining_; }
   // Optional; must outlive the channel's connections. Set before Start.
   void set_observer(ChannelObserver* observer) { observer_ = observer; }
   // Optional (metrics.h): answer latency and the queries the lookup queue could not take. Must
@@ -93,6 +100,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void OnConnectionClosed(bool was_welcomed);
   void OnWelcomed();
   std::chrono::milliseconds NextBackoff();
+  void WatchDrain();
+
+  static constexpr std::chrono::milliseconds kDrainPoll{50};
 
   boost::asio::io_context& io_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
@@ -105,6 +115,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   common::RandomSource& random_;
   std::unique_ptr<LookupWorker> worker_;  // from Start to Stop
   boost::asio::steady_timer retry_timer_;
+  boost::asio::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::function<void()> on_drained_;
+  bool draining_ = false;
   std::weak_ptr<Connection> current_;
   std::chrono::milliseconds backoff_{0};
   bool stopped_ = true;

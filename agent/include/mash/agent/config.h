@@ -98,6 +98,9 @@ struct AgentConfig {
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{60000};
   std::chrono::seconds answer_lifetime{120};
+  // [lifecycle] drain_timeout_s: on SIGTERM, how long answers being computed may take to be
+  // sent before the agent closes its channel anyway.
+  std::chrono::seconds drain_timeout{10};
 };
 
 // InvalidArgument lists every problem as "file:line:col: message". `partial`, when given, gets

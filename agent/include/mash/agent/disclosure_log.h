@@ -73,6 +73,9 @@ class DisclosureLog {
 
   // AlreadyExists when the answer id was recorded before; storage errors otherwise.
   Status RecordAnswer(const DisclosureRecord& record);
+  // Puts `record` (a new envelope for the same check) in place of the answer `old_answer_id`,
+  // which never reached the hub: one disclosure per query. Storage errors.
+  Status ReplaceAnswer(const std::string& old_answer_id, const DisclosureRecord& record);
   // The answer sent with this envelope id. NotFound when this agent sent no such answer.
   Result<DisclosureRecord> FindAnswer(const std::string& answer_id);
   // Newest first, at most `limit`.

@@ -148,6 +148,11 @@ class Responder {
   std::string alarm_reason() const { return alarm_; }
   const audit::Witness& witness() const { return *witness_; }
   const policy::PolicySet& policies() const { return *policies_; }
+  // The disclosure policy for answers built from now on (a reload: SIGHUP; loaded and checked
+  // by LoadDisclosurePolicies as at start). On the io thread.
+  void SetPolicies(std::shared_ptr<const policy::PolicySet> policies) {
+    policies_ = std::move(policies);
+  }
   // For status and tests.
   DisclosureLog& disclosure_log() { return *log_; }
   // Counts query outcomes and disclosure-log appends (metrics.h); null: none. Must outlive the

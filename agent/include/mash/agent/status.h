@@ -67,6 +67,8 @@ class AgentStatusStore final : public ChannelObserver {
   void RecordStart(int64_t pid, const std::string& policy_version,
                    const std::string& shadow_version);
   void RecordStop();
+  // The policy versions in force after a reload (SIGHUP).
+  void RecordPolicy(const std::string& policy_version, const std::string& shadow_version);
 
   void OnConnected() override;
   void OnDisconnected() override;

@@ -97,6 +97,11 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   uint16_t port() const { return port_; }
   // Stops accepting and closes every session.
   void Stop();
+  // Stops accepting new connections; the open ones go on (a draining broker: SIGTERM).
+  void StopAccepting();
+  // The TLS context (certificate, key, CA, CRLs) for connections accepted from now on; each open
+  // connection keeps the one it was accepted with (a reload: SIGHUP).
+  void SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls);
 
   // Called once per frame sent with Send: true when it was written to the connection, false when
   // the connection closed first (the frame may then be sent again on a new connection).
@@ -146,6 +151,7 @@ class AgentHub : public std::enable_shared_from_this<AgentHub> {
   int connections_ = 0;
   uint64_t next_session_ = 1;
   bool stopped_ = false;
+  bool accepting_ = true;  // false once StopAccepting: sessions go on, no new ones
   std::set<AgentSession*> sessions_;
   // Sessions not yet welcomed, with their source address: an unauthenticated peer can hold
   // only these slots, never the ones agencies need once they are in.

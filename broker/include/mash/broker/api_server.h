@@ -110,6 +110,10 @@ class ApiServer : public std::enable_shared_from_this<ApiServer> {
   ~ApiServer();
   uint16_t port() const { return port_; }
   void Stop();
+  // The TLS context for connections accepted from now on; open ones keep theirs (SIGHUP).
+  void SetTlsContext(std::shared_ptr<boost::asio::ssl::context> tls);
+  // The broker.toml bearer tokens from now on (SIGHUP).
+  void SetTokens(std::vector<ApiToken> tokens);
 
   // Exposed for the session type in api_server.cc.
   struct Impl;

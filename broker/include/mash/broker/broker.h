@@ -13,8 +13,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,23 +68,54 @@ class Broker {
   uint16_t ops_port() const;
   prometheus::Registry& metrics_registry() { return *registry_; }
   BrokerMetrics& metrics() { return *metrics_; }
-  // Draining (SIGTERM, before Stop): /readyz answers 503 "draining" so that monitoring and any
-  // load balancer stop sending work, while what is in flight finishes. SetDraining(false)
-  // undoes it (a cancelled stop).
-  void SetDraining(bool draining) { draining_ = draining; }
   // What keeps the broker from doing its job, as /readyz names it; empty: ready.
   //   "audit_log_failing"  the last audit transaction failed (disk full, I/O error, size
   //                        ceiling): nothing can be recorded, so nothing is released
-  //   "draining"           SetDraining(true)
+  //   "storage_full"       a database of this process found its disk full (storage.full)
+  //   "draining"           BeginDrain ran (SIGTERM): monitoring and any load balancer stop
+  //                        sending work while what is in flight finishes
   //   "stopped"            Stop() ran: neither listener is bound
   std::vector<std::string> NotReady() const;
   // Sets the gauges read from state (checks by state, open alerts, certificate expiry); the ops
   // listener calls it before each /metrics.
   void RefreshMetrics();
+  // SIGHUP: puts in force what `fresh` (the config file read again) changes of the log level,
+  // the sharing agreement (its store, bundle or file, checked against its trusted keys as at
+  // start), the TLS certificate, key, CA and CRLs of both listeners (for new connections; open
+  // ones keep theirs), the broker.toml API tokens and the drain bound. Settings that need a
+  // restart (listen addresses, paths, keys, agencies, deadlines, alerts, staff, console, ...)
+  // keep their running values, each logged as broker.reload_restart_needed.
+  // All or nothing: when the certificates or the agreement do not load or verify, or the
+  // agreement's policy_published event cannot be recorded, nothing changes, the error is
+  // logged (broker.reload_failed) and audited (request_failed "reload_failed:tls" or
+  // "reload_failed:policy"), and the error is returned. A new agreement version is recorded
+  // (policy_published) before it is enforced. FailedPrecondition while draining or stopped.
+  Status Reload(const BrokerConfig& fresh);
+  // Logs and audits a reload that failed before it reached Reload (part "config": the file did
+  // not load or check).
+  void RecordReloadFailure(std::string_view part, const Status& error);
+
+  // SIGTERM: the one place the broker's drain state lives. From now on new checks and
+  // authorisations are refused (Unavailable: a generic 503), no new agent connection is
+  // accepted and queued queries stay queued; queries already sent go on, their answers are
+  // received, audited and compiled. `drained` runs on the io thread once none is in flight or
+  // [lifecycle] drain_timeout_s has passed (then the caller calls Stop()). Once only.
+  void BeginDrain(std::function<void()> drained);
+  // True from BeginDrain on (a readiness probe reports not ready).
+  bool draining() const { return checks_->draining(); }
 
  private:
-  explicit Broker(boost::asio::io_context& io) : sweep_timer_(io) {}
+  Broker(boost::asio::io_context& io, const BrokerConfig& config, const common::Clock& clock)
+      : config_(config), clock_(clock), sweep_timer_(io), drain_timer_(io), watchdog_timer_(io) {}
   void ScheduleSweep();
+  void ScheduleWatchdog();
+  void WatchDrain();
+  // The settings of `fresh` that differ from the running ones and need a restart.
+  std::vector<std::string> RestartNeeded(const BrokerConfig& fresh) const;
+
+  BrokerConfig config_;  // as started, with what reloads changed
+  const common::Clock& clock_;
+  std::string audit_fingerprint_;
 
   // Declared before the audit log, whose committer thread counts into them until it is joined.
   std::shared_ptr<prometheus::Registry> registry_;
@@ -113,8 +147,11 @@ class Broker {
   std::unique_ptr<StaffDirectory> staff_;
   std::shared_ptr<ops::OpsServer> ops_;  // null without [ops] listen
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer drain_timer_;
+  boost::asio::steady_timer watchdog_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::function<void()> on_drained_;
   bool stopped_ = false;
-  bool draining_ = false;
   int sweeps_ = 0;
 };
 

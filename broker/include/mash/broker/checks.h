@@ -227,6 +227,21 @@ class CheckService final : public AgentEvents {
   // Marks parts whose query expired without an answer. Called periodically.
   void Sweep();
   const policy::PolicySet& agreement() const { return *agreement_; }
+  // The agreement that decides checks raised from now on (a reload: SIGHUP). Checks already
+  // raised keep the decisions they were raised under.
+  void SetAgreement(std::shared_ptr<const policy::PolicySet> agreement) {
+    agreement_ = std::move(agreement);
+  }
+
+  // Draining (SIGTERM): from now on raising a check and authorising an override are refused
+  // with Unavailable (a generic 503) and a request_refused event (detail "broker_draining"),
+  // and queued queries stay queued (stored: they go out after the restart). Queries already on
+  // their way and their answers go on as before. There is no way back: the broker stops next.
+  void BeginDrain() { draining_ = true; }
+  bool draining() const { return draining_; }
+  // Agency parts whose query is on its way or was written to an agent and is not answered yet,
+  // or whose answer is being recorded, in checks that are not closed: what a drain waits for.
+  size_t InFlightQueries() const;
 
   // AgentEvents
   void OnAgentOnline(const std::string& agency) override;
@@ -442,6 +457,7 @@ class CheckService final : public AgentEvents {
   std::map<std::string, Check> checks_;
   std::map<std::string, std::deque<std::string>> waiting_;  // agency -> check ids, oldest first
   std::map<std::string, int> in_flight_;                    // agency -> parts kSending
+  bool draining_ = false;
   // The checkpoint size each connection (by its AgentHub session number) holds, as far as the
   // broker knows (from its hello, then from its welcome and each receipt sent over it), for the
   // consistency proofs it is owed. Per connection, not per agency: a second connection of the

@@ -26,6 +26,7 @@ struct AgencyEntry {
   std::string type;  // police | social-care | health | education | probation | housing
   std::filesystem::path sign_public_key;
   std::filesystem::path enc_public_key;
+  friend bool operator==(const AgencyEntry&, const AgencyEntry&) = default;
 };
 
 struct ApiToken {
@@ -33,6 +34,7 @@ struct ApiToken {
   std::string role;
   std::string sha256;  // hex SHA-256 of the bearer token; the token itself is never stored
   std::string team;    // the team whose checks the holder raises and reads
+  friend bool operator==(const ApiToken&, const ApiToken&) = default;
 };
 
 // The hub's audit log (DESIGN §8): its own SQLCipher database and key, the Ed25519 key that signs
@@ -50,6 +52,7 @@ struct AuditSettings {
   // A ceiling on the audit database's size (SQLite max_page_count): when it is reached, appends
   // fail and the broker refuses what it cannot record, instead of filling the disk. 0: none.
   uint64_t max_size_mb = 0;
+  friend bool operator==(const AuditSettings&, const AuditSettings&) = default;
 };
 
 // The sharing agreement the broker enforces: a signed bundle or a policy store (enforced and
@@ -58,6 +61,7 @@ struct PolicySettings {
   std::filesystem::path agreement;  // a bundle (.json) or, without trusted keys, a TOML file
   std::filesystem::path store;      // or a policy store folder (mashctl policy publish)
   std::vector<std::filesystem::path> trusted_keys;
+  friend bool operator==(const PolicySettings&, const PolicySettings&) = default;
 };
 
 // The enrolment authority ([enrolment], DESIGN §6): the online issuing CA that certifies agents
@@ -72,6 +76,7 @@ struct EnrolmentSettings {
   // The agent WebSocket URL given to enrolled agents; empty: wss://<Host of the enrol
   // request>:<agent port>/agent/v1.
   std::string agent_url;
+  friend bool operator==(const EnrolmentSettings&, const EnrolmentSettings&) = default;
 };
 
 // Agency-check deadlines ([deadlines], DESIGN §4): how long each urgency gives an agency, in
@@ -89,6 +94,7 @@ struct DeadlineSettings {
 
   // Every urgency of the built-in vocabulary with its deadline_hours.
   static std::map<std::string, std::chrono::seconds, std::less<>> DefaultAllowances();
+  friend bool operator==(const DeadlineSettings&, const DeadlineSettings&) = default;
 };
 
 // The calendar of `d` (WorkingCalendar::Create's errors; none for settings LoadBrokerConfig
@@ -108,6 +114,7 @@ struct StaffSettings {
   std::chrono::seconds session = std::chrono::hours(8);     // absolute session lifetime
   std::chrono::seconds session_idle = std::chrono::minutes(30);
   int token_days_max = 365;  // personal API tokens; the default is min(90, this)
+  friend bool operator==(const StaffSettings&, const StaffSettings&) = default;
 };
 
 // The IG alert queue ([alerts], docs/workflow.md): which use of the hub raises an alert besides an
@@ -121,6 +128,7 @@ struct AlertSettings {
   int volume_checks = 20;
   int volume_views = 50;
   std::chrono::seconds volume_window = std::chrono::hours(24);
+  friend bool operator==(const AlertSettings&, const AlertSettings&) = default;
 };
 
 // [console]: the web console (console.h, docs/console.md).
@@ -131,6 +139,7 @@ struct ConsoleOptions {
   std::string service_name = "MASH Exchange";
   // Unsaved answers of a check being raised are dropped after this long without a page view.
   std::chrono::seconds draft_idle{std::chrono::minutes(30)};
+  friend bool operator==(const ConsoleOptions&, const ConsoleOptions&) = default;
 };
 
 struct BrokerConfig {
@@ -180,6 +189,9 @@ struct BrokerConfig {
   DeadlineSettings deadlines;                  // [deadlines]; defaults when absent
   AlertSettings alerts;                        // [alerts]; defaults when absent
   ConsoleOptions console;                      // [console]: the web console (console.h)
+  // [lifecycle] drain_timeout_s: on SIGTERM, how long queries already sent may take to be
+  // answered (and their answers recorded) before the broker stops anyway.
+  std::chrono::seconds drain_timeout{10};
 };
 
 // Loads and checks `path`. InvalidArgument lists every problem as "file:line:col: message".

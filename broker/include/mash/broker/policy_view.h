@@ -171,6 +171,12 @@ class PolicyView final : public CheckService::PolicyObserver {
   Result<ShadowDifferences> Differences(const Staff& staff, int limit = 200) const;
 
   const policy::PolicySet& agreement() const { return *agreement_; }
+  // The agreement now enforced and the signers of its enforced version (a reload: SIGHUP).
+  void SetAgreement(std::shared_ptr<const policy::PolicySet> agreement,
+                    std::vector<std::string> signers) {
+    agreement_ = std::move(agreement);
+    signers_ = std::move(signers);
+  }
 
   // CheckService::PolicyObserver
   void OnShadowDiffers(const std::string& check_ref, const std::string& agency,

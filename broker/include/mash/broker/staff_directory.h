@@ -183,8 +183,7 @@ class StaffDirectory {
   Result<UserRow> Decide(const std::string& user, const std::string& checked_hash,
                          const std::string& verdict);
   void SetPasswordAndIssue(const UserRow& row, const std::string& new_password, bool session,
-                           int days,
-                           const std::string& label, Done<IssuedCredential> done);
+                           int days, const std::string& label, Done<IssuedCredential> done);
   Result<std::optional<UserRow>> LoadUser(const std::string& user) const;
   Result<IssuedCredential> Issue(const UserRow& row, bool session, int days,
                                  const std::string& label);

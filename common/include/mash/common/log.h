@@ -32,10 +32,13 @@ struct LogOptions {
   bool to_stderr = false;
   // Also append to this file, when set.
   std::optional<std::filesystem::path> file;
+  friend bool operator==(const LogOptions&, const LogOptions&) = default;
 };
 
 // Replaces the process logger. Safe to call again (e.g. on reload).
 void InitLogging(const LogOptions& options);
+// The lowest level written from now on, keeping the logger's sinks (a reload: SIGHUP).
+void SetLogLevel(LogLevel level);
 // Adds a sink to the current logger (tests capture lines with it).
 void AddLogSink(std::shared_ptr<spdlog::sinks::sink> sink);
 // Parses "debug" | "info" | "warn" | "error".

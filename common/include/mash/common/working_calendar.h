@@ -69,6 +69,7 @@ struct WorkingHours {
 
   // The index of `d` in `days`.
   static size_t DayIndex(std::chrono::weekday d) { return d.iso_encoding() - 1; }
+  friend bool operator==(const WorkingHours&, const WorkingHours&) = default;
 };
 
 class WorkingCalendar {
