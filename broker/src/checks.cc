@@ -1463,54 +1463,56 @@ std::map<std::string, size_t> CheckService::CountByState() const {
   std::map<std::string, size_t> out;
   for (const auto& [_, check] : checks_) ++out[OverallState(check)];
   return out;
-  void CheckService::NoteIfCompiled(Check & check) {
-    if (check.compiled_at != common::TimePoint{} || !check.recorded) return;
-    for (const auto& [_, p] : check.parts) {
-      if (IsOpen(p) || p.state == PartState::kAwaitingAuthorisation) return;
-    }
-    check.compiled_at = clock_.Now();
-    // Every agency's part is settled: the check is compiled (from when its queries could go out:
-    // raising, or the authorisation of an override).
-    if (options_.metrics != nullptr)
-      options_.metrics->CheckCompiled(check.compiled_at - check.started_at);
-  }
+}
 
-  void CheckService::WakeWaiters(const std::string& id) {
-    const auto now = clock_.Now();
-    std::vector<std::pair<std::string, Waiter>> ready;
-    for (auto it = id.empty() ? waiters_.begin() : waiters_.find(id); it != waiters_.end();) {
-      const auto check = checks_.find(it->first);
-      // Compiled, and on disk (not waiting in SaveThen's queue, whose flush wakes it).
-      const bool compiled =
-          check == checks_.end() ||
-          (check->second.compiled_at != common::TimePoint{} &&
-           std::find(save_ids_.begin(), save_ids_.end(), it->first) == save_ids_.end());
-      auto& list = it->second;
-      for (auto w = list.begin(); w != list.end();) {
-        if (compiled || now >= w->until) {
-          ready.emplace_back(it->first, std::move(*w));
-          w = list.erase(w);
-        } else {
-          ++w;
-        }
+void CheckService::NoteIfCompiled(Check& check) {
+  if (check.compiled_at != common::TimePoint{} || !check.recorded) return;
+  for (const auto& [_, p] : check.parts) {
+    if (IsOpen(p) || p.state == PartState::kAwaitingAuthorisation) return;
+  }
+  check.compiled_at = clock_.Now();
+  // Every agency's part is settled: the check is compiled (from when its queries could go out:
+  // raising, or the authorisation of an override).
+  if (options_.metrics != nullptr)
+    options_.metrics->CheckCompiled(check.compiled_at - check.started_at);
+}
+
+void CheckService::WakeWaiters(const std::string& id) {
+  const auto now = clock_.Now();
+  std::vector<std::pair<std::string, Waiter>> ready;
+  for (auto it = id.empty() ? waiters_.begin() : waiters_.find(id); it != waiters_.end();) {
+    const auto check = checks_.find(it->first);
+    // Compiled, and on disk (not waiting in SaveThen's queue, whose flush wakes it).
+    const bool compiled =
+        check == checks_.end() ||
+        (check->second.compiled_at != common::TimePoint{} &&
+         std::find(save_ids_.begin(), save_ids_.end(), it->first) == save_ids_.end());
+    auto& list = it->second;
+    for (auto w = list.begin(); w != list.end();) {
+      if (compiled || now >= w->until) {
+        ready.emplace_back(it->first, std::move(*w));
+        w = list.erase(w);
+      } else {
+        ++w;
       }
-      it = list.empty() ? waiters_.erase(it) : std::next(it);
-      if (!id.empty()) break;
     }
-    waiter_count_ -= ready.size();
-    for (auto& [check_id, w] : ready) ShowNow(check_id, w.staff, std::move(w.done));
+    it = list.empty() ? waiters_.erase(it) : std::next(it);
+    if (!id.empty()) break;
   }
+  waiter_count_ -= ready.size();
+  for (auto& [check_id, w] : ready) ShowNow(check_id, w.staff, std::move(w.done));
+}
 
-  nlohmann::json CheckService::Agencies() const {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [id, reg] : courier_.agencies()) {
-      out.push_back({{"id", id},
-                     {"name", reg.name},
-                     {"type", reg.type},
-                     {"online", hub_ && hub_->IsOnline(id)}});
-    }
-    return out;
+nlohmann::json CheckService::Agencies() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [id, reg] : courier_.agencies()) {
+    out.push_back({{"id", id},
+                   {"name", reg.name},
+                   {"type", reg.type},
+                   {"online", hub_ && hub_->IsOnline(id)}});
   }
+  return out;
+}
 
 }  // namespace mash::broker
 
