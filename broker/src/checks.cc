@@ -581,19 +581,37 @@ bool CheckService::Dispatch(Check& check, Part& part) {
   sent.agency = part.agency;
   sent.level = part.level;
   sent.rule = part.rule;
-  const auto hash = sealed->Hash();
+  const auto hash = sealed->envelope.Hash();
   sent.envelope_hashes.push_back(common::Bytes(hash.begin(), hash.end()));
   std::vector<audit::AuditEvent> events;
   events.push_back(std::move(sent));
-  AppendAll(std::move(events),
-            [this, id = check.id, agency = part.agency,
-             frame = schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->ToJson()).dump()](
-                Result<uint64_t> r) { OnQueryRecorded(id, agency, frame, std::move(r)); });
+  // The ticket holds the query's place in the agency's line while its event commits: a receipt
+  // or chase sealed after it waits behind it (outbox.h). Should this callback never run, the
+  // ticket is dropped with it and the place given up.
+  AppendAll(
+      std::move(events),
+      [this, id = check.id, agency = part.agency, ticket = sealed->ticket,
+       frame =
+           schemas::EnvelopeFrame(schemas::MessageType::kQuery, sealed->envelope.ToJson()).dump()](
+          Result<uint64_t> r) { OnQueryRecorded(id, agency, frame, ticket, std::move(r)); });
   return true;
 }
 
 void CheckService::OnQueryRecorded(const std::string& id, const std::string& agency,
-                                   const std::string& frame, Result<uint64_t> committed) {
+                                   const std::string& frame, const Outbox::Ticket& ticket,
+                                   Result<uint64_t> committed) {
+  if (!committed.ok()) {
+    ticket.Abandon();
+    return SendQuery(id, agency, frame, committed.status());
+  }
+  std::weak_ptr<int> alive = alive_;
+  ticket.Send([this, alive, id, agency, frame] {
+    if (!alive.expired()) SendQuery(id, agency, frame, Status::Ok());
+  });
+}
+
+void CheckService::SendQuery(const std::string& id, const std::string& agency,
+                             const std::string& frame, const Status& recorded) {
   Part* part = nullptr;
   if (const auto it = checks_.find(id); it != checks_.end()) {
     const auto pit = it->second.parts.find(agency);
@@ -602,13 +620,12 @@ void CheckService::OnQueryRecorded(const std::string& id, const std::string& age
       part = &pit->second;
     }
   }
-  if (part == nullptr || !committed.ok()) {
+  if (part == nullptr || !recorded.ok()) {
     --in_flight_[agency];
     if (part != nullptr) {
       part->state = PartState::kFailed;
-      common::LogError(
-          "query.audit_failed",
-          {{"check", id}, {"agency", agency}, {"error", committed.status().ToString()}});
+      common::LogError("query.audit_failed",
+                       {{"check", id}, {"agency", agency}, {"error", recorded.ToString()}});
     }
     DispatchWaiting(agency);
     return;
@@ -1054,23 +1071,30 @@ void CheckService::SendReceipt(const std::string& agency, const std::string& che
     return;
   }
   const std::string frame =
-      schemas::EnvelopeFrame(schemas::MessageType::kReceipt, sealed->ToJson()).dump();
+      schemas::EnvelopeFrame(schemas::MessageType::kReceipt, sealed->envelope.ToJson()).dump();
   std::weak_ptr<int> alive = alive_;
-  const uint64_t sent = hub_->SendTo(
-      agency, session, frame,
-      [this, alive, agency, check_ref, answer, answer_id, seq](bool written) {
-        if (alive.expired() || written) return;
-        // The connection closed before the receipt was written: it goes out again on the next
-        // connection the agency answers on (this one's held size no longer matters).
-        common::LogWarn("receipt.requeued", {{"agency", agency}, {"check", check_ref}});
-        KeepReceipt(agency, check_ref, answer, answer_id, seq);
-        SendKeptReceipts(agency);
-      });
-  if (sent == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
-  const auto h = held_size_.find(session);
-  if (auto cp = audit::ParseCheckpoint(receipt->checkpoint); cp.ok() && h != held_size_.end()) {
-    h->second = cp->checkpoint.size;
-  }
+  // In sequence order behind any query to the agency still waiting for its audit commit
+  // (outbox.h); usually at once. A receipt built meanwhile for the same connection holds a
+  // consistency proof from an older size, which stays valid.
+  sealed->ticket.Send([this, alive, agency, session, frame, check_ref, answer, answer_id, seq,
+                       checkpoint = receipt->checkpoint] {
+    if (alive.expired() || !hub_) return;
+    const uint64_t sent = hub_->SendTo(
+        agency, session, frame,
+        [this, alive, agency, check_ref, answer, answer_id, seq](bool written) {
+          if (alive.expired() || written) return;
+          // The connection closed before the receipt was written: it goes out again on the next
+          // connection the agency answers on (this one's held size no longer matters).
+          common::LogWarn("receipt.requeued", {{"agency", agency}, {"check", check_ref}});
+          KeepReceipt(agency, check_ref, answer, answer_id, seq);
+          SendKeptReceipts(agency);
+        });
+    if (sent == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
+    const auto h = held_size_.find(session);
+    if (auto cp = audit::ParseCheckpoint(checkpoint); cp.ok() && h != held_size_.end()) {
+      h->second = std::max(h->second, cp->checkpoint.size);
+    }
+  });
 }
 
 void CheckService::KeepReceipt(const std::string& agency, const std::string& check_ref,
@@ -1612,8 +1636,13 @@ void CheckService::SendChase(const Check& check, const Part& part) {
     common::LogError("chase.seal_failed", {{"check", check.id}, {"agency", part.agency}});
     return;
   }
-  hub_->Send(part.agency,
-             schemas::EnvelopeFrame(schemas::MessageType::kChase, sealed->ToJson()).dump());
+  std::weak_ptr<int> alive = alive_;
+  sealed->ticket.Send(
+      [this, alive, agency = part.agency,
+       frame =
+           schemas::EnvelopeFrame(schemas::MessageType::kChase, sealed->envelope.ToJson()).dump()] {
+        if (!alive.expired() && hub_) hub_->Send(agency, frame);
+      });
 }
 
 nlohmann::json CheckService::ToDocument(const Check& check) {

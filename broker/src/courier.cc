@@ -36,9 +36,8 @@ Status Courier::AddAgency(RegisteredAgency agency) {
   return Status::Ok();
 }
 
-Result<crypto::SealedEnvelope> Courier::Seal(const std::string& agency,
-                                             crypto::EnvelopeHeader header, std::string_view body,
-                                             std::chrono::seconds lifetime) {
+Result<Sealed> Courier::Seal(const std::string& agency, crypto::EnvelopeHeader header,
+                             std::string_view body, std::chrono::seconds lifetime) {
   const RegisteredAgency* reg = FindAgency(agency);
   if (reg == nullptr) return NotFound("unknown agency");
   MASH_ASSIGN_OR_RETURN(header.sequence, sequence_->Next());
@@ -49,7 +48,11 @@ Result<crypto::SealedEnvelope> Courier::Seal(const std::string& agency,
   header.recipient_key = reg->enc.Fingerprint();
   header.issued_at = clock_.NowUnix();
   header.expires_at = header.issued_at + lifetime.count();
-  return crypto::Seal(header, common::AsBytes(body), sign_, reg->enc, random_);
+  // Registered before sealing, so that a failure below abandons the sequence with the ticket.
+  Outbox::Ticket ticket = outbox_.Register(reg->id, header.sequence);
+  MASH_ASSIGN_OR_RETURN(crypto::SealedEnvelope envelope,
+                        crypto::Seal(header, common::AsBytes(body), sign_, reg->enc, random_));
+  return Sealed{std::move(envelope), std::move(ticket)};
 }
 
 Result<crypto::OpenedEnvelope> Courier::OpenFrom(const std::string& agency,

@@ -128,7 +128,10 @@ TEST_F(ApiTest, WaitHoldsTheViewUntilEveryAgencyAnswered) {
   ASSERT_TRUE(compiled.body.contains("compiled_at"));
   const std::string at = compiled.body["compiled_at"];
   for (const auto& part : compiled.body["agencies"]) {
-    EXPECT_EQ(part["state"], "answered");
+    // Health's policy leaves some categories to its custodian: its part is answered with those
+    // still under review (the check is compiled all the same).
+    const std::string state = part["state"];
+    EXPECT_TRUE(state == "answered" || state == "awaiting_agency_review") << state;
     EXPECT_GE(at, part["answered_at"].get<std::string>());  // same format: text order is time order
   }
   // Compiled: a wait answers at once, with the same compiled_at.

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
 #include <sstream>
 
 #include "harness.h"
@@ -118,6 +119,76 @@ TEST(HubTest, BacklogLargerThanTheConnectionQueueIsAllAnswered) {
   for (const auto& id : ids) {
     EXPECT_EQ(WaitForAnswers(hub, id, 20s)["state"], "answered") << id;
   }
+}
+
+// Checks raised while answers come back: the receipts for the answers are sealed after queries
+// still waiting for their query_sent events to commit, and must not overtake them (an agent
+// refuses an envelope whose sequence is not above the last it took, as replayed). Every part of
+// every check is answered, and no agent refused anything as replayed.
+TEST(HubTest, ChecksRaisedWhileAnswersComeBackAreAllAnsweredInSequence) {
+  auto sink_stream = std::make_shared<std::ostringstream>();
+  common::InitLogging({"test", common::LogLevel::kWarn, false, std::nullopt});
+  common::AddLogSink(std::make_shared<spdlog::sinks::ostream_sink_mt>(*sink_stream));
+  {
+    TestHub hub;
+    for (const auto& a : kAgencies) hub.StartAgent(a, Fixture(a));
+    for (const auto& a : kAgencies) ASSERT_TRUE(hub.WaitOnline(a, 10s)) << a;
+    constexpr int kChecks = 100;
+    std::mutex mu;
+    std::vector<std::string> ids;
+    int failed = 0;
+    const broker::RaiseRequest request = SampleRequest(kAgencies);
+    // Raised without waiting for each other, a few milliseconds apart, so that raises, queries,
+    // answers and receipts interleave on the broker's thread.
+    for (int i = 0; i < kChecks; ++i) {
+      boost::asio::post(hub.io(), [&] {
+        hub.broker().checks().Raise(
+            request, broker::Staff{"test.practitioner", "practitioner", "hub", "mash"},
+            [&](Result<nlohmann::json> r) {
+              std::lock_guard lock(mu);
+              if (r.ok()) {
+                ids.push_back(r->at("id").get<std::string>());
+              } else {
+                ++failed;
+              }
+            });
+      });
+      std::this_thread::sleep_for(3ms);
+    }
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      {
+        std::lock_guard lock(mu);
+        if (static_cast<int>(ids.size()) + failed == kChecks) break;
+      }
+      ASSERT_LT(std::chrono::steady_clock::now(), until) << "raises did not complete";
+      std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(failed, 0);
+    int unanswered = 0;
+    for (const auto& id : ids) {
+      const nlohmann::json check = WaitForAnswers(hub, id, 60s);
+      if (check["state"] != "answered") ++unanswered;
+      for (const auto& a : kAgencies) {
+        // Answered, or answered with some categories left to the agency's custodian.
+        const std::string state = Part(check, a)["state"];
+        EXPECT_TRUE(state == "answered" || state == "awaiting_agency_review")
+            << id << " " << a << " " << state;
+      }
+    }
+    EXPECT_EQ(unanswered, 0);
+    spdlog::default_logger()->flush();
+    std::istringstream lines(sink_stream->str());
+    int replayed = 0;
+    std::string example;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("replayed") == std::string::npos) continue;
+      ++replayed;
+      example = line;
+    }
+    EXPECT_EQ(replayed, 0) << example;
+  }
+  common::InitLogging({"test", common::LogLevel::kWarn, true, std::nullopt});
 }
 
 TEST(HubTest, AgentRefusesABrokerWithKeysOtherThanThePinnedOnes) {

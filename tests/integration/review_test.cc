@@ -282,7 +282,8 @@ class ChaseTest : public CustodianReviewTest {
       header.urgency = "amber";
       auto sealed = hub_->broker().courier().Seal("police", header, body.ToJson().dump(), 60s);
       EXPECT_TRUE(sealed.ok()) << sealed.status().ToString();
-      return sealed.ok() ? *sealed : crypto::SealedEnvelope{};
+      // Sent by hand below: its place in the outbox is given up when the ticket goes here.
+      return sealed.ok() ? sealed->envelope : crypto::SealedEnvelope{};
     });
   }
 

@@ -371,9 +371,17 @@ class CheckService final : public AgentEvents {
   void FlushUnauthenticated();
   // Appends `event` without waiting for its commit (for refusals and failures).
   void AppendUnwaited(audit::AuditEvent event);
-  // A query whose query_sent event committed (or failed): hand it to the agency's connection.
+  // A query whose query_sent event committed (or failed). Committed, it goes to the agency's
+  // connection in sequence order (outbox.h): at once when nothing sealed before it for that
+  // agency is still waiting, else once everything before it was sent or given up (SendQuery then
+  // runs later, and checks again that the part still waits for it). Failed, its sequence is
+  // given up.
   void OnQueryRecorded(const std::string& id, const std::string& agency, const std::string& frame,
-                       Result<uint64_t> committed);
+                       const Outbox::Ticket& ticket, Result<uint64_t> committed);
+  // Hands the query of (`id`, `agency`) to the agency's connection, when the part still waits for
+  // it and `recorded` is OK; otherwise releases its place in the in-flight cap.
+  void SendQuery(const std::string& id, const std::string& agency, const std::string& frame,
+                 const Status& recorded);
   // Receipts go only to a connection an agent answers on (AgentHub::ActiveSession), with the
   // consistency proof from the checkpoint size that connection holds. One that cannot be sent
   // now, or whose connection closed before it was written, is kept and goes out on the next

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mash/broker/config.h"
+#include "mash/broker/outbox.h"
 #include "mash/common/clock.h"
 #include "mash/crypto/envelope.h"
 #include "mash/crypto/keys.h"
@@ -19,6 +20,14 @@
 #include "mash/storage/replay_store.h"
 
 namespace mash::broker {
+
+// A sealed envelope and its place in its recipient's line (outbox.h): send its frame only through
+// ticket.Send, which keeps the frames to each agency in sequence order. Dropping the ticket without
+// Send gives the sequence up.
+struct Sealed {
+  crypto::SealedEnvelope envelope;
+  Outbox::Ticket ticket;
+};
 
 struct RegisteredAgency {
   std::string id;
@@ -47,9 +56,10 @@ class Courier {
 
   // Seals `body` to `agency`. The caller fills the purpose fields of `header` (type, check_ref,
   // purpose, lawful_basis, consent, urgency, policy_hash); id, sender, recipient, keys, times
-  // and sequence are set here. Errors: NotFound (unknown agency), Unavailable (storage).
-  Result<crypto::SealedEnvelope> Seal(const std::string& agency, crypto::EnvelopeHeader header,
-                                      std::string_view body, std::chrono::seconds lifetime);
+  // and sequence are set here, and the sequence is registered in the outbox for `agency`.
+  // Errors: NotFound (unknown agency), Unavailable (storage).
+  Result<Sealed> Seal(const std::string& agency, crypto::EnvelopeHeader header,
+                      std::string_view body, std::chrono::seconds lifetime);
 
   // Opens an envelope that arrived on `agency`'s authenticated connection (see crypto::Open).
   Result<crypto::OpenedEnvelope> OpenFrom(const std::string& agency,
@@ -80,6 +90,7 @@ class Courier {
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<storage::SqlReplayStore> replay_;
   std::unique_ptr<storage::SequenceCounter> sequence_;
+  Outbox outbox_;
 };
 
 }  // namespace mash::broker
