@@ -509,8 +509,13 @@ TEST(AgentDrainTest, AnAnswerBeingComputedIsSentBeforeTheChannelCloses) {
 
 // ---- resilience --------------------------------------------------------------------------------
 
-// DISABLED: the breach does not show within 5 s of advancing the fake clock past the red
-// deadline (no deadline_breached event); not yet understood, see the helper report.
+// DISABLED until understood: after the fake clock passes the red deadline, no deadline_breached
+// event shows within 5 s and the check stays "dispatched". The sweep runs each second of real
+// time (Broker::ScheduleSweep -> CheckService::Sweep -> WatchDeadlines), so the likely causes
+// are in the test's expectations rather than a hung broker: after 4 h the health query is long
+// past its envelope lifetime (at most 5 min), so Sweep may settle that part as expired before
+// WatchDeadlines sees it open; and a police part awaiting its custodian also counts as open and
+// is breached too. Hung connections themselves are covered by soak_agent_kill and soak_load.
 TEST(ResilienceTest, DISABLED_AHangingAgentBreachesItsDeadlineAndTheCheckCompilesTheOthers) {
   // Round the clock, so that the red allowance (4 working hours) is 4 hours of the fake clock.
   common::FakeClock clock(common::SystemClock().Now());
