@@ -4,11 +4,12 @@
 // log's health; one check can be followed through the broker's and the agents' log lines by its
 // id.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
 #include <sstream>
 
 #include "harness.h"
@@ -256,10 +257,41 @@ TEST(ObservabilityTest, BrokerIsNotReadyWhileItsAuditLogCannotCommit) {
   EXPECT_GE(Sample(OpsGet(port, "/metrics").body, "mash_broker_audit_commit_failures_total"), 1);
 }
 
+// Log lines captured in memory, readable while the broker and agents still log.
+class CapturedLines final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string Text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    text_.append(formatted.data(), formatted.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
+int CountLines(const std::string& text, const std::string& event, const std::string& id) {
+  int n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"event\":\"" + event + "\"") != std::string::npos &&
+        line.find(id) != std::string::npos)
+      ++n;
+  }
+  return n;
+}
+
 TEST(ObservabilityTest, OneCheckCanBeFollowedThroughBrokerAndAgentLogsByItsId) {
-  std::ostringstream lines;
+  auto lines = std::make_shared<CapturedLines>();
   common::InitLogging({"test", common::LogLevel::kDebug, false, std::nullopt});
-  common::AddLogSink(std::make_shared<spdlog::sinks::ostream_sink_mt>(lines));
+  common::AddLogSink(lines);
   std::string id;
   {
     TestHub hub;
@@ -269,11 +301,17 @@ TEST(ObservabilityTest, OneCheckCanBeFollowedThroughBrokerAndAgentLogsByItsId) {
     ASSERT_TRUE(raised.ok()) << raised.status().ToString();
     id = *raised;
     ASSERT_EQ(WaitWhileDispatched(hub, id)["state"], "answered");
+    // The receipts leave once the compiled check is on disk: wait for the six agents to log them.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (CountLines(lines->Text(), "receipt.accepted", id) < 6 &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(20ms);
+    }
     hub.StopAgents();
   }
   common::InitLogging({});
   std::map<std::string, int> by_event;
-  std::istringstream in(lines.str());
+  std::istringstream in(lines->Text());
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
     const std::string event = j["event"];
