@@ -151,7 +151,7 @@ void TestHub::StartAgent(const std::string& agency, const std::filesystem::path&
   crypto::TlsOptions& tls = c.tls;
   if (tune) tune(c, tls);
   auto ra = std::make_unique<RunningAgent>();
-  auto responder = agent::Responder::Create(c, clock_, random_);
+  auto responder = agent::Responder::Create(c, *broker_clock_, random_);
   if (!responder.ok()) throw std::runtime_error("responder: " + responder.status().ToString());
   ra->responder = std::move(*responder);
   auto ctx = crypto::MakeTlsContext(tls);
@@ -161,7 +161,7 @@ void TestHub::StartAgent(const std::string& agency, const std::filesystem::path&
   opts.backoff_initial = c.backoff_initial;
   opts.backoff_max = c.backoff_max;
   ra->channel = std::make_shared<agent::Channel>(ra->io, *ctx, opts, ra->responder.get(), random_);
-  auto status = agent::AgentStatusStore::Open(c, clock_);
+  auto status = agent::AgentStatusStore::Open(c, *broker_clock_);
   if (!status.ok()) throw std::runtime_error("agent status: " + status.status().ToString());
   ra->status = std::move(*status);
   ra->status->RecordStart(::getpid(), ra->responder->policies().enforced().version, "");

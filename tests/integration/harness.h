@@ -69,8 +69,9 @@ class TestHub {
  public:
   // Makes the PKI and keys, and starts a broker. `tune` may adjust the config first.
   explicit TestHub(std::function<void(broker::BrokerConfig&)> tune = {});
-  // As above, with the broker reading `broker_clock` (which must outlive the hub) instead of
-  // the system clock: for deadlines across days, with no agent online.
+  // As above, with the broker and the agents it starts reading `broker_clock` (which must
+  // outlive the hub) instead of the system clock: for deadlines across hours or days, on a hub
+  // whose machines agree on the time.
   TestHub(std::function<void(broker::BrokerConfig&)> tune, const common::Clock* broker_clock);
   ~TestHub();
 
