@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,53 @@ TEST(SecureBufferTest, SelfMoveAssignmentKeepsContents) {
   a = std::move(ref);
   ASSERT_EQ(a.size(), 2u);
   EXPECT_EQ(a.data()[1], 5);
+}
+
+TEST(SecureBufferTest, AReusedBlockComesBackWiped) {
+  const uint8_t* block_end = nullptr;
+  {
+    SecureBuffer secret(40);
+    for (uint8_t& c : secret.span()) c = 0xA5;
+    block_end = secret.data() + secret.size();
+  }
+  EXPECT_GE(PooledSecureBlocks(), 1u);
+  // Same size class (64 bytes), so the block just kept: every byte of it zero again.
+  SecureBuffer again(50);
+  EXPECT_EQ(again.data() + again.size(), block_end);
+  for (uint8_t c : again.span()) EXPECT_EQ(c, 0);
+  uint8_t* block = again.data() - (64 - again.size());
+  for (size_t i = 0; i < 64; ++i) EXPECT_EQ(block[i], 0) << i;
+}
+
+TEST(SecureBufferTest, EndsAtItsBlocksGuardPage) {
+  SecureBuffer b(40);
+  // The byte after the buffer is the first of sodium_malloc's guard page: touching it faults.
+  EXPECT_DEATH(
+      {
+        volatile uint8_t* past = b.data() + b.size();
+        *past = 1;
+      },
+      "");
+}
+
+TEST(SecureBufferTest, APoolKeepsABoundedNumberOfBlocks) {
+  std::vector<SecureBuffer> many;
+  for (int i = 0; i < 100; ++i) many.emplace_back(32);
+  many.clear();
+  EXPECT_LE(PooledSecureBlocks(), 8u * 8u);
+  // Larger than the pooled sizes: allocated and freed each time, still zero-filled.
+  SecureBuffer big(SecureBuffer::kPooledMax + 1);
+  for (uint8_t c : big.span()) ASSERT_EQ(c, 0);
+}
+
+TEST(SecureBufferTest, ABufferReleasedOnAnotherThreadIsKeptThere) {
+  SecureBuffer b(100);
+  b.data()[0] = 1;
+  std::thread([moved = std::move(b)]() mutable {
+    const size_t before = PooledSecureBlocks();
+    { SecureBuffer gone = std::move(moved); }
+    EXPECT_EQ(PooledSecureBlocks(), before + 1);
+  }).join();
 }
 
 TEST(ConstantTimeEqualTest, EqualContentsCompareEqual) {
