@@ -1072,12 +1072,19 @@ void CheckService::SendReceipt(const std::string& agency, const std::string& che
   }
   const std::string frame =
       schemas::EnvelopeFrame(schemas::MessageType::kReceipt, sealed->envelope.ToJson()).dump();
+  // The agent holds each receipt's checkpoint once it has taken the receipt, and takes the frames
+  // of a connection in the order they were sealed (outbox.h). So the next receipt sealed for this
+  // connection proves consistency from this one's checkpoint, even while this one waits to be
+  // sent: a proof from the size held before it would not start where the agent then stands.
+  // Should the connection close first, the receipt goes out again on another, whose welcome
+  // sets the held size afresh.
+  if (auto cp = audit::ParseCheckpoint(receipt->checkpoint); cp.ok()) {
+    held_size_[session] = std::max(held, cp->checkpoint.size);
+  }
   std::weak_ptr<int> alive = alive_;
   // In sequence order behind any query to the agency still waiting for its audit commit
-  // (outbox.h); usually at once. A receipt built meanwhile for the same connection holds a
-  // consistency proof from an older size, which stays valid.
-  sealed->ticket.Send([this, alive, agency, session, frame, check_ref, answer, answer_id, seq,
-                       checkpoint = receipt->checkpoint] {
+  // (outbox.h); usually at once.
+  sealed->ticket.Send([this, alive, agency, session, frame, check_ref, answer, answer_id, seq] {
     if (alive.expired() || !hub_) return;
     const uint64_t sent = hub_->SendTo(
         agency, session, frame,
@@ -1089,11 +1096,7 @@ void CheckService::SendReceipt(const std::string& agency, const std::string& che
           KeepReceipt(agency, check_ref, answer, answer_id, seq);
           SendKeptReceipts(agency);
         });
-    if (sent == 0) return KeepReceipt(agency, check_ref, answer, answer_id, seq);
-    const auto h = held_size_.find(session);
-    if (auto cp = audit::ParseCheckpoint(checkpoint); cp.ok() && h != held_size_.end()) {
-      h->second = std::max(h->second, cp->checkpoint.size);
-    }
+    if (sent == 0) KeepReceipt(agency, check_ref, answer, answer_id, seq);
   });
 }
 

@@ -3,6 +3,8 @@
 // misbehave. Everything is made in a temporary folder and removed afterwards.
 #pragma once
 
+#include <spdlog/sinks/base_sink.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -13,6 +15,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,5 +186,38 @@ class RawClient {
   std::unique_ptr<Ws> ws_;
   uint16_t port_;
 };
+
+// Log lines captured in memory, readable while the broker and agents still log.
+class CapturedLines final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string Text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    text_.append(formatted.data(), formatted.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
+// The lines of `text` that log `event` and mention `id` (any line of the event when empty).
+inline int CountLines(const std::string& text, const std::string& event,
+                      const std::string& id = "") {
+  int n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"event\":\"" + event + "\"") != std::string::npos &&
+        (id.empty() || line.find(id) != std::string::npos))
+      ++n;
+  }
+  return n;
+}
 
 }  // namespace mash::testing

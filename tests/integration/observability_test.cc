@@ -4,12 +4,10 @@
 // log's health; one check can be followed through the broker's and the agents' log lines by its
 // id.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <mutex>
 #include <sstream>
 
 #include "harness.h"
@@ -255,37 +253,6 @@ TEST(ObservabilityTest, BrokerIsNotReadyWhileItsAuditLogCannotCommit) {
   EXPECT_EQ(nlohmann::json::parse(reply.body)["failing"],
             nlohmann::json::array({"audit_log_failing", "storage_full"}));
   EXPECT_GE(Sample(OpsGet(port, "/metrics").body, "mash_broker_audit_commit_failures_total"), 1);
-}
-
-// Log lines captured in memory, readable while the broker and agents still log.
-class CapturedLines final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::string Text() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return text_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t formatted;
-    formatter_->format(msg, formatted);
-    text_.append(formatted.data(), formatted.size());
-  }
-  void flush_() override {}
-
- private:
-  std::string text_;
-};
-
-int CountLines(const std::string& text, const std::string& event, const std::string& id) {
-  int n = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.find("\"event\":\"" + event + "\"") != std::string::npos &&
-        line.find(id) != std::string::npos)
-      ++n;
-  }
-  return n;
 }
 
 TEST(ObservabilityTest, OneCheckCanBeFollowedThroughBrokerAndAgentLogsByItsId) {
