@@ -393,16 +393,7 @@ class DrainTest : public ::testing::Test {
   }
 
   HttpReply RaiseOverHttps(const std::string& agency) {
-    const json body = {{"subject",
-                        {{"given_names", "Amelia"},
-                         {"family_name", "Jones"},
-                         {"dob", "2015-03-09"},
-                         {"identifiers", {{"nhs_number", "9434765919"}}}}},
-                       {"purpose", "child-protection-s47"},
-                       {"lawful_basis", "uk-gdpr-6-1-e"},
-                       {"consent", {{"state", "given"}, {"evidence_ref", "consent form CF-1042"}}},
-                       {"urgency", "amber"},
-                       {"agencies", {agency}}};
+    const json body = ConsentedCheckBody({agency});
     const uint16_t port = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
     return HttpsCall(hub_->pki(), port, "POST", "/api/v1/checks", body.dump(), kToken);
   }
