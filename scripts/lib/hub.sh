@@ -33,6 +33,8 @@
 #   hub_wait_agents_online [TRIES]  polls `agency list` every 0.1 s: 0 once all are online
 #   hub_stop_all                    SIGTERM to every process, then waits: 1 if one failed
 #   hub_kill_all                    the same for traps: ignores errors
+#   hub_trap_cleanup                traps EXIT INT TERM: hub_kill_all, the last 5 lines of each log
+#                                   on failure, removes hub_work, exits with the status
 #
 # Everything lives in hub_work: pki/, keys/, policy/, data/, logs/ (broker.log, agent-ID.log),
 # synth/ (generated records and truth.json), broker.toml and agent-ID.toml. Error messages start with "$hub_prog: ".
@@ -395,4 +397,16 @@ hub_kill_all() {  # for traps: as hub_stop_all, ignoring errors
   for pid in "${hub_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${hub_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   hub_pids=()
+}
+
+hub_cleanup() {  # the trap hub_trap_cleanup sets: keeps the exit status
+  local rc=$?
+  hub_kill_all
+  if [ $rc -ne 0 ]; then tail -n 5 "$hub_work"/logs/*.log >&2 || true; fi
+  rm -rf "$hub_work"
+  exit $rc
+}
+
+hub_trap_cleanup() {  # after hub_make_workdir
+  trap hub_cleanup EXIT INT TERM
 }
