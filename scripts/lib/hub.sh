@@ -30,6 +30,9 @@
 #                                   token is hub_work/keys/USER.token (0600); passwords never printed
 #                                   (with hub_keep_passwords=yes the password stays in
 #                                   hub_work/staff/USER.pw, 0600, for a browser login)
+#   hub_write_request FILE EVIDENCE_REF GIVEN FAMILY DOB IDENTIFIERS_JSON
+#                                   a consented s47 request (mashctl check raise --from-file) to
+#                                   all six agencies, amber, level 2, about the subject given
 #   hub_wait_agents_online [TRIES]  polls `agency list` every 0.1 s: 0 once all are online
 #   hub_stop_all                    SIGTERM to every process, then waits: 1 if one failed
 #   hub_kill_all                    the same for traps: ignores errors
@@ -373,6 +376,20 @@ hub_add_staff() {  # hub_add_staff USER ROLE TEAM NAME: an account and its perso
     { echo "$hub_prog: the token file of $user is not 0600" >&2; exit 1; }
   rm -f "$otp"
   [ "${hub_keep_passwords:-}" = yes ] || rm -f "$pw"
+}
+
+hub_write_request() {  # hub_write_request FILE EVIDENCE_REF GIVEN FAMILY DOB IDENTIFIERS_JSON
+  cat > "$1" <<JSON
+{
+  "subject": {"given_names": "$3", "family_name": "$4", "dob": "$5", "identifiers": $6},
+  "purpose": "child-protection-s47",
+  "lawful_basis": "uk-gdpr-6-1-e",
+  "consent": {"state": "given", "evidence_ref": "$2"},
+  "urgency": "amber",
+  "level": 2,
+  "agencies": ["police", "social-care", "health", "education", "probation", "housing"]
+}
+JSON
 }
 
 hub_wait_agents_online() {  # hub_wait_agents_online [TRIES]: hub_online counts the agents online
