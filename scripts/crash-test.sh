@@ -102,21 +102,10 @@ wait_agents
 echo "crash-test: hub up in $((SECONDS - started)) s (agents on $agent_port, API on $api_port); $rounds rounds"
 
 # Two subjects, consent given: the agreement permits without a second approver.
-request() {  # request FILE GIVEN FAMILY DOB IDENTIFIERS_JSON
-  cat > "$1" <<JSON
-{
-  "subject": {"given_names": "$2", "family_name": "$3", "dob": "$4", "identifiers": $5},
-  "purpose": "child-protection-s47",
-  "lawful_basis": "uk-gdpr-6-1-e",
-  "consent": {"state": "given", "evidence_ref": "crash-test consent form"},
-  "urgency": "amber",
-  "level": 2,
-  "agencies": ["police", "social-care", "health", "education", "probation", "housing"]
-}
-JSON
-}
-request "$work/request-0.json" Amelia Jones 2015-03-09 '{"nhs_number": "943 476 5919", "upn": "H801200001001"}'
-request "$work/request-1.json" Sam Carter 1986-05-02 '{"ni_number": "QQ123456C"}'
+hub_write_request "$work/request-0.json" "crash-test consent form" Amelia Jones 2015-03-09 \
+  '{"nhs_number": "943 476 5919", "upn": "H801200001001"}'
+hub_write_request "$work/request-1.json" "crash-test consent form" Sam Carter 1986-05-02 \
+  '{"ni_number": "QQ123456C"}'
 
 load_worker() {  # load_worker N: raises checks and shows recent ones until $load/stop exists
   local n=$1 i=0 out pick

@@ -14,14 +14,7 @@ hub_init enrol-test "${1:?usage: scripts/enrol-test.sh BIN_DIR}"
 mashctl=$hub_mashctl
 hub_make_workdir enrol-test
 work=$hub_work
-cleanup() {
-  local rc=$?
-  hub_kill_all
-  if [ $rc -ne 0 ]; then tail -n 5 "$work"/logs/*.log >&2 || true; fi
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT INT TERM
+hub_trap_cleanup
 fail() { echo "enrol-test: $*" >&2; exit 1; }
 
 hub_make_keys

@@ -122,18 +122,8 @@ soak_agent_pid() {  # soak_agent_pid ID: the pid of the agent started for ID
 }
 
 soak_request() {  # soak_request FILE [CONSENT_REF]: a request every agency is asked
-  cat > "$1" <<JSON
-{
-  "subject": {"given_names": "Amelia", "family_name": "Jones", "dob": "2015-03-09",
-              "identifiers": {"nhs_number": "943 476 5919", "upn": "H801200001001"}},
-  "purpose": "child-protection-s47",
-  "lawful_basis": "uk-gdpr-6-1-e",
-  "consent": {"state": "given", "evidence_ref": "${2:-soak consent form}"},
-  "urgency": "amber",
-  "level": 2,
-  "agencies": ["police", "social-care", "health", "education", "probation", "housing"]
-}
-JSON
+  hub_write_request "$1" "${2:-soak consent form}" Amelia Jones 2015-03-09 \
+    '{"nhs_number": "943 476 5919", "upn": "H801200001001"}'
 }
 
 # soak_raise_wait SECONDS: raises a check, waits for it; prints the check's JSON

@@ -19,14 +19,7 @@ hub_init tls-scan "${1:?usage: scripts/tls-scan-test.sh BIN_DIR}"
 command -v sslscan >/dev/null || { echo "tls-scan: sslscan is missing (apt-get install sslscan; ./mash does it)" >&2; exit 1; }
 hub_make_workdir tls-scan
 work=$hub_work
-cleanup() {
-  local rc=$?
-  hub_kill_all
-  if [ $rc -ne 0 ]; then tail -n 5 "$work"/logs/*.log >&2 || true; fi
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT INT TERM
+hub_trap_cleanup
 
 hub_make_keys >/dev/null
 hub_publish_policies >/dev/null

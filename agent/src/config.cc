@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "mash/common/config.h"
+#include "mash/ops/config.h"
 
 namespace mash::agent {
 
@@ -161,14 +162,7 @@ Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path, AgentConf
   }
   if (r.Has("log.file")) c.log.file = r.Path("log.file");
 
-  if (r.Has("ops.listen")) {
-    auto endpoint = ops::ParseLoopbackEndpoint(r.String("ops.listen"));
-    if (endpoint.ok()) {
-      c.ops_listen = *endpoint;
-    } else {
-      r.ErrorAt("ops.listen", "ops.listen: " + endpoint.status().message());
-    }
-  }
+  c.ops_listen = ops::ReadOpsListen(r);
   const std::string url = r.String("broker.url");
   if (auto parsed = ParseBrokerUrl(url); parsed.ok()) {
     c.broker = *parsed;

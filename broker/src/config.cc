@@ -8,6 +8,7 @@
 #include <set>
 
 #include "mash/common/config.h"
+#include "mash/ops/config.h"
 #include "mash/policy/vocabulary.h"
 
 namespace mash::broker {
@@ -214,14 +215,7 @@ Result<BrokerConfig> LoadBrokerConfig(const std::filesystem::path& path) {
   c.api_max_pending = static_cast<int>(r.Integer("api.max_pending", 64, 1, 100000));
   c.api_request_timeout = std::chrono::seconds(r.Integer("api.request_timeout_s", 10, 1, 300));
 
-  if (r.Has("ops.listen")) {
-    auto endpoint = ops::ParseLoopbackEndpoint(r.String("ops.listen"));
-    if (endpoint.ok()) {
-      c.ops_listen = *endpoint;
-    } else {
-      r.ErrorAt("ops.listen", "ops.listen: " + endpoint.status().message());
-    }
-  }
+  c.ops_listen = ops::ReadOpsListen(r);
 
   c.tls = crypto::ReadTlsOptions(r, crypto::TlsRole::kServer);
 

@@ -30,9 +30,14 @@
 #                                   token is hub_work/keys/USER.token (0600); passwords never printed
 #                                   (with hub_keep_passwords=yes the password stays in
 #                                   hub_work/staff/USER.pw, 0600, for a browser login)
+#   hub_write_request FILE EVIDENCE_REF GIVEN FAMILY DOB IDENTIFIERS_JSON
+#                                   a consented s47 request (mashctl check raise --from-file) to
+#                                   all six agencies, amber, level 2, about the subject given
 #   hub_wait_agents_online [TRIES]  polls `agency list` every 0.1 s: 0 once all are online
 #   hub_stop_all                    SIGTERM to every process, then waits: 1 if one failed
 #   hub_kill_all                    the same for traps: ignores errors
+#   hub_trap_cleanup                traps EXIT INT TERM: hub_kill_all, the last 5 lines of each log
+#                                   on failure, removes hub_work, exits with the status
 #
 # Everything lives in hub_work: pki/, keys/, policy/, data/, logs/ (broker.log, agent-ID.log),
 # synth/ (generated records and truth.json), broker.toml and agent-ID.toml. Error messages start with "$hub_prog: ".
@@ -373,6 +378,20 @@ hub_add_staff() {  # hub_add_staff USER ROLE TEAM NAME: an account and its perso
   [ "${hub_keep_passwords:-}" = yes ] || rm -f "$pw"
 }
 
+hub_write_request() {  # hub_write_request FILE EVIDENCE_REF GIVEN FAMILY DOB IDENTIFIERS_JSON
+  cat > "$1" <<JSON
+{
+  "subject": {"given_names": "$3", "family_name": "$4", "dob": "$5", "identifiers": $6},
+  "purpose": "child-protection-s47",
+  "lawful_basis": "uk-gdpr-6-1-e",
+  "consent": {"state": "given", "evidence_ref": "$2"},
+  "urgency": "amber",
+  "level": 2,
+  "agencies": ["police", "social-care", "health", "education", "probation", "housing"]
+}
+JSON
+}
+
 hub_wait_agents_online() {  # hub_wait_agents_online [TRIES]: hub_online counts the agents online
   hub_online=0
   for _ in $(seq 1 "${1:-150}"); do
@@ -395,4 +414,16 @@ hub_kill_all() {  # for traps: as hub_stop_all, ignoring errors
   for pid in "${hub_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${hub_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   hub_pids=()
+}
+
+hub_cleanup() {  # the trap hub_trap_cleanup sets: keeps the exit status
+  local rc=$?
+  hub_kill_all
+  if [ $rc -ne 0 ]; then tail -n 5 "$hub_work"/logs/*.log >&2 || true; fi
+  rm -rf "$hub_work"
+  exit $rc
+}
+
+hub_trap_cleanup() {  # after hub_make_workdir
+  trap hub_cleanup EXIT INT TERM
 }

@@ -47,18 +47,7 @@ class ApiValidationTest : public ::testing::Test {
                      content_type);
   }
 
-  static nlohmann::json ValidRequest() {
-    return {{"subject",
-             {{"given_names", "Amelia"},
-              {"family_name", "Jones"},
-              {"dob", "2015-03-09"},
-              {"identifiers", {{"nhs_number", "9434765919"}}}}},
-            {"purpose", "child-protection-s47"},
-            {"lawful_basis", "uk-gdpr-6-1-e"},
-            {"consent", {{"state", "given"}, {"evidence_ref", "consent form CF-1042"}}},
-            {"urgency", "amber"},
-            {"agencies", {"police", "health"}}};
-  }
+  static nlohmann::json ValidRequest() { return ConsentedCheckBody({"police", "health"}); }
 
   static nlohmann::json OverrideRequest() {
     nlohmann::json r = ValidRequest();

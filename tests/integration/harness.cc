@@ -20,6 +20,19 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
+nlohmann::json ConsentedCheckBody(const std::vector<std::string>& agencies) {
+  return {{"subject",
+           {{"given_names", "Amelia"},
+            {"family_name", "Jones"},
+            {"dob", "2015-03-09"},
+            {"identifiers", {{"nhs_number", "9434765919"}}}}},
+          {"purpose", "child-protection-s47"},
+          {"lawful_basis", "uk-gdpr-6-1-e"},
+          {"consent", {{"state", "given"}, {"evidence_ref", "consent form CF-1042"}}},
+          {"urgency", "amber"},
+          {"agencies", agencies}};
+}
+
 struct TestHub::RunningAgent {
   std::string agency;
   agent::AgentConfig config;  // the ops listener's refresh reads it

@@ -69,6 +69,10 @@ inline broker::RaiseRequest ConsentedCheck(std::vector<std::string> agencies,
   return r;
 }
 
+// The body of POST /api/v1/checks for a consented child-protection (s47) check about the example
+// fixtures' child (Amelia Jones, NHS 943 476 5919), raised to `agencies` at amber.
+nlohmann::json ConsentedCheckBody(const std::vector<std::string>& agencies);
+
 class TestHub {
  public:
   // Makes the PKI and keys, and starts a broker. `tune` may adjust the config first.

@@ -393,16 +393,7 @@ class DrainTest : public ::testing::Test {
   }
 
   HttpReply RaiseOverHttps(const std::string& agency) {
-    const json body = {{"subject",
-                        {{"given_names", "Amelia"},
-                         {"family_name", "Jones"},
-                         {"dob", "2015-03-09"},
-                         {"identifiers", {{"nhs_number", "9434765919"}}}}},
-                       {"purpose", "child-protection-s47"},
-                       {"lawful_basis", "uk-gdpr-6-1-e"},
-                       {"consent", {{"state", "given"}, {"evidence_ref", "consent form CF-1042"}}},
-                       {"urgency", "amber"},
-                       {"agencies", {agency}}};
+    const json body = ConsentedCheckBody({agency});
     const uint16_t port = OnIo(hub_->io(), [&] { return hub_->broker().api_port(); });
     return HttpsCall(hub_->pki(), port, "POST", "/api/v1/checks", body.dump(), kToken);
   }
@@ -477,15 +468,21 @@ std::filesystem::path SlowConnector(const std::filesystem::path& dir, double del
   return path;
 }
 
-TEST(AgentDrainTest, AnAnswerBeingComputedIsSentBeforeTheChannelCloses) {
-  TestHub hub;
-  const auto script = SlowConnector(hub.dir().path(), 1.5);
+// Starts a real police agent whose record system is SlowConnector(`delay_s`); true once the
+// agent is online at the hub.
+bool StartSlowPolice(TestHub& hub, double delay_s) {
+  const auto script = SlowConnector(hub.dir().path(), delay_s);
   hub.StartAgent("police", Fixture("police"), [&](agent::AgentConfig& c, crypto::TlsOptions&) {
     c.records_fixture.clear();
     c.records_command = {script.string()};
     c.records_command_timeout = 10s;
   });
-  ASSERT_TRUE(hub.WaitOnline("police", 10s));
+  return hub.WaitOnline("police", 10s);
+}
+
+TEST(AgentDrainTest, AnAnswerBeingComputedIsSentBeforeTheChannelCloses) {
+  TestHub hub;
+  ASSERT_TRUE(StartSlowPolice(hub, 1.5));
   auto id = hub.Raise(ConsentedCheck({"police"}));
   ASSERT_TRUE(id.ok());
   std::this_thread::sleep_for(500ms);  // the query is at the connector
@@ -601,13 +598,7 @@ TEST(ResilienceTest, AnAgentRestartingAfterRecordingAnAnswerItNeverSentDiscloses
 
 TEST(ResilienceTest, AnAnswerInFlightWhenTheBrokerGoesAwayIsAnsweredAfterItsRestart) {
   TestHub hub;
-  const auto script = SlowConnector(hub.dir().path(), 1.5);
-  hub.StartAgent("police", Fixture("police"), [&](agent::AgentConfig& c, crypto::TlsOptions&) {
-    c.records_fixture.clear();
-    c.records_command = {script.string()};
-    c.records_command_timeout = 10s;
-  });
-  ASSERT_TRUE(hub.WaitOnline("police", 10s));
+  ASSERT_TRUE(StartSlowPolice(hub, 1.5));
   auto id = hub.Raise(ConsentedCheck({"police"}));
   ASSERT_TRUE(id.ok());
   std::this_thread::sleep_for(300ms);  // the agent is looking the query up

@@ -27,14 +27,7 @@
 #include <string>
 #include <string_view>
 
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "mash/ops/prometheus_fwd.h"
 
 namespace mash::agent {
 

@@ -28,10 +28,7 @@
 
 #include "mash/common/status.h"
 #include "mash/ops/endpoint.h"
-
-namespace prometheus {
-class Registry;
-}
+#include "mash/ops/prometheus_fwd.h"
 
 namespace mash::ops {
 
