@@ -4,7 +4,9 @@
 
 "match": children that health holds with an NHS number, in the first families (kept in every
 agency's store), so that agencies which hold them confirm the match; "none": people of another
-generator seed, shaped like the held ones, whom no agency holds. Every check asks all six
+generator seed, shaped like the held ones, whom no agency holds. The generator numbers NHS numbers
+by person (the same for every seed), so a stranger's would be a held person's: theirs are taken
+from a range it never issues instead (below 400000000), each with a valid check digit. Every check asks all six
 agencies for child protection (s.47) with consent given, at level 1, for the categories each
 agency's disclosure policy releases without its custodian: agents answer automatically.
 
@@ -48,6 +50,23 @@ def request(p, n):
     }
 
 
+def nhs_check_digit(nine):
+    """The modulus-11 check digit of nine digits, or None when they take none."""
+    check = 11 - sum(int(d) * (10 - i) for i, d in enumerate(nine)) % 11
+    return 0 if check == 11 else None if check == 10 else check
+
+
+def unissued_nhs_numbers():
+    """Valid NHS numbers that mash-synth never issues (it starts at 400000000)."""
+    n = 300000000
+    while True:
+        nine = f"{n:09d}"
+        check = nhs_check_digit(nine)
+        if check is not None:
+            yield nine + str(check)
+        n += 7
+
+
 def children(path, limit):
     out = []
     with open(path, newline="") as f:
@@ -66,6 +85,8 @@ def main():
     unheld = children(f"{strangers}/health/people.csv", 2000)
     if not held or not unheld:
         sys.exit("make_requests: no subjects in the generated records")
+    for p, nhs in zip(unheld, unissued_nhs_numbers()):
+        p["nhs_number"] = nhs
     json.dump({"match": [request(p, i) for i, p in enumerate(held)],
                "none": [request(p, len(held) + i) for i, p in enumerate(unheld)]},
               sys.stdout)
