@@ -243,9 +243,13 @@ PY
   for r in $(seq 1 "$rounds"); do
     cpu0=$(awk '{print $14 + $15}' "/proc/$hub_broker_pid/stat")
     t0=$(date +%s%N)
+    # Each peer opens its next connection 50 ms after the broker closed the last one, so that
+    # about 1,000 are open at any moment even though the broker ends the short-lived kinds
+    # (half handshakes, refused certificates, unauthenticated requests) within a second.
     "$loadgen" --agent-port "$hub_agent_port" --api-port "$hub_api_port" \
       --idle-agent 200 --half-tls 150 --no-cert 150 --idle-api 200 --slow-http 200 --unauth 100 \
-      --duration "$attack" --drain 25 > "$hub_work/loadgen-$r.json" 2> "$hub_work/logs/loadgen.log" &
+      --duration "$attack" --drain 25 --reconnect-ms 50 \
+      > "$hub_work/loadgen-$r.json" 2> "$hub_work/logs/loadgen.log" &
     local lg=$!
     soak_extra_pids+=("$lg")
     sleep 2
